@@ -1,0 +1,42 @@
+/* cli.h: what every subcommand file shares: exit codes, usage errors, the command table.
+ * Promise: exit codes are the contract of design §9 and docs/volseal.8; every command answers --help. */
+#pragma once
+#include <stdbool.h>
+
+enum {
+        EXIT_OK = 0,              /* all volumes open and in sync / command succeeded */
+        EXIT_USAGE = 1,           /* usage or config error, nothing touched */
+        EXIT_NOT_OPENED = 2,      /* a volume could not be opened by any key */
+        EXIT_SYNC = 3,            /* opened, but some slots failed to sync (or the cap matched a signed phase) */
+        EXIT_ENV = 4,             /* environment missing: no TPM, no device, no device-mapper */
+        EXIT_NOT_IMPLEMENTED = 5, /* the command exists but is not built yet */
+};
+
+struct cli_command {
+        const char *name;
+        int (*run)(int argc, char **argv); /* argv[0] is the command name */
+        const char *summary;
+        bool touches_secrets;              /* harden the process (no core dumps) before running */
+};
+
+/* Prints "volseal CMD: MESSAGE" and a pointer to --help on stderr; returns EXIT_USAGE. */
+__attribute__((format(printf, 2, 3)))
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+/* Prints "volseal CMD: not implemented yet" and returns EXIT_NOT_IMPLEMENTED. */
+int cli_not_implemented(const char *cmd);
+/* True when argv holds -h/--help before any "--"; prints `usage` to stdout when so. */
+bool cli_wants_help(int argc, char **argv, const char *usage);
+/* Maps a negative errno from the library to an exit code (ENODEV/ENOENT/EOPNOTSUPP -> 4, else 1). */
+int cli_exit_from_errno(int r);
+
+int cmd_unlock(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_wipe(int argc, char **argv);
+int cmd_meta(int argc, char **argv);
+int cmd_uki(int argc, char **argv);
+int cmd_pcr(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_tpm(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
+int cmd_token(int argc, char **argv);

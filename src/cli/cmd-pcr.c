@@ -1,0 +1,16 @@
+/* cmd-pcr.c: `volseal pcr` (not built yet: prints "not implemented yet", exit 5). */
+#include "cli.h"
+
+static const char usage[] =
+        "Usage: volseal pcr read [--tcti T] [--bank B] [--json]\n"
+        "       volseal pcr eventlog [FILE] [--json]\n"
+        "       volseal pcr predict --pcr 7 [--db F] [--dbx F] [--kek F]\n"
+        "       volseal pcr extend-phase WORD [--tcti T]\n"
+        "\n"
+        "This command is not implemented yet (exit code 5).\n";
+
+int cmd_pcr(int argc, char **argv) {
+        if (cli_wants_help(argc, argv, usage))
+                return EXIT_OK;
+        return cli_not_implemented("pcr");
+}

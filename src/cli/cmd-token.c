@@ -1,0 +1,13 @@
+/* cmd-token.c: `volseal token` (not built yet: prints "not implemented yet", exit 5). */
+#include "cli.h"
+
+static const char usage[] =
+        "Usage: volseal token adopt --volume ID=DEVICE\n"
+        "\n"
+        "This command is not implemented yet (exit code 5).\n";
+
+int cmd_token(int argc, char **argv) {
+        if (cli_wants_help(argc, argv, usage))
+                return EXIT_OK;
+        return cli_not_implemented("token");
+}

@@ -1,0 +1,22 @@
+# common.sh: sourced by every shell test. Gives: $VOLSEAL (the binary under test), $T (a scratch directory
+# removed at exit), fail/ok/contains/not_contains/done_testing, and TAP-like lines on stdout.
+set -euo pipefail
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${VOLSEAL:=$TOP/build/src/volseal}"
+export VOLSEAL
+T=$(mktemp -d "${TMPDIR:-/tmp}/volseal-test.XXXXXX")
+_cleanups=()
+on_exit() { # runs registered cleanups (last first), then removes $T
+  local rc=$?
+  for ((i=${#_cleanups[@]}-1; i>=0; i--)); do eval "${_cleanups[i]}" || true; done
+  rm -rf "$T"
+  exit $rc
+}
+trap on_exit EXIT
+add_cleanup() { _cleanups+=("$1"); }
+_checks=0
+fail() { echo "not ok - $*" >&2; echo "FAIL: $*"; exit 1; }
+ok() { _checks=$((_checks + 1)); echo "ok $_checks - $*"; }
+contains() { [[ "$1" == *"$2"* ]] || fail "expected to find '$2' in: $1"; }
+not_contains() { [[ "$1" != *"$2"* ]] || fail "did not expect '$2' in output"; }
+done_testing() { echo "1..$_checks"; }

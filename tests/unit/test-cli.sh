@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# test-cli.sh: usage errors, --help on every level, --version, exit codes, config validate/show.
+. "$(dirname "$0")/../lib/common.sh"
+
+expect() { # expected-exit-code command...: runs, keeps stdout/stderr in $OUT/$ERR
+  local want=$1; shift
+  set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e
+  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
+  [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stderr: $ERR"
+}
+
+expect 1 "$VOLSEAL"
+contains "$ERR" "Commands:"
+expect 0 "$VOLSEAL" --help
+contains "$OUT" "Exit codes:"
+expect 0 "$VOLSEAL" --version
+contains "$OUT" "volseal "
+expect 1 "$VOLSEAL" frobnicate
+contains "$ERR" "unknown command 'frobnicate'"
+expect 1 "$VOLSEAL" --bogus
+contains "$ERR" "unknown option --bogus"
+
+for cmd in unlock status config wipe meta uki pcr policy tpm attest token; do
+  expect 0 "$VOLSEAL" "$cmd" --help
+  contains "$OUT" "Usage: volseal $cmd"
+done
+ok "--help on every command"
+
+expect 1 "$VOLSEAL" config
+contains "$ERR" "missing subcommand"
+expect 1 "$VOLSEAL" config frob -c x
+contains "$ERR" "unknown subcommand 'frob'"
+expect 1 "$VOLSEAL" config validate
+contains "$ERR" "no config file given"
+expect 1 "$VOLSEAL" config validate -c "$T/missing.yaml"
+contains "$ERR" "cannot open config"
+expect 1 "$VOLSEAL" config validate --nope -c x
+contains "$ERR" "Try 'volseal config --help'"
+
+cat >"$T/good.yaml" <<'Y'
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: STATE
+encryption:
+  keys:
+    - nodeID: {}
+      slot: 0
+---
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: EPHEMERAL
+encryption:
+  keys:
+    - static:
+        passphrase: supersecret
+      slot: 0
+      lockToSTATE: true
+Y
+expect 0 "$VOLSEAL" config validate -c "$T/good.yaml"
+contains "$OUT" "valid: 2 volumes (STATE, EPHEMERAL)"
+expect 0 "$VOLSEAL" config show -c "$T/good.yaml" --json
+contains "$OUT" '"lockToState":true'
+contains "$OUT" '<redacted>'
+not_contains "$OUT" supersecret
+expect 0 "$VOLSEAL" config validate -c - < "$T/good.yaml"
+ok "config validate/show"
+
+printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n    - slot: 99\n      nodeID: {}\n' >"$T/bad.yaml"
+expect 1 "$VOLSEAL" config validate -c "$T/bad.yaml"
+contains "$ERR" "$T/bad.yaml:6:13: document VolumeConfig STATE: field encryption.keys[0].slot"
+ok "config errors name file:line:col"
+
+done_testing
