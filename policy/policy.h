@@ -1,3 +1,71 @@
-/* policy.h: public header of libvolseal-policy: TPM2 policy digests in software, TPMT_PUBLIC/Name of RSA keys, signed PCR policy JSON.
- * Promise: pure functions over bytes; no TPM and no disk I/O. (Filled in by its issue.) */
+/* policy.h: public header of libvolseal-policy: TPM2 policy digests computed in software, TPMT_PUBLIC and
+ * Name of RSA keys and of the SRK template, and systemd-style signed PCR policy JSON (.pcrsig).
+ * Promise: pure functions over bytes; no TPM and no disk I/O; marshalling through tss2-mu; crypto through
+ * openssl; JSON through json-c. Functions return 0 or a negative errno.
+ *
+ * The signatures below are the contract other modules (src/tpm, src/keys/tpm.c, uki/) code against:
+ * add to them freely, change them only together with their callers. */
 #pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#define POLICY_SHA256_SIZE 32
+
+/* ---- policy digests (SHA-256 sessions) ----
+ * Each function extends `digest` in place, as the TPM extends a session's policyDigest:
+ * start from 32 zero bytes (policy_digest_init) or from any given digest. */
+void policy_digest_init(uint8_t digest[POLICY_SHA256_SIZE]);
+
+/* TPM2_PolicyPCR: `bank` is a TPM2_ALG_ID (TPM2_ALG_SHA256, ...), `pcr_mask` bit i = PCR i, `values` holds
+ * the PCR values of that bank in ascending PCR order, each `value_size` bytes; the PCR digest is the
+ * SHA-256 of their concatenation. */
+int policy_pcr(uint8_t digest[POLICY_SHA256_SIZE], uint16_t bank, uint32_t pcr_mask,
+               const uint8_t *values, size_t value_size);
+/* The same with a multi-bank selection and a precomputed pcrDigest (the form TPM2_PolicyPCR takes). */
+int policy_pcr_selection(uint8_t digest[POLICY_SHA256_SIZE], const TPML_PCR_SELECTION *sel,
+                         const uint8_t pcr_digest[POLICY_SHA256_SIZE]);
+/* TPM2_PolicyAuthorize(keyName, policyRef): digest = H(0 || CC || keyName), then H(that || policyRef). */
+int policy_authorize(uint8_t digest[POLICY_SHA256_SIZE], const TPM2B_NAME *key_name,
+                     const uint8_t *policy_ref, size_t policy_ref_len);
+void policy_auth_value(uint8_t digest[POLICY_SHA256_SIZE]);
+/* TPM2_PolicyOR over 2..8 branch digests. */
+int policy_or(uint8_t digest[POLICY_SHA256_SIZE], const uint8_t (*branches)[POLICY_SHA256_SIZE], size_t n);
+
+/* ---- keys ---- */
+/* TPMT_PUBLIC of an RSA public key as design §3 (RSA, SHA-256, 0x00060040, symmetric/scheme NULL,
+ * keyBits = modulus bits, unique = modulus); `exponent` 65537 or 0 (the TPM's "default" spelling). */
+int policy_rsa_public(EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *ret);
+/* Name = nameAlg (0x000b) || SHA-256(marshalled TPMT_PUBLIC). */
+int policy_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret);
+/* The SRK template of design §3 (ECC P-256, 0x00030472, AES-128-CFB, unique x = y = 32 zero bytes). */
+void policy_srk_template(TPM2B_PUBLIC *ret);
+/* pkfp: SHA-256 of the PKCS#1 DER encoding of the RSA public key. */
+int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]);
+/* Reads a PEM public key (SubjectPublicKeyInfo or PKCS#1) from memory. */
+int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret);
+
+/* ---- signed PCR policy JSON (systemd .pcrsig) ---- */
+struct pcrsig_entry {
+        uint32_t pcrs;                      /* bit mask */
+        uint8_t pkfp[POLICY_SHA256_SIZE];
+        uint8_t pol[POLICY_SHA256_SIZE];
+        uint8_t *sig;
+        size_t sig_len;
+};
+struct pcrsig {
+        char *bank;                         /* "sha256" */
+        struct pcrsig_entry *entries;
+        size_t n_entries;
+};
+/* Parses the whole JSON object; only `bank`'s array is kept. Malformed input -> -EBADMSG, logged with
+ * the offending field. */
+int pcrsig_parse(const char *json, size_t len, const char *bank, struct pcrsig *ret);
+void pcrsig_done(struct pcrsig *s);
+/* The entry with exactly these pcrs, pkfp and pol, or NULL. */
+const struct pcrsig_entry *pcrsig_find(const struct pcrsig *s, uint32_t pcrs,
+                                       const uint8_t pkfp[POLICY_SHA256_SIZE], const uint8_t pol[POLICY_SHA256_SIZE]);
+/* RSASSA-PKCS1-v1.5 SHA-256 over pol: 0 if valid, -EBADMSG if not. */
+int pcrsig_verify(const struct pcrsig_entry *e, EVP_PKEY *pkey);

@@ -40,3 +40,7 @@ int cmd_policy(int argc, char **argv);
 int cmd_tpm(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+/* `volseal pcr read` and `volseal pcr extend-phase` talk to the TPM: they live in cmd-pcr-tpm.c (src/tpm's
+ * side), while cmd-pcr.c (pcr/'s side) dispatches to them. argv[0] is "read" / "extend-phase". */
+int cmd_pcr_read(int argc, char **argv);
+int cmd_pcr_extend_phase(int argc, char **argv);
