@@ -76,6 +76,7 @@ const char *vs_kms_error_kind(int r) {
         switch (r) {
         case 0: return "ok";
         case -ECONNREFUSED:
+        case -ECONNRESET:
         case -EHOSTUNREACH: return "down";
         case -ETIMEDOUT: return "slow";
         case -EKEYREJECTED:
@@ -339,9 +340,12 @@ static int curl_error(const struct vs_kms *k, const char *method, CURLcode rc) {
         const char *detail = k->errbuf[0] ? k->errbuf : curl_easy_strerror(rc);
         switch (rc) {
         case CURLE_COULDNT_CONNECT:
+                return log_error_errno(-ECONNREFUSED, "KMS %s is down: %s failed: %s.", k->endpoint, method, detail);
         case CURLE_SEND_ERROR:
         case CURLE_RECV_ERROR:
-                return log_error_errno(-ECONNREFUSED, "KMS %s is down: %s failed: %s.", k->endpoint, method, detail);
+        case CURLE_PARTIAL_FILE: /* HTTP/2: the connection ended before the stream did */
+                return log_error_errno(-ECONNRESET, "KMS %s closed the connection during %s: %s.", k->endpoint,
+                                       method, detail);
         case CURLE_COULDNT_RESOLVE_HOST:
                 return log_error_errno(-EHOSTUNREACH, "KMS %s is down: %s failed: cannot resolve the host: %s.",
                                        k->endpoint, method, detail);

@@ -18,7 +18,8 @@
 #define VS_KMS_DEFAULT_TIMEOUT_MS 10000u
 
 /* Errors (negative errno) of vs_kms_seal()/vs_kms_unseal(), one per cause:
- *   -ECONNREFUSED   down: nothing accepts connections at the endpoint (or the connection broke)
+ *   -ECONNREFUSED   down: nothing accepts connections at the endpoint
+ *   -ECONNRESET     down: the server closed the connection during the call
  *   -EHOSTUNREACH   down: the endpoint's host name does not resolve
  *   -ETIMEDOUT      slow: no complete answer within the timeout
  *   -EKEYREJECTED   tls: the server's certificate is not trusted or names another host

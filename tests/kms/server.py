@@ -17,6 +17,7 @@ Modes (misbehaviour on request; --mode-file is re-read on every call, so a test 
   wrong-secret  Unseal answers 32 random bytes (a well-formed secret that opens nothing)
   garbage       answer bytes that are not a Response message
   error         answer gRPC status PERMISSION_DENIED with a message
+  not-grpc      (start-up only) no gRPC at all: a TCP server answering HTTP/1.1 400 to whatever comes
 --log appends one JSON line per call: method, node_uuid, peer, data length, mode. Data is never logged.
 """
 import argparse
@@ -34,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PROTO = os.path.join(HERE, "..", "..", "src", "kms", "kms.proto")
-MODES = ("ok", "down", "slow", "wrong-size", "wrong-secret", "garbage", "error")
+MODES = ("ok", "down", "slow", "wrong-size", "wrong-secret", "garbage", "error", "not-grpc")
 GARBAGE = b"\x0a\x64\x01\x02\x03"  # field 1, length 100, but only 3 bytes follow
 
 
@@ -129,6 +130,26 @@ def serialize(answer):
     return answer if isinstance(answer, bytes) else answer.SerializeToString()
 
 
+def serve_not_grpc(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(8)
+    print(s.getsockname()[1], flush=True)
+    while True:
+        c, _ = s.accept()
+        try:
+            # answer first, then drain until the client gives up, so it reads the answer, not a reset
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            c.settimeout(2)
+            while c.recv(4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
 def main():
     p = argparse.ArgumentParser(description="KMS test peer")
     p.add_argument("--port", type=int, default=0)
@@ -148,6 +169,10 @@ def main():
         port = s.getsockname()[1]
         s.close()
         print(port, flush=True)
+        return
+
+    if args.mode == "not-grpc":
+        serve_not_grpc(args.port)
         return
 
     pb = load_messages(args.proto)
