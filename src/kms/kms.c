@@ -379,7 +379,8 @@ static int curl_error(const struct vs_kms *k, const char *method, CURLcode rc) {
 }
 
 /* One unary call: `request` is the gRPC-framed Request; the decoded Response data goes to *ret_data. */
-static int call(struct vs_kms *k, const char *method, const struct vs_secret *request, struct vs_secret **ret_data) {
+static int call_once(struct vs_kms *k, const char *method, const struct vs_secret *request,
+                     struct vs_secret **ret_data) {
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s" KMS_SERVICE_PATH "%s", k->base_url, method) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory.");
@@ -463,13 +464,18 @@ static int call(struct vs_kms *k, const char *method, const struct vs_secret *re
                                        k->endpoint, method);
         const char *reason = NULL;
         r = vs_kms_decode_response(k->answer->data, k->answer->len, ret_data, &reason);
-        vs_secret_free(k->answer);
-        k->answer = NULL;
         if (r == -EBADMSG)
                 return log_error_errno(r, "KMS %s sent garbage: %s: %s.", k->endpoint, method, reason);
         if (r < 0)
                 return log_error_errno(r, "KMS %s: %s: %s.", k->endpoint, method, reason);
         return 0;
+}
+
+static int call(struct vs_kms *k, const char *method, const struct vs_secret *request, struct vs_secret **ret_data) {
+        int r = call_once(k, method, request, ret_data);
+        vs_secret_free(k->answer); /* the raw answer (an Unseal's holds the secret) is wiped on every path */
+        k->answer = NULL;
+        return r;
 }
 
 /* Frames Request{node_uuid, data} for the wire in a locked buffer (the data may be a secret). */
