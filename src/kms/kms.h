@@ -6,8 +6,10 @@
  * One client = one libcurl handle, so one HTTP/2 connection is reused by every call of a run. Each call
  * has a total timeout (10 s unless opts->timeout_ms). Plaintext secrets only ever travel in struct
  * vs_secret and locked buffers of this module; nothing here logs them, and curl's verbose/debug output is
- * never enabled. Every failure is logged once here, naming the endpoint and the cause, and returns one of
- * the distinct negative errnos below so callers can fall back to the next key slot. */
+ * never enabled. A failed call returns one of the distinct negative errnos below, so callers can fall back
+ * to the next key slot, and keeps one sentence naming the endpoint and the cause for vs_kms_last_error()
+ * (logged at debug level only: the caller reports it, e.g. as the slot's reason). vs_kms_open() logs its
+ * own errors (a bad endpoint or CA file is a configuration error). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +56,9 @@ int vs_kms_unseal(struct vs_kms *k, const char *node_uuid, const uint8_t *sealed
 /* The short name of an error above ("down", "slow", "tls", "garbage", "grpc-error", "wrong-size",
  * "error"), for status output and tests. */
 const char *vs_kms_error_kind(int r);
+
+/* Why the last vs_kms_seal()/vs_kms_unseal() failed (one sentence, no secret); "" after a success. */
+const char *vs_kms_last_error(const struct vs_kms *k);
 
 /* The endpoint as given to vs_kms_open(), for messages. */
 const char *vs_kms_endpoint(const struct vs_kms *k);

@@ -20,8 +20,9 @@
 #include "secret.h"
 #include "util.h"
 
-static int exit_for(int r) {
+static int exit_for(const struct vs_kms *k, int r) {
         const char *kind = vs_kms_error_kind(r);
+        fprintf(stderr, "kms-client-test: %s\n", vs_kms_last_error(k));
         fprintf(stderr, "kms-client-test: error kind: %s\n", kind);
         static const char *const kinds[] = { "down", "slow", "garbage", "grpc-error", "wrong-size", "tls" };
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
@@ -119,7 +120,7 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "kms-client-test: cannot read %s: %s\n", args[0], strerror(-r));
                         ret = 1;
                 } else if ((r = vs_kms_seal(k, node_uuid, plain, &sealed, &len)) < 0)
-                        ret = exit_for(r);
+                        ret = exit_for(k, r);
                 else if ((r = write_file(args[1], sealed, len)) < 0) {
                         fprintf(stderr, "kms-client-test: cannot write %s: %s\n", args[1], strerror(-r));
                         ret = 1;
@@ -134,7 +135,7 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "kms-client-test: cannot read %s: %s\n", args[0], strerror(-r));
                         ret = 1;
                 } else if ((r = vs_kms_unseal(k, node_uuid, sealed, len, &plain)) < 0)
-                        ret = exit_for(r);
+                        ret = exit_for(k, r);
                 else if ((r = write_file(args[1], plain->data, plain->len)) < 0) {
                         fprintf(stderr, "kms-client-test: cannot write %s: %s\n", args[1], strerror(-r));
                         ret = 1;
@@ -154,7 +155,7 @@ int main(int argc, char **argv) {
                         plain->len = VS_KMS_SECRET_SIZE;
                         if ((r = vs_kms_seal(k, node_uuid, plain, &sealed, &len)) < 0 ||
                             (r = vs_kms_unseal(k, node_uuid, sealed, len, &back)) < 0)
-                                ret = exit_for(r);
+                                ret = exit_for(k, r);
                         else if (!vs_secret_equal(plain, back)) {
                                 fprintf(stderr, "kms-client-test: unsealed secret differs from the sealed one\n");
                                 ret = 16;

@@ -134,7 +134,9 @@ static void test_seal_refuses_bad_input(void **state) {
         assert_int_equal(vs_secret_from("0123456789abcdef0123456789abcdef", 32, &plain), 0);
         uint8_t *sealed = NULL;
         size_t len = 0;
+        assert_string_equal(vs_kms_last_error(k), "");
         assert_int_equal(vs_kms_seal(k, "", plain, &sealed, &len), -EINVAL);
+        assert_non_null(strstr(vs_kms_last_error(k), "KMS 127.0.0.1:1: no node UUID to send"));
         assert_int_equal(vs_kms_seal(k, NULL, plain, &sealed, &len), -EINVAL);
         plain->len = 0;
         assert_int_equal(vs_kms_seal(k, "uuid", plain, &sealed, &len), -EINVAL);
