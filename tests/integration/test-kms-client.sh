@@ -122,6 +122,11 @@ kms_start --tls-cert "$T/pki/other.pem" --tls-key "$T/pki/other.key"
 run 15 --ca "$T/pki/ca.pem" --node-uuid "$uuid" "https://127.0.0.1:$KMS_PORT" seal "$T/secret" "$T/x"
 ok "TLS server certificate from another CA refused"
 
+kms_start --mode not-grpc --tls-cert "$T/pki/server.pem" --tls-key "$T/pki/server.key"
+run 15 --ca "$T/pki/ca.pem" --node-uuid "$uuid" "https://127.0.0.1:$KMS_PORT" seal "$T/secret" "$T/x"
+contains "$last" "does not speak HTTP/2"
+ok "a TLS server without h2 (ALPN http/1.1) -> tls"
+
 # The TLS server hangs up on an HTTP/2 preface: whether the client first reads the alert bytes (garbage) or
 # the hang-up (down) is a race of the peer's close, so either kind is right; success is not.
 rc=0; last=$(kc "127.0.0.1:$tls_port" roundtrip 2>&1) || rc=$?

@@ -17,7 +17,8 @@ Modes (misbehaviour on request; --mode-file is re-read on every call, so a test 
   wrong-secret  Unseal answers 32 random bytes (a well-formed secret that opens nothing)
   garbage       answer bytes that are not a Response message
   error         answer gRPC status PERMISSION_DENIED with a message
-  not-grpc      (start-up only) no gRPC at all: a TCP server answering HTTP/1.1 400 to whatever comes
+  not-grpc      (start-up only) no gRPC at all: a TCP server answering HTTP/1.1 400 to whatever comes;
+                with --tls-cert, TLS whose ALPN selects http/1.1, never h2
 --log appends one JSON line per call: method, node_uuid, peer, data length, mode. Data is never logged.
 """
 import argparse
@@ -130,15 +131,24 @@ def serialize(answer):
     return answer if isinstance(answer, bytes) else answer.SerializeToString()
 
 
-def serve_not_grpc(port):
+def serve_not_grpc(port, cert=None, key=None):
+    """HTTP/1.1 only; with a certificate, TLS whose ALPN offers http/1.1 and never h2."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", port))
     s.listen(8)
+    ctx = None
+    if cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.set_alpn_protocols(["http/1.1"])
     print(s.getsockname()[1], flush=True)
     while True:
         c, _ = s.accept()
         try:
+            if ctx:
+                c = ctx.wrap_socket(c, server_side=True)
             # answer first, then drain until the client gives up, so it reads the answer, not a reset
             c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             c.settimeout(2)
@@ -172,7 +182,7 @@ def main():
         return
 
     if args.mode == "not-grpc":
-        serve_not_grpc(args.port)
+        serve_not_grpc(args.port, args.tls_cert, args.tls_key)
         return
 
     pb = load_messages(args.proto)
