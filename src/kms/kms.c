@@ -190,7 +190,10 @@ int vs_kms_open(const char *endpoint, const struct vs_kms_options *opts, struct 
                 return log_error_errno(-ENOMEM, "Cannot create a libcurl handle.");
         }
         char timeout_hdr[64];
-        snprintf(timeout_hdr, sizeof(timeout_hdr), "grpc-timeout: %um", k->timeout_ms);
+        if (k->timeout_ms <= 99999999u) /* gRPC allows at most 8 digits */
+                snprintf(timeout_hdr, sizeof(timeout_hdr), "grpc-timeout: %um", k->timeout_ms);
+        else
+                snprintf(timeout_hdr, sizeof(timeout_hdr), "grpc-timeout: %uS", k->timeout_ms / 1000u);
         const char *hdrs[] = { "content-type: application/grpc", "te: trailers", timeout_hdr, "expect:" };
         for (size_t i = 0; i < ELEMENTSOF(hdrs); i++) {
                 struct curl_slist *n = curl_slist_append(k->headers, hdrs[i]);
