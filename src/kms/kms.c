@@ -361,31 +361,31 @@ static int curl_error(struct vs_kms *k, const char *method, CURLcode rc) {
         const char *detail = k->errbuf[0] ? k->errbuf : curl_easy_strerror(rc);
         switch (rc) {
         case CURLE_COULDNT_CONNECT:
-                return kms_fail(k, -ECONNREFUSED, "KMS %s is down: %s failed: %s.", k->endpoint, method, detail);
+                return kms_fail(k, -ECONNREFUSED, "KMS %s is down: %s failed: %s", k->endpoint, method, detail);
         case CURLE_SEND_ERROR:
         case CURLE_RECV_ERROR:
         case CURLE_PARTIAL_FILE: /* HTTP/2: the connection ended before the stream did */
-                return kms_fail(k, -ECONNRESET, "KMS %s closed the connection during %s: %s.", k->endpoint,
+                return kms_fail(k, -ECONNRESET, "KMS %s closed the connection during %s: %s", k->endpoint,
                                        method, detail);
         case CURLE_COULDNT_RESOLVE_HOST:
-                return kms_fail(k, -EHOSTUNREACH, "KMS %s is down: %s failed: cannot resolve the host: %s.",
+                return kms_fail(k, -EHOSTUNREACH, "KMS %s is down: %s failed: cannot resolve the host: %s",
                                        k->endpoint, method, detail);
         case CURLE_OPERATION_TIMEDOUT:
-                return kms_fail(k, -ETIMEDOUT, "KMS %s is too slow: %s got no answer within %u ms.", k->endpoint,
+                return kms_fail(k, -ETIMEDOUT, "KMS %s is too slow: %s got no answer within %u ms", k->endpoint,
                                        method, k->timeout_ms);
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
                 return kms_fail(k, -EKEYREJECTED, "KMS %s: %s refused: the server's TLS certificate is not "
-                                       "trusted%s: %s.", k->endpoint, method,
+                                       "trusted%s: %s", k->endpoint, method,
                                        k->ca_file ? " by the KMS CA file" : " by the system CA store", detail);
         case CURLE_SSL_CONNECT_ERROR:
-                return kms_fail(k, -EPROTO, "KMS %s: %s failed: TLS handshake failed: %s.", k->endpoint, method,
+                return kms_fail(k, -EPROTO, "KMS %s: %s failed: TLS handshake failed: %s", k->endpoint, method,
                                        detail);
         case CURLE_WRITE_ERROR:
                 if (k->answer_too_big)
-                        return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer is larger than %u bytes.",
+                        return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer is larger than %u bytes",
                                                k->endpoint, method, KMS_MAX_ANSWER);
-                return kms_fail(k, -ENOMEM, "KMS %s: %s failed: out of memory for the answer.", k->endpoint,
+                return kms_fail(k, -ENOMEM, "KMS %s: %s failed: out of memory for the answer", k->endpoint,
                                        method);
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
@@ -393,9 +393,9 @@ static int curl_error(struct vs_kms *k, const char *method, CURLcode rc) {
         case CURLE_GOT_NOTHING:
         case CURLE_UNSUPPORTED_PROTOCOL:
         case CURLE_BAD_CONTENT_ENCODING:
-                return kms_fail(k, -EBADMSG, "KMS %s sent garbage: %s: %s.", k->endpoint, method, detail);
+                return kms_fail(k, -EBADMSG, "KMS %s sent garbage: %s: %s", k->endpoint, method, detail);
         default:
-                return kms_fail(k, -EIO, "KMS %s: %s failed: %s.", k->endpoint, method, detail);
+                return kms_fail(k, -EIO, "KMS %s: %s failed: %s", k->endpoint, method, detail);
         }
 }
 
@@ -404,13 +404,13 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
                      struct vs_secret **ret_data) {
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s" KMS_SERVICE_PATH "%s", k->base_url, method) < 0)
-                return kms_fail(k, -ENOMEM, "Out of memory.");
+                return kms_fail(k, -ENOMEM, "KMS %s: out of memory", k->endpoint);
 
         vs_secret_free(k->answer);
         k->answer = NULL;
         int r = vs_secret_new(256, &k->answer);
         if (r < 0)
-                return kms_fail(k, r, "Cannot allocate a locked buffer for the KMS answer.");
+                return kms_fail(k, r, "KMS %s: cannot allocate a locked buffer for the answer", k->endpoint);
         k->answer_too_big = false;
         k->grpc_status = -1;
         k->grpc_message[0] = '\0';
@@ -453,7 +453,7 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
         }
 #undef SET
         if (rc != CURLE_OK)
-                return kms_fail(k, -EIO, "KMS %s: cannot set up the %s call: %s.", k->endpoint, method,
+                return kms_fail(k, -EIO, "KMS %s: cannot set up the %s call: %s", k->endpoint, method,
                                        curl_easy_strerror(rc));
 
         rc = curl_easy_perform(c);
@@ -467,28 +467,28 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http_status);
         if (version != CURL_HTTP_VERSION_2_0)
                 return kms_fail(k, -EPROTO, "KMS %s: %s failed: the server does not speak HTTP/2 (ALPN did not "
-                                       "select h2).", k->endpoint, method);
+                                       "select h2)", k->endpoint, method);
         if (http_status != 200)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: %s answered HTTP status %ld, not a gRPC "
-                                       "response.", k->endpoint, method, http_status);
+                                       "response", k->endpoint, method, http_status);
         if (k->grpc_status > 0)
-                return kms_fail(k, -EREMOTEIO, "KMS %s refused %s: gRPC status %d (%s)%s%s%s.", k->endpoint,
+                return kms_fail(k, -EREMOTEIO, "KMS %s refused %s: gRPC status %d (%s)%s%s%s", k->endpoint,
                                        method, k->grpc_status, k->grpc_status == 1000 ? "unparsable" :
                                        grpc_status_name(k->grpc_status), k->grpc_message[0] ? ": \"" : "",
                                        k->grpc_message, k->grpc_message[0] ? "\"" : "");
         if (!k->content_type_grpc)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer's content type is %s, not "
-                                       "application/grpc.", k->endpoint, method,
+                                       "application/grpc", k->endpoint, method,
                                        k->content_type_seen ? "different" : "missing");
         if (k->grpc_status < 0)
-                return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer has no grpc-status trailer.",
+                return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer has no grpc-status trailer",
                                        k->endpoint, method);
         const char *reason = NULL;
         r = vs_kms_decode_response(k->answer->data, k->answer->len, ret_data, &reason);
         if (r == -EBADMSG)
-                return kms_fail(k, r, "KMS %s sent garbage: %s: %s.", k->endpoint, method, reason);
+                return kms_fail(k, r, "KMS %s sent garbage: %s: %s", k->endpoint, method, reason);
         if (r < 0)
-                return kms_fail(k, r, "KMS %s: %s: %s.", k->endpoint, method, reason);
+                return kms_fail(k, r, "KMS %s: %s: %s", k->endpoint, method, reason);
         return 0;
 }
 
@@ -508,11 +508,11 @@ static int build_request(struct vs_kms *k, const char *node_uuid, const uint8_t 
         req.data.len = len;
         size_t n = sidero__kms__request__get_packed_size(&req);
         if (n > UINT32_MAX)
-                return kms_fail(k, -E2BIG, "KMS request too large.");
+                return kms_fail(k, -E2BIG, "KMS %s: request too large", k->endpoint);
         struct vs_secret *s = NULL;
         int r = vs_secret_new(GRPC_FRAME_HEADER + n, &s);
         if (r < 0)
-                return kms_fail(k, r, "Cannot allocate a locked buffer for the KMS request.");
+                return kms_fail(k, r, "KMS %s: cannot allocate a locked buffer for the request", k->endpoint);
         s->data[0] = 0;
         s->data[1] = (uint8_t) (n >> 24);
         s->data[2] = (uint8_t) (n >> 16);
@@ -526,7 +526,7 @@ static int build_request(struct vs_kms *k, const char *node_uuid, const uint8_t 
 
 static int check_node_uuid(struct vs_kms *k, const char *node_uuid) {
         if (!node_uuid || !*node_uuid)
-                return kms_fail(k, -EINVAL, "KMS %s: no node UUID to send (the machine UUID is not populated).",
+                return kms_fail(k, -EINVAL, "KMS %s: no node UUID to send (the machine UUID is not populated)",
                                 k->endpoint);
         return 0;
 }
@@ -537,7 +537,7 @@ int vs_kms_seal(struct vs_kms *k, const char *node_uuid, const struct vs_secret 
         if (r < 0)
                 return r;
         if (!plain || plain->len == 0)
-                return kms_fail(k, -EINVAL, "KMS %s: nothing to seal.", k->endpoint);
+                return kms_fail(k, -EINVAL, "KMS %s: nothing to seal", k->endpoint);
         _cleanup_secret_ struct vs_secret *req = NULL;
         r = build_request(k, node_uuid, plain->data, plain->len, &req);
         if (r < 0)
@@ -547,10 +547,10 @@ int vs_kms_seal(struct vs_kms *k, const char *node_uuid, const struct vs_secret 
         if (r < 0)
                 return r;
         if (sealed->len == 0)
-                return kms_fail(k, -EBADMSG, "KMS %s sent garbage: Seal returned no sealed data.", k->endpoint);
+                return kms_fail(k, -EBADMSG, "KMS %s sent garbage: Seal returned no sealed data", k->endpoint);
         uint8_t *out = malloc(sealed->len);
         if (!out)
-                return kms_fail(k, -ENOMEM, "Out of memory.");
+                return kms_fail(k, -ENOMEM, "KMS %s: out of memory", k->endpoint);
         memcpy(out, sealed->data, sealed->len);
         *ret_sealed = out;
         *ret_len = sealed->len;
@@ -563,7 +563,7 @@ int vs_kms_unseal(struct vs_kms *k, const char *node_uuid, const uint8_t *sealed
         if (r < 0)
                 return r;
         if (!sealed || len == 0)
-                return kms_fail(k, -EINVAL, "KMS %s: no sealed data to unseal.", k->endpoint);
+                return kms_fail(k, -EINVAL, "KMS %s: no sealed data to unseal", k->endpoint);
         _cleanup_secret_ struct vs_secret *req = NULL;
         r = build_request(k, node_uuid, sealed, len, &req);
         if (r < 0)
@@ -573,7 +573,7 @@ int vs_kms_unseal(struct vs_kms *k, const char *node_uuid, const uint8_t *sealed
         if (r < 0)
                 return r;
         if (plain->len != VS_KMS_SECRET_SIZE)
-                return kms_fail(k, -EMSGSIZE, "KMS %s: Unseal returned a %zu-byte secret, expected %u bytes.",
+                return kms_fail(k, -EMSGSIZE, "KMS %s: Unseal returned a %zu-byte secret, expected %u bytes",
                                        k->endpoint, plain->len, VS_KMS_SECRET_SIZE);
         *ret_plain = TAKE_PTR(plain);
         return 0;
