@@ -347,7 +347,8 @@ int vs_kms_decode_response(const uint8_t *body, size_t len, struct vs_secret **r
                 *ret_reason = "the answer is not a sidero.kms.Response message";
                 return -EBADMSG;
         }
-        r = vs_secret_from(msg->data.data, msg->data.len, ret_data);
+        r = msg->data.len > 0 ? vs_secret_from(msg->data.data, msg->data.len, ret_data)
+                              : vs_secret_new(0, ret_data); /* protobuf-c leaves data NULL when empty */
         vs_secret_free(buf);
         if (r < 0) {
                 *ret_reason = "out of memory";

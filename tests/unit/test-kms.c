@@ -23,7 +23,8 @@ static size_t frame(uint8_t *buf, uint8_t flag, const uint8_t *pb, size_t n) {
         buf[2] = (uint8_t) (n >> 16);
         buf[3] = (uint8_t) (n >> 8);
         buf[4] = (uint8_t) n;
-        memcpy(buf + 5, pb, n);
+        if (n > 0)
+                memcpy(buf + 5, pb, n);
         return 5 + n;
 }
 
