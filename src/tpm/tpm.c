@@ -323,9 +323,8 @@ int vs_tpm_get_info(struct vs_tpm *t, struct vs_tpm_info *ret) {
         info.vendor[strnlen(info.vendor, 16)] = 0;
         for (size_t n = strlen(info.vendor); n > 0 && info.vendor[n - 1] == ' '; n--)
                 info.vendor[n - 1] = 0;
-        for (size_t i = 0; i < 4; i++)
-                if (info.manufacturer[i] == 0)
-                        info.manufacturer[i] = ' ';
+        for (size_t n = 4; n > 0 && (info.manufacturer[n - 1] == ' ' || info.manufacturer[n - 1] == 0); n--)
+                info.manufacturer[n - 1] = 0;
         info.firmware[0] = prop(&fixed, TPM2_PT_FIRMWARE_VERSION_1);
         info.firmware[1] = prop(&fixed, TPM2_PT_FIRMWARE_VERSION_2);
         info.spec_level = prop(&fixed, TPM2_PT_LEVEL);
