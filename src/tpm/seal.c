@@ -389,8 +389,9 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                 free(d);
         }
 
-        /* 6. Unseal, the response encrypted under the salted session; flush the object at once. */
-        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        /* 6. Unseal, the response encrypted under the salted session, which ends with it (continueSession
+         * clear: the TPM flushes it on success, saving a FlushContext); flush the object at once. */
+        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT);
         if (r < 0)
                 goto out;
         rc = TPM_CALL(t, Esys_Unseal(t->esys, *obj, session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
@@ -399,6 +400,8 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                 r = tpm_fail(t, rc, "TPM2_Unseal", "the TPM refused to unseal the slot's secret");
                 goto out;
         }
+        (void) Esys_TR_Close(t->esys, &session); /* already gone in the TPM; drop ESYS's record (if any) */
+        session = ESYS_TR_NONE;
         r = vs_secret_from(out->buffer, out->size, ret_secret);
         if (r < 0)
                 r = tpm_error(t, r, "cannot allocate a locked buffer for the unsealed secret");

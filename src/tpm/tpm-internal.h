@@ -12,7 +12,8 @@ struct vs_tpm {
         TSS2_TCTI_CONTEXT *tcti;
         char *tcti_conf;
         bool started;                /* Startup already tried by us */
-        TPML_PCR_SELECTION banks;    /* allocated PCR banks */
+        bool banks_known;
+        TPML_PCR_SELECTION banks;    /* allocated PCR banks (when banks_known) */
 
         ESYS_TR srk;                 /* ESYS_TR_NONE until vs_tpm_srk() */
         uint32_t srk_handle;         /* persistent handle, 0 = transient (flush at close) */

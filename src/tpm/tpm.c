@@ -116,7 +116,7 @@ void tpm_flush(struct vs_tpm *t, ESYS_TR *h) {
                 return;
         TSS2_RC rc = Esys_FlushContext(t->esys, *h);
         if (rc != TSS2_RC_SUCCESS)
-                log_warning("cannot flush a TPM handle: %s (0x%x)", Tss2_RC_Decode(rc), rc);
+                log_debug("cannot flush a TPM handle: %s (0x%x)", Tss2_RC_Decode(rc), rc);
         *h = ESYS_TR_NONE;
 }
 
@@ -181,26 +181,12 @@ int vs_tpm_open(const char *tcti, unsigned flags, struct vs_tpm **ret) {
         }
         rc = Esys_Initialize(&t->esys, t->tcti, NULL);
         if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_fail(NULL, rc, "Esys_Initialize", "cannot use the TPM at '%s'", t->tcti_conf);
+                tpm_fail(NULL, rc, "Esys_Initialize", "cannot use the TPM at '%s'", t->tcti_conf);
                 Tss2_TctiLdr_Finalize(&t->tcti);
                 free(t->tcti_conf);
-                return r;
+                return -ENODEV;
         }
 
-        /* The first command: the allocated PCR banks (needed by every extend), and the Startup probe. */
-        TPMI_YES_NO more = 0;
-        TPMS_CAPABILITY_DATA *cap = NULL;
-        rc = TPM_CALL(t, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_PCRS, 0,
-                                            1, &more, &cap));
-        if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_fail(NULL, rc, "TPM2_GetCapability", "cannot read the PCR banks of the TPM at '%s'",
-                             t->tcti_conf);
-                struct vs_tpm *tmp = TAKE_PTR(t);
-                vs_tpm_close(tmp);
-                return r == -EIO ? -ENODEV : r;
-        }
-        t->banks = cap->data.assignedPCR;
-        free(cap);
         log_debug("TPM opened through '%s'", t->tcti_conf);
         *ret = TAKE_PTR(t);
         return 0;
@@ -227,8 +213,24 @@ void vs_tpm_close(struct vs_tpm *t) {
 
 /* ---- capabilities ---- */
 
-const TPML_PCR_SELECTION *vs_tpm_banks(const struct vs_tpm *t) {
-        return &t->banks;
+/* GetCapability(TPM2_CAP_PCRS) once per context, when something needs the banks (not on the unseal path). */
+static int load_banks(struct vs_tpm *t) {
+        if (t->banks_known)
+                return 0;
+        TPMI_YES_NO more = 0;
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        TSS2_RC rc = TPM_CALL(t, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_PCRS,
+                                                    0, 1, &more, &cap));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_GetCapability", "cannot read the PCR banks of the TPM at '%s'", t->tcti_conf);
+        t->banks = cap->data.assignedPCR;
+        t->banks_known = true;
+        free(cap);
+        return 0;
+}
+
+const TPML_PCR_SELECTION *vs_tpm_banks(struct vs_tpm *t) {
+        return load_banks(t) < 0 ? NULL : &t->banks;
 }
 
 static bool bank_has_24(const TPML_PCR_SELECTION *banks, uint16_t alg) {
@@ -264,11 +266,14 @@ static int test_aes128cfb(struct vs_tpm *t, bool *ret) {
 
 int vs_tpm_check_caps(struct vs_tpm *t) {
         tpm_clear_error(t);
+        int r = load_banks(t);
+        if (r < 0)
+                return r;
         if (!bank_has_24(&t->banks, TPM2_ALG_SHA256))
                 return tpm_error(t, -EOPNOTSUPP, "the TPM at '%s' has no SHA-256 PCR bank with 24 PCRs allocated "
                                  "(volseal binds to SHA-256 PCRs 7 and 11)", t->tcti_conf);
         bool aes = false;
-        int r = test_aes128cfb(t, &aes);
+        r = test_aes128cfb(t, &aes);
         if (r < 0)
                 return r;
         if (!aes)
@@ -310,6 +315,9 @@ int vs_tpm_get_info(struct vs_tpm *t, struct vs_tpm_info *ret) {
         if (r < 0)
                 return r;
         r = get_properties(t, TPM2_PT_VAR, TPM2_MAX_TPM_PROPERTIES, &var);
+        if (r < 0)
+                return r;
+        r = load_banks(t);
         if (r < 0)
                 return r;
         struct vs_tpm_info info = {};
@@ -411,13 +419,6 @@ int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tp
         const char *name = vs_tpm_alg_name(bank);
         if (mask == 0 || (mask >> VS_TPM_PCR_COUNT))
                 return tpm_error(t, -EINVAL, "invalid PCR selection 0x%x (PCRs 0-23)", mask);
-        uint32_t allocated = 0;
-        for (uint32_t i = 0; i < t->banks.count; i++)
-                if (t->banks.pcrSelections[i].hash == bank)
-                        allocated = selection_mask(&t->banks.pcrSelections[i]);
-        if ((allocated & mask) != mask)
-                return tpm_error(t, -EOPNOTSUPP, "the TPM has no %s bank with PCRs 0x%06x allocated",
-                                 name ? name : "such", mask);
         struct vs_tpm_pcrs p = { .bank = bank };
         uint32_t todo = mask;
         for (int round = 0; todo && round < VS_TPM_PCR_COUNT; round++) {
@@ -449,6 +450,18 @@ int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tp
                         break;
                 todo &= ~got;
         }
+        if (p.mask != mask) {
+                /* an unallocated bank or PCR is simply left out of the answer: say which */
+                uint32_t allocated = 0;
+                if (load_banks(t) < 0)
+                        return -EIO;
+                for (uint32_t i = 0; i < t->banks.count; i++)
+                        if (t->banks.pcrSelections[i].hash == bank)
+                                allocated = selection_mask(&t->banks.pcrSelections[i]);
+                if ((allocated & mask) != mask)
+                        return tpm_error(t, -EOPNOTSUPP, "the TPM has no %s bank with PCRs 0x%06x allocated",
+                                         name ? name : "such", mask);
+        }
         if (p.mask != mask)
                 return tpm_error(t, -EIO, "the TPM did not return all requested PCRs (0x%06x of 0x%06x)", p.mask, mask);
         *ret = p;
@@ -471,6 +484,9 @@ int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const c
         tpm_clear_error(t);
         if (pcr >= VS_TPM_PCR_COUNT)
                 return tpm_error(t, -EINVAL, "invalid PCR %u (0-23)", pcr);
+        int r = load_banks(t);
+        if (r < 0)
+                return r;
         TPML_DIGEST_VALUES d = {};
         for (uint32_t i = 0; i < t->banks.count; i++) {
                 const TPMS_PCR_SELECTION *s = &t->banks.pcrSelections[i];
@@ -498,7 +514,7 @@ int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const c
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "TPM2_PCR_Extend", "cannot extend PCR %u with '%s'", pcr, word);
         if (log_path) {
-                int r = vs_measure_log_append(log_path, pcr, &d, word);
+                r = vs_measure_log_append(log_path, pcr, &d, word);
                 if (r < 0)
                         log_warning("PCR %u was extended with '%s', but the measurement log %s was not written",
                                     pcr, word, log_path);

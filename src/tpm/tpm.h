@@ -42,8 +42,8 @@ enum {
 
 /* Opens the TPM: `tcti` (a tctildr string such as "swtpm:host=127.0.0.1,port=2321" or
  * "device:/dev/tpmrm0") if not NULL/empty, else $VOLSEAL_TCTI, else device:/dev/tpmrm0, then
- * device:/dev/tpm0. Sends one GetCapability (the allocated PCR banks); TPM2_Startup(CLEAR) is sent only if
- * a command answers TPM_RC_INITIALIZE (this one or any later). -ENODEV when no TPM can be opened. */
+ * device:/dev/tpm0. Sends no command: TPM2_Startup(CLEAR) is sent only when a later command answers
+ * TPM_RC_INITIALIZE (then that command is sent again). -ENODEV when no TPM can be opened. */
 int vs_tpm_open(const char *tcti, unsigned flags, struct vs_tpm **ret);
 /* Flushes what the context holds loaded (transient SRK, PCR key), finalizes ESYS and the TCTI. NULL ok. */
 void vs_tpm_close(struct vs_tpm *t);
@@ -59,8 +59,8 @@ const char *vs_tpm_tcti(const struct vs_tpm *t);
 /* SHA-256 bank allocated with all 24 PCRs, and AES-128-CFB usable for sessions (TestParms);
  * -EOPNOTSUPP with a sentence naming what is missing. */
 int vs_tpm_check_caps(struct vs_tpm *t);
-/* The allocated PCR banks (selection per bank, as GetCapability(TPM2_CAP_PCRS) reported at open). */
-const TPML_PCR_SELECTION *vs_tpm_banks(const struct vs_tpm *t);
+/* The allocated PCR banks (GetCapability(TPM2_CAP_PCRS), read once per context); NULL on error (logged). */
+const TPML_PCR_SELECTION *vs_tpm_banks(struct vs_tpm *t);
 
 struct vs_tpm_info {
         char manufacturer[5];        /* TPM2_PT_MANUFACTURER as 4 ASCII chars, e.g. "IBM " */
