@@ -2,7 +2,8 @@
 # What crosses the TPM bus and what tpm2-tss prints: a capturing relay (tests/lib/tpm-relay.py) sits between
 # volseal and swtpm (data port N and control port N+1). The 32 secret bytes and their base64 (the LUKS
 # passphrase) never appear in the capture, during seal (Create's inSensitive) or unseal (Unseal's response);
-# nor in the output with TSS2_LOG=all+trace. Also counts the TPM commands of an unseal.
+# nor in the output with TSS2_LOG=all+trace. Also counts the TPM commands of an unseal, and makes PCR 11 move
+# between volseal's PCR_Read and its PolicyPCR (the relay injects an extend): volseal re-reads and retries.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tpm.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
@@ -11,7 +12,7 @@ make_pcr_key
 "$VOLSEAL" pcr extend-phase enter-initrd --log "$T/measure.log"
 pcrsig_json "$T/sig.json" "$(pcrsig_entry "$(pcr_hex 11)")"
 
-python3 "$VOLSEAL_TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" > "$T/relay.port" &
+python3 "$VOLSEAL_TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" "$T/inject" > "$T/relay.port" &
 relay_pid=$!
 add_cleanup "kill $relay_pid"
 for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
@@ -104,6 +105,22 @@ TSS2_LOG=all+trace "$HELPER" srk --debug-tpm > "$T/dbg.txt" 2>&1
 contains "$(cat "$T/dbg.txt")" ":esys:"
 contains "$(cat "$T/dbg.txt")" "--debug-tpm: tpm2-tss logging follows TSS2_LOG"
 ok "--debug-tpm: trace appears, with a warning"
+# --- PCR 11 moves during the unseal (systemd-pcrphase running concurrently): TPM_RC_VALUE, re-read, retry
+now=$(pcr_hex 11)
+later=$(next_pcr_hex "$now" leave-initrd)
+pcrsig_json "$T/sig2.json" "$(pcrsig_entry "$now")" "$(pcrsig_entry "$later")"
+printf leave-initrd | sha256sum | cut -d' ' -f1 > "$T/inject"
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig2.json" --dir "$T/s" > "$T/race.txt" 2>&1 ||
+  fail "unseal with PCR 11 moving: $(cat "$T/race.txt")"
+[ ! -e "$T/inject" ] || fail "the relay did not inject the extend"
+[ "$(pcr_hex 11)" = "$later" ] || fail "PCR 11 did not move"
+cmp -s "$T/s/secret" "$T/s/unsealed" || fail "secret differs after the retry"
+race=$(names < "$T/commands.txt")
+[ "$(grep -o PCR_Read <<<"$race" | wc -l)" = 2 ] || fail "PCR 11 not re-read: $race"
+[ "$(grep -o StartAuthSession <<<"$race" | wc -l)" = 2 ] || fail "no fresh session: $race"
+echo "# PCR 11 moved during unseal: $race"
+ok "PCR 11 moving between PCR_Read and PolicyPCR: re-read and retried with the next signed phase"
 [ -z "$(tpm2_getcap handles-transient)" ] || fail "transient objects left"
 [ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "sessions left"
 done_testing
