@@ -11,13 +11,17 @@
 #include "policy.h"
 #include "util.h"
 
+/* tss2's TPM2_PERSISTENT_FIRST shifts a signed int into its sign bit (UBSan): spell them out. */
+#define PERSISTENT_FIRST 0x81000000u
+#define PERSISTENT_LAST 0x81ffffffu
+
 static bool name_eq(const TPM2B_NAME *a, const TPM2B_NAME *b) {
         return a->size == b->size && memcmp(a->name, b->name, a->size) == 0;
 }
 
 int tpm_persistent_handles(struct vs_tpm *t, TPM2_HANDLE *ret, size_t max) {
         size_t n = 0;
-        TPM2_HANDLE next = TPM2_PERSISTENT_FIRST;
+        TPM2_HANDLE next = PERSISTENT_FIRST;
         for (;;) {
                 TPMI_YES_NO more = 0;
                 TPMS_CAPABILITY_DATA *cap = NULL;
@@ -28,11 +32,11 @@ int tpm_persistent_handles(struct vs_tpm *t, TPM2_HANDLE *ret, size_t max) {
                 const TPML_HANDLE *h = &cap->data.handles;
                 uint32_t count = h->count;
                 for (uint32_t i = 0; i < count && n < max; i++)
-                        if (h->handle[i] >= TPM2_PERSISTENT_FIRST && h->handle[i] <= TPM2_PERSISTENT_LAST)
+                        if (h->handle[i] >= PERSISTENT_FIRST && h->handle[i] <= PERSISTENT_LAST)
                                 ret[n++] = h->handle[i];
                 TPM2_HANDLE last = count ? h->handle[count - 1] : 0;
                 free(cap);
-                if (!more || count == 0 || n >= max || last >= TPM2_PERSISTENT_LAST)
+                if (!more || count == 0 || n >= max || last >= PERSISTENT_LAST)
                         break;
                 next = last + 1;
         }
@@ -152,7 +156,7 @@ int vs_tpm_srk(struct vs_tpm *t, const TPM2B_NAME *expected, TPM2B_NAME *ret_nam
 }
 
 int vs_tpm_srk_setup(struct vs_tpm *t, uint32_t handle, uint32_t *ret_handle, bool *ret_created) {
-        if (handle && (handle < TPM2_PERSISTENT_FIRST || handle > 0x817fffff))
+        if (handle && (handle < PERSISTENT_FIRST || handle > 0x817fffff))
                 return tpm_error(t, -EINVAL, "0x%08x is not an owner persistent handle (0x81000000-0x817fffff)", handle);
         uint32_t have = 0;
         int r = vs_tpm_srk(t, NULL, NULL, &have);
