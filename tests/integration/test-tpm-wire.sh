@@ -82,6 +82,14 @@ not_contains "$pfirst" "PolicyGetDigest"
 ok "one unseal = $(echo "$pfirst" | wc -w) commands with a persistent SRK, $(( (n3 - n1) / 2 )) per further unseal"
 check_capture || fail "secret on the wire (later unseals)"
 
+# --- --debug: PolicyGetDigest before Unseal, and the digest logged equals the slot's policy_hash
+: > "$T/commands.txt"
+"$HELPER" unseal --debug --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" > "$T/debug.txt" 2>&1 ||
+  fail "unseal --debug: $(cat "$T/debug.txt")"
+contains "$(names < "$T/commands.txt")" "PolicyPCR PolicyGetDigest Unseal"
+contains "$(cat "$T/debug.txt")" "policy session digest before Unseal: $(cat "$T/s/policy")"
+ok "--debug adds PolicyGetDigest, and the TPM's session digest equals the software policy_hash"
+
 # --- tpm2-tss logging is off unless --debug-tpm, even with TSS2_LOG=all+trace
 TSS2_LOG=all+trace "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" > "$T/out.txt" 2>&1 ||
   fail "unseal with TSS2_LOG=all+trace: $(cat "$T/out.txt")"

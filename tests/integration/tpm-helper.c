@@ -8,7 +8,7 @@
  *                                                                 D/unsealed; prints "unsealed N"
  *   tpm-helper trial  --pcr-key PUB.pem [--pcrs 7] [--exponent E]   prints the TPM's trial policy digest
  *   tpm-helper srk                                                prints the SRK Name and handle
- * Common: --debug-tpm (VS_TPM_DEBUG_LOG). The TPM comes from VOLSEAL_TCTI. Exit 0 ok, 1 failure (the
+ * Common: --debug-tpm (VS_TPM_DEBUG_LOG), --debug (volseal's debug log level). The TPM comes from VOLSEAL_TCTI. Exit 0 ok, 1 failure (the
  * failure sentence is on stderr, and "error: <errno name>" on stdout for the tests to match). */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
                 { "exponent", required_argument, NULL, 'e' },
                 { "no-srk-check", no_argument, NULL, 'S' },
                 { "debug-tpm", no_argument, NULL, 'D' },
+                { "debug", no_argument, NULL, 'v' },
                 {}
         };
         const char *key_path = NULL, *sig_path = NULL, *dir = NULL;
@@ -122,6 +123,7 @@ int main(int argc, char **argv) {
                 case 'e': exponent = (uint32_t) strtoul(optarg, NULL, 0); break;
                 case 'S': srk_check = false; break;
                 case 'D': flags |= VS_TPM_DEBUG_LOG; break;
+                case 'v': vs_log_set_level(VS_LOG_DEBUG); break;
                 default: return 2;
                 }
         }
