@@ -89,6 +89,8 @@ static void print_info(const struct vs_tpm *t, const struct vs_tpm_info *i, bool
                 struct json_object *srk = json_object_new_object();
                 json_object_object_add(srk, "handle", i->srk_handle ? json_object_new_string(handle) : NULL);
                 json_object_object_add(srk, "name", json_object_new_string(name ? name : ""));
+                if (i->srk_error[0])
+                        json_object_object_add(srk, "error", json_object_new_string(i->srk_error));
                 json_object_object_add(o, "srk", srk);
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
@@ -114,7 +116,9 @@ static void print_info(const struct vs_tpm *t, const struct vs_tpm_info *i, bool
         printf("lockout:       %s, %u of %u failures, interval %u s, recovery %u s\n",
                i->in_lockout ? "IN LOCKOUT" : "not in lockout", i->lockout_counter, i->max_auth_fail,
                i->lockout_interval, i->lockout_recovery);
-        if (i->srk_handle)
+        if (i->srk_error[0])
+                printf("srk:           cannot be created: %s\n", i->srk_error);
+        else if (i->srk_handle)
                 printf("srk:           persistent at %s, Name %s\n", handle, name ? name : "");
         else
                 printf("srk:           not persistent (created at each use; 'volseal tpm setup' persists it), Name %s\n",

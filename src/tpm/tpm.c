@@ -350,7 +350,10 @@ int vs_tpm_get_info(struct vs_tpm *t, struct vs_tpm_info *ret) {
         if (r < 0)
                 return r;
         r = vs_tpm_srk(t, NULL, &info.srk_name, &info.srk_handle);
-        if (r < 0)
+        if (r == -EACCES || r == -EKEYREJECTED || r == -EIO) {
+                snprintf(info.srk_error, sizeof(info.srk_error), "%s", t->last_error);
+                tpm_clear_error(t);
+        } else if (r < 0)
                 return r;
         *ret = info;
         return 0;

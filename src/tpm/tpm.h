@@ -74,9 +74,11 @@ struct vs_tpm_info {
         uint32_t lockout_counter, max_auth_fail, lockout_interval, lockout_recovery;
         bool in_lockout;
         uint32_t srk_handle;         /* persistent handle holding design §3's SRK, 0 = none */
-        TPM2B_NAME srk_name;         /* Name of design §3's SRK on this TPM */
+        TPM2B_NAME srk_name;         /* Name of design §3's SRK on this TPM (size 0: see srk_error) */
+        char srk_error[512];         /* why the SRK could not be made (e.g. owner password), "" if it could */
 };
-/* Reads properties, banks, lockout state; finds the SRK (CreatePrimary, compared to persistent handles). */
+/* Reads properties, banks, lockout state; finds the SRK (CreatePrimary, compared to persistent handles). A
+ * refused CreatePrimary (owner password, ...) is reported in srk_error, not as a failure of the call. */
 int vs_tpm_get_info(struct vs_tpm *t, struct vs_tpm_info *ret);
 
 /* ---- PCRs ---- */

@@ -151,4 +151,20 @@ out=$("$VOLSEAL" pcr read --pcr 0 --tcti "swtpm:host=127.0.0.1,port=$port")
 contains "$out" " 0: 0000000000000000000000000000000000000000000000000000000000000000"
 "$VOLSEAL" pcr read --pcr 0 --tcti "swtpm:host=127.0.0.1,port=$port" >/dev/null
 ok "an unstarted TPM is started with Startup(CLEAR) after TPM_RC_INITIALIZE"
+
+# --- TPM errors are one sentence with the RC decoded: an owner password volseal does not know
+tpm2_evictcontrol -Q -C o -c 0x81000003
+tpm2_changeauth -c o ownerpw
+set +e
+out=$("$VOLSEAL" tpm setup 2>&1); rc=$?
+set -e
+[ $rc = 1 ] || fail "setup with an owner password: rc $rc"
+contains "$out" "cannot create the SRK under the owner hierarchy: TPM2_CreatePrimary failed: tpm:"
+contains "$out" "(0x9"
+contains "$out" "the hierarchy or object has a password volseal does not know"
+[ "$(echo "$out" | wc -l)" = 1 ] || fail "more than one line: $out"
+info=$("$VOLSEAL" tpm info)
+contains "$info" "srk:           cannot be created: cannot create the SRK"
+tpm2_changeauth -c o -p ownerpw
+ok "TPM error sentence: $out"
 done_testing
