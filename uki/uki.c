@@ -136,10 +136,11 @@ int uki_pe_parse(const uint8_t *d, size_t size, const char *what, struct uki_pe 
                 else if ((uint64_t) s->virtual_address + s->virtual_size > pe.size_of_image)
                         field = "VirtualAddress + VirtualSize exceeds SizeOfImage";
                 if (field) {
+                        int r = log_error_errno(-EBADMSG, "%s: section %u (%s): %s (raw 0x%x+0x%x, virtual 0x%x+0x%x, file %zu bytes)",
+                                                what, i, s->name, field, s->raw_offset, s->raw_size, s->virtual_address,
+                                                s->virtual_size, size);
                         free(pe.sections);
-                        return log_error_errno(-EBADMSG, "%s: section %u (%s): %s (raw 0x%x+0x%x, virtual 0x%x+0x%x, file %zu bytes)",
-                                               what, i, s->name, field, s->raw_offset, s->raw_size, s->virtual_address,
-                                               s->virtual_size, size);
+                        return r;
                 }
         }
         *ret = pe;
