@@ -638,16 +638,10 @@ static int do_build(int argc, char **argv) {
                         struct uki_add sig = { ".pcrsig", (const uint8_t *) json, strlen(json) };
                         r = uki_pe_add_sections(&u.pe, &sig, 1, &final, &final_size);
                 }
-        } else if (r >= 0) {
-                final_size = u.map.size;
-                final = malloc(final_size);
-                if (final)
-                        memcpy(final, u.owned, final_size);
-                else
-                        r = log_error_errno(-ENOMEM, "out of memory");
-        }
+        } else if (r >= 0)
+                final_size = u.map.size; /* no signing key: the image as built, no .pcrsig */
         if (r >= 0)
-                r = write_file_atomic(o.output, final, final_size, 0644);
+                r = write_file_atomic(o.output, final ? final : u.owned, final_size, 0644);
         if (r >= 0)
                 printf("built %s (%zu bytes, systemd-stub %s)%s\n", o.output, final_size,
                        u.version_text ? u.version_text : "unknown", key ? "" : "; no .pcrsig (no --pcr-sign-key)");

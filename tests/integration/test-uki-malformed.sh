@@ -44,4 +44,22 @@ set -e
 [ $rc = 4 ] || fail "missing file: exit $rc"
 [ $rc2 = 1 ] || fail "bad bank: exit $rc2"
 ok "missing file exit 4, bad --bank exit 1"
+
+usage() { # FRAGMENT ARGS...: exit 1 with FRAGMENT on stderr
+  local frag=$1; shift
+  set +e; $VOLSEAL "$@" > /dev/null 2> err.txt; local rc=$?; set -e
+  [ $rc = 1 ] || fail "'$*': exit $rc, wanted 1"
+  contains "$(cat err.txt)" "$frag"
+}
+usage "missing subcommand" uki
+usage "unknown subcommand 'frob'" uki frob
+usage "--key KEY.pem is required" uki sign good.efi
+usage "are required" uki build --stub "$STUB" -o x.efi
+usage "unknown phase profile 'gentoo'" uki measure good.efi --phases gentoo
+usage "missing the UKI file" uki inspect
+usage "missing subcommand" policy
+usage "no steps given" policy digest
+usage "expected one JSON file and --key" policy verify-signature
+[ ! -e x.efi ] || fail "a refused build wrote its output"
+ok "usage errors exit 1 and name the problem; nothing is written"
 done_testing
