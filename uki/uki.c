@@ -171,8 +171,8 @@ unsigned uki_stub_version(const struct uki_pe *pe, char **ret_text) {
                 *ret_text = NULL;
         if (!s)
                 return 0;
-        const char *p = (const char *) pe->data + s->raw_offset;
         size_t n = uki_section_file_bytes(s);
+        const char *p = (const char *) pe->data + (n ? s->raw_offset : 0);
         const char *k = memmem(p, n, key, sizeof(key) - 1);
         if (!k)
                 return 0;
@@ -264,7 +264,7 @@ int uki_pe_blobs(const struct uki_pe *pe, const char *const *order, struct uki_b
                         }
                 b[n++] = (struct uki_blob) {
                         .name = s->name,
-                        .data = pe->data + s->raw_offset,
+                        .data = pe->data + (uki_section_file_bytes(s) ? s->raw_offset : 0),
                         .data_size = uki_section_file_bytes(s),
                         .measure_size = s->virtual_size,
                 };
