@@ -60,11 +60,11 @@ struct pcrsig {
         struct pcrsig_entry *entries;
         size_t n_entries;
 };
-/* Parses the whole JSON object; only `bank`'s array is kept. Malformed input -> -EBADMSG, logged with
- * the offending field. */
+/* Parses the whole JSON object; only `bank`'s array is kept (a document without that bank gives 0
+ * entries, not an error). Malformed input -> -EBADMSG, logged with the offending field. */
 int pcrsig_parse(const char *json, size_t len, const char *bank, struct pcrsig *ret);
 void pcrsig_done(struct pcrsig *s);
-/* The entry with exactly these pcrs, pkfp and pol, or NULL. */
+/* The entry with exactly these pcrs, pkfp and pol, or NULL. A NULL pkfp or pol matches any. */
 const struct pcrsig_entry *pcrsig_find(const struct pcrsig *s, uint32_t pcrs,
                                        const uint8_t pkfp[POLICY_SHA256_SIZE], const uint8_t pol[POLICY_SHA256_SIZE]);
 /* RSASSA-PKCS1-v1.5 SHA-256 over pol: 0 if valid, -EBADMSG if not. */
