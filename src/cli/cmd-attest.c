@@ -233,7 +233,7 @@ static int verify(const char *quote_path, const char *nonce_hex, const char *ak_
         ret = EXIT_OK;
 out:
         if (ret != EXIT_OK && json)
-                printf("{ \"verified\": false }\n");
+                printf("{\"verified\":false}\n");
         json_object_put(q);
         pcr_eventlog_free(&log);
         return ret;
