@@ -8,8 +8,12 @@
 #include <efivar/efivar.h>
 
 int vs_efi_supported(void) {
+        const char *p = getenv("EFIVARFS_PATH");
+        /* libefivar appends "<Name>-<guid>" to EFIVARFS_PATH as is: without the '/' every variable would read
+         * as absent, and a prediction would silently use empty variables. */
+        if (p && (!*p || p[strlen(p) - 1] != '/'))
+                return log_error_errno(-EINVAL, "EFIVARFS_PATH=%s must end with '/'", p);
         if (!efi_variables_supported()) {
-                const char *p = getenv("EFIVARFS_PATH");
                 if (p)
                         return log_error_errno(-EOPNOTSUPP, "EFI variables are not readable from EFIVARFS_PATH=%s (it must be an existing directory, end with '/' and be set when volseal starts)", p);
                 return log_error_errno(-EOPNOTSUPP, "this system has no EFI variables (no efivarfs at /sys/firmware/efi/efivars)");

@@ -204,5 +204,8 @@ set +e; out=$("$VOLSEAL" pcr predict --pcr 7 --eventlog "$T/boot1.log" --dbx "$T
 contains "$out" "trunc.log (new dbx)"
 set +e; out=$(EFIVARFS_PATH=$T/nonexistent/ "$VOLSEAL" pcr predict --pcr 7 --eventlog "$T/boot1.log" 2>&1); rc=$?; set -e
 [ "$rc" = 4 ] || fail "missing efivars exited $rc: $out"
-ok "truncated logs, bad signature lists and missing EFI variables are refused (exit 1, 1, 4)"
+set +e; out=$(EFIVARFS_PATH=$T/efivars "$VOLSEAL" pcr predict --pcr 7 --eventlog "$T/boot1.log" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "EFIVARFS_PATH without '/' exited $rc: $out"
+contains "$out" "must end with '/'"
+ok "truncated logs, bad signature lists, missing EFI variables and EFIVARFS_PATH without '/' are refused"
 done_testing
