@@ -22,7 +22,7 @@ banks sha1,sha256
 0 EV_SEPARATOR separator
 7 EV_SEPARATOR separator
 EOF
-while read -r e; do tpm2_pcrextend "$e"; done < "$T/extends"
+tpm2_pcrextend $(cat "$T/extends")
 d1=$(printf enter-initrd | sha1sum | cut -c1-40); d256=$(printf enter-initrd | sha256sum | cut -c1-64)
 tpm2_pcrextend "11:sha1=$d1,sha256=$d256"
 printf '\x1e{"pcr":11,"digests":[{"hashAlg":"sha1","digest":"%s"},{"hashAlg":"sha256","digest":"%s"}],"content_type":"systemd","content":{"string":"enter-initrd"}}\n' \
