@@ -160,12 +160,20 @@ int pcr_eventlog_parse(struct pcr_eventlog *log, const uint8_t *buf, size_t size
                                 if (left - pos < dsize)
                                         return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: %s digest truncated",
                                                                what, idx, off, pcr_alg_name(alg) ?: "unknown");
+                                for (uint32_t j = 0; j < i; j++)
+                                        if (ev.digests[j].alg == alg)
+                                                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: two %s digests",
+                                                                       what, idx, off, pcr_alg_name(alg) ?: "unknown");
                                 ev.digests[i].alg = alg;
                                 ev.digests[i].size = dsize;
                                 memcpy(ev.digests[i].d, p + pos, dsize);
                                 pos += dsize;
                         }
                 }
+                /* A record without one of the declared banks' digests cannot be replayed in that bank. */
+                if (ev.n_digests != log->n_algs)
+                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: %zu digests, but the header declares %zu banks",
+                                               what, idx, off, ev.n_digests, log->n_algs);
                 if (left - pos < 4)
                         return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: event size field truncated",
                                                what, idx, off);

@@ -328,6 +328,13 @@ static void test_malformed_lengths(void **state) {
         put32(b + header + 8, 6); /* digest count above the bank limit */
         assert_int_equal(parse_bytes(b, w.size), -EBADMSG);
         memcpy(b, w.buf, w.size);
+        put32(b + header + 8, 1); /* one digest where the header declares two banks */
+        assert_int_equal(parse_bytes(b, w.size), -EBADMSG);
+        memcpy(b, w.buf, w.size);
+        b[header + 12 + 2 + 20] = 0x04; /* second digest is sha1 again: a duplicate bank */
+        b[header + 12 + 2 + 20 + 1] = 0x00;
+        assert_int_equal(parse_bytes(b, w.size), -EBADMSG);
+        memcpy(b, w.buf, w.size);
         b[header + 12] = 0x12; /* first digest's algorithm: SM3, not declared in the header */
         b[header + 13] = 0x00;
         assert_int_equal(parse_bytes(b, w.size), -EBADMSG);
