@@ -21,7 +21,7 @@ static const char usage[] =
         "\n"
         "eventlog  parse a TCG event log (crypto-agile or legacy SHA-1; default\n"
         "          " VS_FIRMWARE_EVENTLOG "), then volseal's own\n"
-        "          measurement log (" VS_MEASURE_LOG ", if present), print the events and\n"
+        "          measurement log (as `pcr extend-phase` writes it, if present), print the events and\n"
         "          the replayed PCR values of every bank.\n"
         "predict   predict PCR 7 for the next boot: the event log's PCR 7 events with the SecureBoot, PK, KEK,\n"
         "          db and dbx events recomputed from the EFI variables (EFIVARFS_PATH, or the system's), with\n"
@@ -31,7 +31,8 @@ static const char usage[] =
         "          leaves db, or the new dbx revokes it or a logged boot application.\n"
         "\n"
         "Options:\n"
-        "      --measure-log F   volseal's JSON-seq measurement log (default " VS_MEASURE_LOG ")\n"
+        "      --measure-log F   volseal's JSON-seq measurement log (default $VOLSEAL_MEASURE_LOG, else\n"
+        "                        " VS_MEASURE_LOG ")\n"
         "      --no-measure-log  replay the firmware log only\n"
         "      --eventlog F      predict: the firmware event log to follow (default as for eventlog)\n"
         "      --pcr 7           predict: the PCR to predict (only 7 is predictable)\n"
@@ -325,7 +326,7 @@ int cmd_pcr(int argc, char **argv) {
                 {}
         };
         bool json = false, replace = false, eventlog_sub = streq(sub, "eventlog");
-        const char *measure = VS_MEASURE_LOG, *eventlog = VS_FIRMWARE_EVENTLOG, *pcr = NULL;
+        const char *measure = getenv("VOLSEAL_MEASURE_LOG") ?: VS_MEASURE_LOG, *eventlog = VS_FIRMWARE_EVENTLOG, *pcr = NULL;
         const char *files[_PCR_SB_MAX] = {};
         int c;
         optind = 1;

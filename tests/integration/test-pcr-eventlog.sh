@@ -154,6 +154,23 @@ compare_tpm "$T/replay2.json" 0 7 11
 contains "$("$VOLSEAL" pcr eventlog "$T/boot1.log" --measure-log "$T/measure.log")" 'VOLSEAL_MEASURE                    "enter-initrd"'
 ok "the firmware log plus volseal's JSON-seq log replay PCR 11 equal to the TPM"
 
+# The same with volseal's own extend-phase (src/tpm writes the log) and pcr read.
+export VOLSEAL_MEASURE_LOG=$T/volseal-measure.log
+"$VOLSEAL" pcr extend-phase leave-initrd >/dev/null
+"$VOLSEAL" pcr extend-phase sysinit >/dev/null
+cat "$T/measure.log" "$VOLSEAL_MEASURE_LOG" > "$T/all.log"
+"$VOLSEAL" pcr eventlog "$T/boot1.log" --measure-log "$T/all.log" --json > "$T/replay3.json"
+compare_tpm "$T/replay3.json" 0 7 11
+for bank in sha1 sha256; do
+  got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pcrs"][sys.argv[2]]["11"])' "$T/replay3.json" $bank)
+  "$VOLSEAL" pcr read --bank $bank --pcr 11 --json > "$T/read.json"
+  want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pcrs"]["11"])' "$T/read.json")
+  [ "$got" = "$want" ] || fail "$bank:11 replayed $got, volseal pcr read says $want"
+done
+contains "$("$VOLSEAL" pcr eventlog "$T/boot1.log")" '"sysinit"'   # default log: $VOLSEAL_MEASURE_LOG
+unset VOLSEAL_MEASURE_LOG
+ok "phases extended by 'volseal pcr extend-phase' replay from its log equal to 'volseal pcr read'"
+
 # --- predict, then boot with the change ---
 export EFIVARFS_PATH=$T/efivars/
 out=$("$VOLSEAL" pcr predict --pcr 7 --eventlog "$T/boot1.log")
