@@ -5,6 +5,7 @@
 #include "efi.h"
 #include "log.h"
 #include "pcr.h"
+#include "tpm/tpm.h"
 #include "util.h"
 
 #include <errno.h>
@@ -15,14 +16,15 @@
 
 static const char usage[] =
         "Usage: volseal pcr read [--tcti T] [--bank B] [--json]\n"
-        "       volseal pcr eventlog [FILE] [--measure-log F | --no-measure-log] [--json]\n"
+        "       volseal pcr eventlog [FILE] [--measure-log F | --no-measure-log] [--tcti T | --no-tpm] [--json]\n"
         "       volseal pcr predict --pcr 7 [--eventlog F] [--db F] [--dbx F] [--kek F] [--pk F] [--replace] [--json]\n"
         "       volseal pcr extend-phase WORD [--tcti T]\n"
         "\n"
         "eventlog  parse a TCG event log (crypto-agile or legacy SHA-1; default\n"
         "          " VS_FIRMWARE_EVENTLOG "), then volseal's own\n"
         "          measurement log (as `pcr extend-phase` writes it, if present), print the events and\n"
-        "          the replayed PCR values of every bank.\n"
+        "          the replayed PCR values of every bank. Without FILE (this machine's log) or with --tcti,\n"
+        "          each replayed PCR is compared with the TPM, when one is reachable.\n"
         "predict   predict PCR 7 for the next boot: the event log's PCR 7 events with the SecureBoot, PK, KEK,\n"
         "          db and dbx events recomputed from the EFI variables (EFIVARFS_PATH, or the system's), with\n"
         "          replacements given as EFI signature lists or .auth files. --dbx is an append (duplicates\n"
@@ -34,6 +36,9 @@ static const char usage[] =
         "      --measure-log F   volseal's JSON-seq measurement log (default $VOLSEAL_MEASURE_LOG, else\n"
         "                        " VS_MEASURE_LOG ")\n"
         "      --no-measure-log  replay the firmware log only\n"
+        "      --tcti T          eventlog: compare with this TPM (default without FILE: $VOLSEAL_TCTI,\n"
+        "                        then device:/dev/tpmrm0, then device:/dev/tpm0)\n"
+        "      --no-tpm          eventlog: do not compare with a TPM\n"
         "      --eventlog F      predict: the firmware event log to follow (default as for eventlog)\n"
         "      --pcr 7           predict: the PCR to predict (only 7 is predictable)\n"
         "      --db/--dbx/--kek/--pk F   new contents (ESL or .auth)\n"
@@ -41,7 +46,8 @@ static const char usage[] =
         "      --json            JSON output\n"
         "  -h, --help            this text\n"
         "\n"
-        "Exit codes: 0 ok; 1 usage error or malformed log/file; 3 prediction unknown;\n"
+        "Exit codes: 0 ok; 1 usage error or malformed log/file; 3 prediction unknown, or a replayed PCR\n"
+        "differs from the TPM;\n"
         "4 environment missing (no event log, no EFI variables); 5 not implemented yet.\n";
 
 int vs_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
@@ -126,9 +132,54 @@ static const char *format_name(enum pcr_log_format f) {
         return f == PCR_LOG_CRYPTO_AGILE ? "crypto-agile" : f == PCR_LOG_SHA1 ? "sha1" : "none";
 }
 
-static int do_eventlog(const char *file, const char *measure, bool json) {
+/* The TPM's values of the replayed PCRs, per bank: 1 = read, 0 = bank not allocated. */
+struct tpm_view {
+        bool reachable;
+        char tcti[256];
+        char error[512];
+        bool have[PCR_BANKS_MAX];
+        struct vs_tpm_pcrs pcrs[PCR_BANKS_MAX];
+};
+
+static bool replayed(const struct pcr_bank *b, int p) {
+        return p == 0 || b->n_extends[p] > 0;
+}
+
+static void read_tpm(const char *tcti, const struct pcr_values *vals, struct tpm_view *tv) {
+        _cleanup_tpm_ struct vs_tpm *t = NULL;
+        memset(tv, 0, sizeof(*tv));
+        int r = vs_tpm_open(tcti, 0, &t);
+        for (size_t b = 0; r >= 0 && b < vals->n_banks; b++) {
+                uint32_t mask = 0;
+                for (int p = 0; p < PCR_NUM; p++)
+                        if (replayed(&vals->banks[b], p))
+                                mask |= 1u << p;
+                int k = vs_tpm_pcr_read(t, vals->banks[b].alg, mask, &tv->pcrs[b]);
+                if (k == -EOPNOTSUPP)
+                        continue; /* bank not allocated in this TPM */
+                if (k < 0)
+                        r = k;
+                else
+                        tv->have[b] = true;
+        }
+        if (r < 0) {
+                snprintf(tv->error, sizeof(tv->error), "%s", t ? vs_tpm_last_error(t) : "no TPM could be opened");
+                return;
+        }
+        tv->reachable = true;
+        snprintf(tv->tcti, sizeof(tv->tcti), "%s", vs_tpm_tcti(t));
+}
+
+static bool tpm_matches(const struct tpm_view *tv, const struct pcr_values *vals, size_t b, int p) {
+        return tv->have[b] && (tv->pcrs[b].mask & (1u << p)) &&
+               memcmp(tv->pcrs[b].value[p], vals->banks[b].v[p], vals->banks[b].size) == 0;
+}
+
+static int do_eventlog(const char *file, const char *measure, bool compare, const char *tcti, bool json) {
         struct pcr_eventlog log = {};
         struct pcr_values vals;
+        struct tpm_view tv = {};
+        size_t mismatches = 0;
         int r = vs_load_eventlogs(file, measure, true, &log);
         if (r < 0) {
                 pcr_eventlog_free(&log);
@@ -139,6 +190,12 @@ static int do_eventlog(const char *file, const char *measure, bool json) {
                 pcr_eventlog_free(&log);
                 return log_error_errno(r, "cannot replay the event log: %s", strerror(-r)), EXIT_USAGE;
         }
+        if (compare)
+                read_tpm(tcti, &vals, &tv);
+        for (size_t b = 0; tv.reachable && b < vals.n_banks; b++)
+                for (int p = 0; p < PCR_NUM; p++)
+                        if (tv.have[b] && replayed(&vals.banks[b], p) && !tpm_matches(&tv, &vals, b, p))
+                                mismatches++;
         if (json) {
                 struct json_object *o = json_object_new_object(), *evs = json_object_new_array(), *banks = json_object_new_array();
                 json_object_object_add(o, "format", json_object_new_string(format_name(log.format)));
@@ -152,6 +209,33 @@ static int do_eventlog(const char *file, const char *measure, bool json) {
                         json_object_array_add(evs, pcr_event_to_json(&log.events[i]));
                 json_object_object_add(o, "events", evs);
                 json_object_object_add(o, "pcrs", vs_pcr_values_to_json(&vals, NULL));
+                if (compare && tv.reachable) {
+                        /* "tpm": {"tcti": T, "matches": bool, "sha256": {"7": {"value": hex, "match": bool}}} */
+                        struct json_object *jt = json_object_new_object();
+                        json_object_object_add(jt, "tcti", json_object_new_string(tv.tcti));
+                        json_object_object_add(jt, "matches", json_object_new_boolean(mismatches == 0));
+                        for (size_t b = 0; b < vals.n_banks; b++) {
+                                if (!tv.have[b])
+                                        continue;
+                                struct json_object *jb = json_object_new_object();
+                                for (int p = 0; p < PCR_NUM; p++) {
+                                        if (!replayed(&vals.banks[b], p))
+                                                continue;
+                                        struct json_object *e = json_object_new_object();
+                                        char key[4], *h = pcr_hex(tv.pcrs[b].value[p], vals.banks[b].size);
+                                        json_object_object_add(e, "value", json_object_new_string(h ?: ""));
+                                        json_object_object_add(e, "match", json_object_new_boolean(tpm_matches(&tv, &vals, b, p)));
+                                        free(h);
+                                        snprintf(key, sizeof(key), "%d", p);
+                                        json_object_object_add(jb, key, e);
+                                }
+                                json_object_object_add(jt, pcr_alg_name(vals.banks[b].alg), jb);
+                        }
+                        json_object_object_add(o, "tpm", jt);
+                } else if (compare) {
+                        json_object_object_add(o, "tpm", NULL);
+                        json_object_object_add(o, "tpm_error", json_object_new_string(tv.error));
+                }
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else {
@@ -174,17 +258,24 @@ static int do_eventlog(const char *file, const char *measure, bool json) {
                         }
                         printf("%4zu %2u %-34s %s\n", i, ev->pcr, tn, desc ?: "");
                 }
-                printf("replayed PCRs:\n");
+                printf("replayed PCRs%s:\n", tv.reachable ? " (compared with the TPM)" : "");
                 for (size_t b = 0; b < vals.n_banks; b++)
                         for (int p = 0; p < PCR_NUM; p++) {
-                                if (p != 0 && vals.banks[b].n_extends[p] == 0)
+                                if (!replayed(&vals.banks[b], p))
                                         continue;
                                 _cleanup_free_ char *h = pcr_hex(vals.banks[b].v[p], vals.banks[b].size);
-                                printf("  %s:%d %s\n", pcr_alg_name(vals.banks[b].alg), p, h ?: "");
+                                const char *verdict = !tv.reachable ? "" : !tv.have[b] ? " (bank not in the TPM)" :
+                                                      tpm_matches(&tv, &vals, b, p) ? " matches the TPM" : " DIFFERS from the TPM";
+                                printf("  %s:%d %s%s\n", pcr_alg_name(vals.banks[b].alg), p, h ?: "", verdict);
                         }
+                if (compare && !tv.reachable)
+                        printf("TPM not compared: %s\n", tv.error);
+                else if (mismatches)
+                        printf("%zu replayed PCR value%s differ%s from the TPM: the logs do not explain this TPM's state\n",
+                               mismatches, mismatches == 1 ? "" : "s", mismatches == 1 ? "s" : "");
         }
         pcr_eventlog_free(&log);
-        return EXIT_OK;
+        return mismatches ? EXIT_SYNC : EXIT_OK;
 }
 
 static int load_replacement(const char *path, const char *var, uint8_t **ret, size_t *ret_size) {
@@ -315,6 +406,8 @@ int cmd_pcr(int argc, char **argv) {
                 { "json", no_argument, NULL, 'j' },
                 { "measure-log", required_argument, NULL, 'm' },
                 { "no-measure-log", no_argument, NULL, 'M' },
+                { "tcti", required_argument, NULL, 't' },
+                { "no-tpm", no_argument, NULL, 'T' },
                 { "eventlog", required_argument, NULL, 'e' },
                 { "pcr", required_argument, NULL, 'p' },
                 { "db", required_argument, NULL, 'd' },
@@ -325,20 +418,23 @@ int cmd_pcr(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        bool json = false, replace = false, eventlog_sub = streq(sub, "eventlog");
+        bool json = false, replace = false, no_tpm = false, eventlog_sub = streq(sub, "eventlog");
+        const char *tcti = NULL;
         const char *measure = getenv("VOLSEAL_MEASURE_LOG") ?: VS_MEASURE_LOG, *eventlog = VS_FIRMWARE_EVENTLOG, *pcr = NULL;
         const char *files[_PCR_SB_MAX] = {};
         int c;
         optind = 1;
         while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
                 bool predict_only = c == 'e' || c == 'p' || c == 'd' || c == 'x' || c == 'k' || c == 'K' || c == 'r';
-                bool eventlog_only = c == 'm' || c == 'M';
+                bool eventlog_only = c == 'm' || c == 'M' || c == 't' || c == 'T';
                 if ((predict_only && eventlog_sub) || (eventlog_only && !eventlog_sub))
                         return cli_usage_error("pcr", "option --%s does not apply to 'pcr %s'", opt_name(opts, c), sub);
                 switch (c) {
                 case 'j': json = true; break;
                 case 'm': measure = optarg; break;
                 case 'M': measure = NULL; break;
+                case 't': tcti = optarg; break;
+                case 'T': no_tpm = true; break;
                 case 'e': eventlog = optarg; break;
                 case 'p': pcr = optarg; break;
                 case 'd': files[PCR_SB_DB] = optarg; break;
@@ -355,7 +451,9 @@ int cmd_pcr(int argc, char **argv) {
         if (eventlog_sub) {
                 if (rest > 1)
                         return cli_usage_error("pcr", "unexpected argument '%s'", argv[optind + 2]);
-                return do_eventlog(rest == 1 ? argv[optind + 1] : VS_FIRMWARE_EVENTLOG, measure, json);
+                /* Compare with the TPM when the log is this machine's own (no FILE) or a TPM is named. */
+                bool compare = !no_tpm && (rest == 0 || tcti);
+                return do_eventlog(rest == 1 ? argv[optind + 1] : VS_FIRMWARE_EVENTLOG, measure, compare, tcti, json);
         }
         if (rest > 0)
                 return cli_usage_error("pcr", "unexpected argument '%s'", argv[optind + 1]);

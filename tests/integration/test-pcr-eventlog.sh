@@ -112,6 +112,13 @@ boot "$T/boot1.log"
 compare_tpm "$T/replay.json" 0 1 2 3 4 5 6 7
 ok "pcr eventlog replays PCR 0-7 equal to tpm2_pcrread in sha1/sha256/sha384/sha512"
 
+out=$("$VOLSEAL" pcr eventlog "$T/boot1.log" --no-measure-log --tcti "$VOLSEAL_TCTI")
+contains "$out" "replayed PCRs (compared with the TPM):"
+contains "$out" "sha512:7 "
+[ "$(grep -c 'matches the TPM' <<<"$out")" = 32 ] || fail "not all 32 replayed PCRs match the TPM: $out"
+not_contains "$out" "DIFFERS"
+ok "pcr eventlog --tcti compares every replayed PCR with the TPM (32 match)"
+
 out=$("$VOLSEAL" pcr eventlog "$T/boot1.log" --no-measure-log)
 contains "$out" "format: crypto-agile, banks: sha1 sha256 sha384 sha512"
 contains "$out" "EV_EFI_VARIABLE_DRIVER_CONFIG      SecureBoot-$GLOBAL: 1 byte"
@@ -168,7 +175,16 @@ for bank in sha1 sha256; do
   [ "$got" = "$want" ] || fail "$bank:11 replayed $got, volseal pcr read says $want"
 done
 contains "$("$VOLSEAL" pcr eventlog "$T/boot1.log")" '"sysinit"'   # default log: $VOLSEAL_MEASURE_LOG
+set +e; out=$("$VOLSEAL" pcr eventlog "$T/boot1.log" --measure-log "$T/measure.log" --tcti "$VOLSEAL_TCTI"); rc=$?; set -e
+[ "$rc" = 3 ] || fail "a log missing two phases was not reported (exit $rc)"
+contains "$out" "sha256:11 "
+contains "$out" "DIFFERS from the TPM"
+contains "$out" "4 replayed PCR values differ from the TPM"
+"$VOLSEAL" pcr eventlog "$T/boot1.log" --measure-log "$T/all.log" --tcti "$VOLSEAL_TCTI" --json > "$T/cmp.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["tpm"]["matches"] is True and d["tpm"]["sha256"]["11"]["match"]' "$T/cmp.json" ||
+  fail "the complete logs do not match the TPM in --json"
 unset VOLSEAL_MEASURE_LOG
+ok "pcr eventlog reports (exit 3) PCRs the logs do not explain, and matches once both logs are read"
 ok "phases extended by 'volseal pcr extend-phase' replay from its log equal to 'volseal pcr read'"
 
 # --- predict, then boot with the change ---
