@@ -22,6 +22,8 @@ static void luks_log(int level, const char *msg, void *usrptr) {
 }
 
 static int init(const char *device, struct vs_luks **ret) {
+        /* libcryptsetup's context-free messages (device-mapper probing) go to the debug log as well. */
+        crypt_set_log_callback(NULL, luks_log, NULL);
         struct vs_luks *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
@@ -254,6 +256,7 @@ static uint32_t activation_flags(const struct vs_luks_activation *a) {
 }
 
 int vs_luks_mapping_active(const char *name) {
+        crypt_set_log_callback(NULL, luks_log, NULL);
         crypt_status_info s = crypt_status(NULL, name);
         return s == CRYPT_ACTIVE || s == CRYPT_BUSY;
 }
@@ -265,8 +268,7 @@ int vs_luks_activate(struct vs_luks *l, const char *name, const struct vs_secret
         if (r == -EEXIST)
                 return r;
         if (r < 0 && name && (r == -ENOTSUP || r == -ENODEV || r == -ENOENT))
-                return log_error_errno(EOPNOTSUPP, "%s: cannot activate %s: device-mapper is not available (use --check)",
-                                       l->device, name);
+                return -EOPNOTSUPP; /* the caller reports it: "device-mapper is not available" */
         if (r < 0)
                 return log_error_errno(r, "%s: cannot activate%s%s: %s", l->device, name ? " " : "", name ? name : "",
                                        strerror(-r));

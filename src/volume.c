@@ -182,8 +182,10 @@ struct json_object *vs_volume_report_to_json(const struct vs_volume_report *rep)
 
 void vs_volume_report_print(const struct vs_volume_report *rep) {
         printf("%s: %s", rep->volume, vs_volume_state_name(rep->state));
-        if (rep->opened_by_slot >= 0)
+        if (rep->opened_by_slot >= 0 && (rep->state == VS_VOLUME_OPENED || rep->state == VS_VOLUME_FORMATTED))
                 printf(" by slot %d", rep->opened_by_slot);
+        else if (rep->opened_by_slot >= 0 && rep->state != VS_VOLUME_ERROR)
+                printf(", slot %d opens it", rep->opened_by_slot);
         if (rep->device)
                 printf(" (%s)", rep->device);
         if (rep->mapper)

@@ -28,7 +28,7 @@ check_headers() {
   for v in "${VOLUMES[@]}"; do
     [[ $v == --volume ]] && continue
     dev=${v#*=}
-    if cryptsetup isLuks "$dev" 2>/dev/null; then
+    if cryptsetup isLuks --type luks2 "$dev" 2>/dev/null; then
       "$HEADER_CHECK" "$dev" >/dev/null || fail "Talos would reject the header of $dev: $("$HEADER_CHECK" "$dev")"
     fi
   done
@@ -42,7 +42,7 @@ slot_status() { vol "$1" ".slots[] | select(.slot == $2) | .status"; }
 # opens DEVICE SLOT PASSPHRASE: the real cryptsetup opens keyslot SLOT (only that slot) with it.
 opens() { printf '%s' "$3" | cryptsetup open --test-passphrase --key-slot "$2" "$1" --key-file - 2>/dev/null; }
 opens_salted() { # DEVICE SLOT PASSPHRASE SALTFILE: passphrase followed by the 32 raw salt bytes
-  { printf '%s' "$3"; python3 -c 'import sys,yaml; sys.stdout.buffer.write(bytes(yaml.safe_load(open(sys.argv[1]))["diskSalt"]))' "$4"; } |
+  { printf '%s' "$3"; /usr/bin/python3 -c 'import sys,yaml; sys.stdout.buffer.write(bytes(yaml.safe_load(open(sys.argv[1]))["diskSalt"]))' "$4"; } |
     cryptsetup open --test-passphrase --key-slot "$2" "$1" --key-file - 2>/dev/null
 }
 # slots DEVICE: the active keyslot numbers, space-separated, from the real luksDump.
