@@ -269,6 +269,20 @@ static const char *token_type_of(struct json_object *tok) {
         return tok && json_object_object_get_ex(tok, "type", &t) ? json_object_get_string(t) : NULL;
 }
 
+/* A tokened kind (tpm, kms) needs its own token at id = slot; without it the slot is stale. Returns NULL
+ * when the token fits, else the reason. */
+static const char *token_misfit(const struct vs_key_config *k, struct json_object *tok) {
+        const struct vs_key_ops *kind = vs_key_ops_get(k->kind);
+        if (!kind || !kind->token_type)
+                return NULL;
+        if (!tok)
+                return "its token is missing";
+        const char *type = token_type_of(tok);
+        if (!type || !streq(type, kind->token_type))
+                return "its token is of another kind";
+        return NULL;
+}
+
 /* ---- the sync fingerprint ----
  * HMAC-SHA256 keyed with the volume key over: every configured key (slot, kind, lockToSTATE, kind options,
  * the passphrase of kinds that derive it without a token, the salt when locked) and the header's keyslot
@@ -435,7 +449,8 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                 if (!add) {
                         (void) vs_luks_token_get(l, s, &tok);
                         _cleanup_secret_ struct vs_secret *pass = NULL;
-                        int r = vs_key_get(run, kv, k, s, tok, &pass);
+                        const char *misfit = token_misfit(k, tok);
+                        int r = misfit ? vs_key_reason(run, ENOKEY, "%s", misfit) : vs_key_get(run, kv, k, s, tok, &pass);
                         json_object_put(tok);
                         tok = NULL;
                         if (r == -ENOKEY) {
@@ -718,7 +733,8 @@ int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_op
                 struct json_object *tok = NULL;
                 (void) vs_luks_token_get(l, k->slot, &tok);
                 _cleanup_secret_ struct vs_secret *pass = NULL;
-                r = vs_key_get(run, &kv, k, k->slot, tok, &pass);
+                const char *misfit = token_misfit(k, tok);
+                r = misfit ? vs_key_reason(run, ENOKEY, "keyslot %u: %s", k->slot, misfit) : vs_key_get(run, &kv, k, k->slot, tok, &pass);
                 json_object_put(tok);
                 if (r < 0) {
                         slot_set(rep, k->slot, kind_name(k), "failed", "%s", run->reason[0] ? run->reason : strerror(-r));
@@ -821,7 +837,8 @@ int vs_volume_status(const struct vs_volume_config *v, const struct vs_volume_op
                 if (kind && !kind->token_type && tok)
                         rep_pending(rep, "remove stale token %u (%s)", k->slot, token_type_of(tok) ?: "?");
                 _cleanup_secret_ struct vs_secret *pass = NULL;
-                int r = vs_key_get(run, &kv, k, k->slot, tok, &pass);
+                const char *misfit = token_misfit(k, tok);
+                int r = misfit ? vs_key_reason(run, ENOKEY, "%s", misfit) : vs_key_get(run, &kv, k, k->slot, tok, &pass);
                 json_object_put(tok);
                 if (r == -ENOKEY) {
                         slot_set(rep, k->slot, kind_name(k), "does-not-open", "%s", run->reason);

@@ -48,7 +48,9 @@ struct vs_key_ops {
          * store at token id `slot` (without "keyslots": volume.c sets it after the keyslot exists). */
         int (*new_key)(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
                        unsigned slot, struct vs_secret **ret_pass, struct json_object **ret_token);
-        /* Unlock/verify: the passphrase for keyslot `slot` given the token found at id `slot` (NULL if none).
+        /* Unlock/verify: the passphrase for keyslot `slot` given the token found at id `slot`: for a kind with
+         * token_type, volume.c calls this only with a token of that type (a missing/foreign token is
+         * handled as stale before); for kinds without a token it is NULL or a stale token to ignore.
          * Returns 0; -ENOKEY when the token is missing/foreign or the key can no longer be recovered and the
          * kind allows sync to replace the slot with a new key; any other -errno: the slot failed (reason in
          * run->reason) and sync leaves it alone. */
