@@ -41,7 +41,7 @@ contains "$ERR" "--volume EPHEMERAL=DEVICE or --label EPHEMERAL"
 expect 1 "$VOLSEAL" wipe EPHEMERAL --volume "STATE=$T/e.img"
 contains "$ERR" "--volume names STATE, but the volume to wipe is EPHEMERAL"
 expect 1 "$VOLSEAL" wipe EPHEMERAL --volume "EPHEMERAL=$T/e.img" --label EPHEMERAL
-expect 4 "$VOLSEAL" wipe EPHEMERAL --label volseal-no-such-label-$$
+expect 4 "$VOLSEAL" wipe u-none$$ --label u-none$$
 contains "$ERR" "no partition labelled"
 ok "wipe usage errors"
 done_testing
