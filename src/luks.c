@@ -280,7 +280,12 @@ const char *vs_luks_subsystem(struct vs_luks *l) {
 }
 
 int vs_luks_set_subsystem(struct vs_luks *l, const char *subsystem) {
-        int r = crypt_set_label(l->cd, crypt_get_label(l->cd), subsystem);
+        /* crypt_get_label() points into the header that crypt_set_label() rewrites: copy it first. */
+        const char *label = crypt_get_label(l->cd);
+        _cleanup_free_ char *copy = label ? strdup(label) : NULL;
+        if (label && !copy)
+                return -ENOMEM;
+        int r = crypt_set_label(l->cd, copy, subsystem);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot write the header's subsystem field: %s", l->device, strerror(-r));
         return 0;

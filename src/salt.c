@@ -115,7 +115,7 @@ int vs_salt_load(const char *state_dir, bool create_missing, struct vs_secret **
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/%s", state_dir, VS_SALT_FILE) < 0)
                 return -ENOMEM;
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 && errno == ENOENT && create_missing) {
                 int r = create(state_dir, path);
                 if (r < 0)
@@ -127,7 +127,6 @@ int vs_salt_load(const char *state_dir, bool create_missing, struct vs_secret **
                         return -ENOENT;
                 return log_error_errno(errno, "cannot open %s: %s", path, strerror(errno));
         }
-        _cleanup_close_ int cfd = fd;
         _cleanup_secret_ struct vs_secret *text = NULL, *salt = NULL;
         int r = vs_secret_new(4096, &text);
         if (r < 0)
