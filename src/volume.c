@@ -23,7 +23,7 @@ const char *vs_volume_state_name(enum vs_volume_state s) {
                 [VS_VOLUME_ALREADY_OPEN] = "already-open",
                 [VS_VOLUME_WAITING_FOR_STATE] = "waiting-for-state",
                 [VS_VOLUME_NOT_OPENED] = "not-opened",
-                [VS_VOLUME_NOT_EMPTY] = "not-empty",
+                [VS_VOLUME_FOREIGN] = "foreign",
                 [VS_VOLUME_NOT_FOUND] = "not-found",
                 [VS_VOLUME_UNENCRYPTED] = "unencrypted",
                 [VS_VOLUME_ERROR] = "error",
@@ -560,15 +560,13 @@ static int locate(const struct vs_volume_config *v, const struct vs_volume_optio
                 return 0;
         }
         if (*ret_content == VS_BLK_FOREIGN) {
-                rep->state = VS_VOLUME_NOT_EMPTY;
+                rep->state = VS_VOLUME_FOREIGN;
                 rep_error(rep, EXIT_NOT_OPENED, "volume %s on %s holds %s; volseal formats only empty volumes: wipe it first (volseal wipe %s)",
                           v->id, rep->device, rep->what, v->id);
                 return 0;
         }
-        if (*ret_content != VS_BLK_FOREIGN) {
-                free(rep->what);
-                rep->what = NULL;
-        }
+        free(rep->what); /* "nothing" / "crypto_LUKS version 2": only a foreign volume's content is reported */
+        rep->what = NULL;
         return 1;
 }
 

@@ -35,7 +35,7 @@ enum vs_volume_state {
         VS_VOLUME_ALREADY_OPEN,      /* the mapping luks2-ID exists already */
         VS_VOLUME_WAITING_FOR_STATE, /* lockToSTATE key and no --state-dir yet: not a failure */
         VS_VOLUME_NOT_OPENED,        /* LUKS2, but no configured key opens it */
-        VS_VOLUME_NOT_EMPTY,         /* holds something else: refused, untouched */
+        VS_VOLUME_FOREIGN,         /* holds something else: refused, untouched */
         VS_VOLUME_NOT_FOUND,         /* no partition with that PARTLABEL and no --volume */
         VS_VOLUME_UNENCRYPTED,       /* the config has no encryption block: nothing to do */
         VS_VOLUME_ERROR,             /* I/O or environment error (device-mapper missing, ...) */

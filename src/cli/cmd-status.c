@@ -8,7 +8,7 @@ static const char usage[] =
         "              [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE] [--product-uuid-file FILE]\n"
         "              [--json]\n"
         "\n"
-        "For each configured volume: where it is, what it holds (empty, luks2, already-open, not-empty,\n"
+        "For each configured volume: where it is, what it holds (empty, luks2, already-open, foreign,\n"
         "not-found, unencrypted), every keyslot with its kind and whether the configured key opens it\n"
         "(opens, does-not-open, missing, unconfigured, unknown), and the actions the next 'volseal unlock'\n"
         "would take (pending). Every configured key is tested against its own slot, so static/nodeID slots\n"

@@ -41,7 +41,7 @@ static const char usage[] =
         "  -h, --help                 this text\n"
         "\n"
         "Volume states: opened, formatted, already-open, waiting-for-state (lockToSTATE without --state-dir:\n"
-        "not a failure), not-opened, not-empty, not-found, unencrypted, error.\n"
+        "not a failure), not-opened, foreign, not-found, unencrypted, error.\n"
         "Exit codes: 0 all volumes open and in sync; 1 usage or config error, nothing touched; 2 a volume\n"
         "could not be opened by any key (or holds something else); 3 opened, but some slots failed to sync\n"
         "(listed); 4 environment missing (no device, no device-mapper); 5 not implemented yet.\n";

@@ -22,7 +22,7 @@ Y
 refused() { # WHAT: unlock must refuse $EPH, naming WHAT, and leave every byte alone
   local sum; sum=$(image_sum "$EPH")
   unlock 2 "$T/eph.yaml"
-  [ "$(vol EPHEMERAL .state)" = not-empty ] || fail "not refused: $OUT"
+  [ "$(vol EPHEMERAL .state)" = foreign ] || fail "not refused: $OUT"
   contains "$(vol EPHEMERAL '.errors[]')" "volume EPHEMERAL on $EPH holds $1; volseal formats only empty volumes: wipe it first (volseal wipe EPHEMERAL)"
   [ "$(image_sum "$EPH")" = "$sum" ] || fail "a refused volume ($1) was written to"
 }
