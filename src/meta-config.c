@@ -342,6 +342,11 @@ int vs_meta_config_parse(const void *json, size_t len, const char *where, struct
         struct json_object *root = json_tokener_parse_ex(tok, json, (int) len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t end = json_tokener_get_parse_end(tok);
+        if (jerr == json_tokener_continue && end == len && len > 0) {
+                /* A bare literal ("null", a number) is complete only once the tokener sees the end. */
+                root = json_tokener_parse_ex(tok, "", 1);
+                jerr = json_tokener_get_error(tok);
+        }
         json_tokener_free(tok);
         if (jerr != json_tokener_success) {
                 json_object_put(root);
