@@ -110,7 +110,7 @@ static int do_list(const struct vs_meta *m, const char *dev, bool json) {
                         json_object_array_add(tags, e);
                 }
                 json_object_object_add(o, "tags", tags);
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
                 return EXIT_OK;
         }
@@ -254,9 +254,14 @@ int cmd_meta(int argc, char **argv) {
                 return exit_for(r);
         }
         int ret = EXIT_OK;
-        if (!writes && m.state == VS_META_INVALID && !force)
-                ret = EXIT_USAGE; /* already reported by the reader; --force shows what is readable */
-        else if (streq(sub, "list"))
+        if (m.state == VS_META_INVALID && !force) {
+                /* Already reported by the reader. --force shows what is readable / replaces both copies. */
+                if (writes)
+                        log_error("%s: refusing to write (use --force to replace it)", dev);
+                if (value)
+                        explicit_bzero(value, value_len);
+                ret = EXIT_USAGE;
+        } else if (streq(sub, "list"))
                 ret = do_list(&m, dev, json);
         else if (streq(sub, "get"))
                 ret = do_get(&m, dev, tag, output);
