@@ -95,6 +95,7 @@ static int encryption_check(const struct vs_encryption_config *enc, const char *
 
 struct where_ctx { const char *where; };
 
+__attribute__((format(printf, 4, 5)))
 static void report_plain(void *userdata, int key_index, const char *field, const char *fmt, ...) {
         struct where_ctx *w = userdata;
         char msg[512];
@@ -127,6 +128,7 @@ struct parser {
         yaml_node_t *encryption_node;
 };
 
+__attribute__((format(printf, 4, 0)))
 static void vreport_at(struct parser *p, const yaml_node_t *node, const char *field, const char *fmt, va_list ap) {
         char msg[512];
         vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -145,6 +147,7 @@ static void report_at(struct parser *p, const yaml_node_t *node, const char *fie
         va_end(ap);
 }
 
+__attribute__((format(printf, 4, 5)))
 static void report_yaml(void *userdata, int key_index, const char *field, const char *fmt, ...) {
         struct parser *p = userdata;
         const yaml_node_t *node = key_index >= 0 && (size_t) key_index < p->n_key_nodes ? p->key_nodes[key_index]
@@ -235,7 +238,7 @@ static int check_mapping(struct parser *p, yaml_node_t *n, const char *field) {
 }
 
 static void join(char *buf, size_t size, const char *a, const char *b) {
-        snprintf(buf, size, "%s%s%s", a, *a ? "." : "", b);
+        snprintf(buf, size, "%s%s%s", a, *a ? "." : "", b ? b : "");
 }
 
 static int parse_pcrs(struct parser *p, yaml_node_t *n, const char *field, uint32_t *ret) {

@@ -19,6 +19,7 @@ void vs_log_set_level(enum vs_log_level level) { max_level = level; }
 enum vs_log_level vs_log_get_level(void) { return max_level; }
 void vs_log_set_quiet(int q) { quiet = q; }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(enum vs_log_level level, const char *fmt, va_list ap) {
         if (sink) {
                 char buf[2048];

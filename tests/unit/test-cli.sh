@@ -70,4 +70,12 @@ expect 1 "$VOLSEAL" config validate -c "$T/bad.yaml"
 contains "$ERR" "$T/bad.yaml:6:13: document VolumeConfig STATE: field encryption.keys[0].slot"
 ok "config errors name file:line:col"
 
+# The CLI itself is memcheck clean on a good and a bad config (under ASan, ASan is the checker).
+[ "${VOLSEAL_SANITIZED:-0}" = 1 ] || for f in good bad; do
+  set +e; valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    "$VOLSEAL" config show -c "$T/$f.yaml" >/dev/null 2>"$T/vg"; rc=$?; set -e
+  [ $rc != 99 ] || fail "valgrind reports errors for config show of $f.yaml: $(cat "$T/vg")"
+done
+ok "config show is valgrind clean"
+
 done_testing
