@@ -469,3 +469,72 @@ int vs_meta_state_config_set(struct vs_meta *m, const char *name, const struct v
         r = vs_meta_set(m, VS_META_TAG_STATE_ENCRYPTION_CONFIG, json->data, json->len, name);
         return r < 0 ? r : 1;
 }
+
+int vs_meta_config_fill_state(struct vs_config *cfg, const struct vs_meta *m, const char *name) {
+        if (vs_config_find(cfg, "STATE"))
+                return 0;
+        struct vs_encryption_config enc;
+        int r = vs_meta_state_config_get(m, name, &enc);
+        if (r == -ENOENT || r == 0)
+                return 0;
+        if (r < 0)
+                return r;
+        struct vs_volume_config *vols = realloc(cfg->volumes, (cfg->n_volumes + 1) * sizeof(*vols));
+        if (!vols) {
+                vs_encryption_config_done(&enc);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
+        cfg->volumes = vols;
+        struct vs_volume_config v = { .kind = VS_VOLUME_SYSTEM, .encrypted = true, .enc = enc };
+        v.name = strdup("STATE");
+        v.id = strdup("STATE");
+        if (asprintf(&v.source, "%s tag 9", name) < 0)
+                v.source = NULL;
+        if (!v.name || !v.id || !v.source) {
+                free(v.name);
+                free(v.id);
+                free(v.source);
+                vs_encryption_config_done(&v.enc);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
+        memmove(cfg->volumes + 1, cfg->volumes, cfg->n_volumes * sizeof(*cfg->volumes));
+        cfg->volumes[0] = v;
+        cfg->n_volumes++;
+        log_info("%s: STATE's encryption config comes from META tag 9 (the machine config has no STATE VolumeConfig)", name);
+        return 1;
+}
+
+int vs_meta_config_persist_state(const char *meta_path, const struct vs_volume_config *state) {
+        if (!state)
+                return 0;
+        struct vs_meta m;
+        int r = vs_meta_load(&m, meta_path);
+        if (r < 0)
+                return r;
+        if (m.state == VS_META_INVALID) {
+                vs_meta_done(&m);
+                return log_error_errno(-EUCLEAN, "%s: META is invalid; STATE's encryption config was not saved in tag 9", meta_path);
+        }
+        r = vs_meta_state_config_set(&m, meta_path, state->encrypted ? &state->enc : NULL);
+        if (r > 0) {
+                r = vs_meta_store(&m, meta_path, false);
+                if (r == 0) {
+                        log_info("%s: saved STATE's encryption config in META tag 9", meta_path);
+                        r = 1;
+                }
+        }
+        vs_meta_done(&m);
+        return r;
+}
+
+int vs_meta_state_static_slot(const struct vs_meta *m, const char *name) {
+        struct vs_encryption_config enc;
+        if (vs_meta_state_config_get(m, name, &enc) <= 0)
+                return -1;
+        int slot = -1;
+        for (size_t i = 0; i < enc.n_keys && slot < 0; i++) /* keys are sorted by slot */
+                if (enc.keys[i].kind == VS_KEY_STATIC)
+                        slot = (int) enc.keys[i].slot;
+        vs_encryption_config_done(&enc);
+        return slot;
+}

@@ -30,3 +30,17 @@ int vs_meta_state_config_get(const struct vs_meta *m, const char *name, struct v
 int vs_meta_state_config_set(struct vs_meta *m, const char *name, const struct vs_encryption_config *enc);
 /* True when any key of `enc` is static: its passphrase is then readable by anyone who can read META. */
 bool vs_meta_config_has_static(const struct vs_encryption_config *enc);
+
+/* ---- what `volseal unlock` / `volseal status` call (design §2 step 1, issue 4) ---- */
+
+/* Unlock step 1: when `cfg` has no STATE volume and META tag 9 holds an encryption config, adds STATE
+ * (id/name "STATE", encrypted, source "<name> tag 9") as cfg->volumes[0]. Returns 1 when STATE came from
+ * META, 0 when cfg already has STATE (the machine config wins) or tag 9 is absent or null, -EINVAL when tag 9
+ * does not parse or validate (logged: unlock should report STATE as a config error, never guess). */
+int vs_meta_config_fill_state(struct vs_config *cfg, const struct vs_meta *m, const char *name);
+/* After STATE was opened (or formatted), by the machine config's STATE: makes tag 9 match `state`
+ * (unencrypted -> null) and writes META only when the bytes differ. `state` NULL -> nothing to do.
+ * Returns 1 written, 0 unchanged, -errno (logged). A META whose copies are both invalid is not rewritten. */
+int vs_meta_config_persist_state(const char *meta_path, const struct vs_volume_config *state);
+/* For status: the lowest slot of a static key of STATE in tag 9 (>= 0), or -1 when tag 9 has none. */
+int vs_meta_state_static_slot(const struct vs_meta *m, const char *name);

@@ -573,6 +573,69 @@ static void test_state_config_in_meta(void **state) {
         free(img);
 }
 
+
+#define YSTATE "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n    - slot: 0\n      static: {passphrase: machinepw}\n    - slot: 1\n      nodeID: {}\n"
+#define YEPH "apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      nodeID: {}\n"
+
+static void test_unlock_helpers(void **state) {
+        (void) state;
+        char path[] = "/tmp/volseal-test-meta.XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, IMG), 0);
+        close(fd);
+
+        /* First boot: the machine config has STATE; persisting writes tag 9, a second time writes nothing. */
+        struct vs_config cfg = {};
+        assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", YSTATE "---\n" YEPH, strlen(YSTATE "---\n" YEPH)), 0);
+        struct vs_meta m;
+        assert_int_equal(vs_meta_load(&m, path), 0);
+        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), 0); /* the machine config wins */
+        assert_int_equal(vs_meta_state_static_slot(&m, path), -1);
+        vs_meta_done(&m);
+        assert_int_equal(vs_meta_config_persist_state(path, vs_config_find(&cfg, "STATE")), 1);
+        assert_int_equal(vs_meta_config_persist_state(path, vs_config_find(&cfg, "STATE")), 0);
+        assert_int_equal(vs_meta_config_persist_state(path, NULL), 0);
+        vs_config_free(&cfg);
+
+        /* Second boot: no STATE document; STATE comes from tag 9, first in the list. */
+        assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", YEPH, strlen(YEPH)), 0);
+        assert_int_equal(vs_meta_load(&m, path), 0);
+        assert_int_equal(vs_meta_state_static_slot(&m, path), 0);
+        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), 1);
+        assert_int_equal(cfg.n_volumes, 2);
+        const struct vs_volume_config *st = &cfg.volumes[0];
+        assert_string_equal(st->id, "STATE");
+        assert_true(st->encrypted);
+        assert_int_equal(st->enc.n_keys, 2);
+        assert_int_equal(st->enc.keys[0].kind, VS_KEY_STATIC);
+        assert_memory_equal(st->enc.keys[0].passphrase->data, "machinepw", 9);
+        assert_int_equal(st->enc.keys[1].kind, VS_KEY_NODEID);
+        assert_non_null(strstr(st->source, "tag 9"));
+        assert_string_equal(cfg.volumes[1].id, "EPHEMERAL");
+        assert_int_equal(vs_meta_config_persist_state(path, st), 0); /* came from META: nothing to write */
+        vs_meta_done(&m);
+        vs_config_free(&cfg);
+
+        /* An unencrypted STATE in the machine config stores null; null fills nothing. */
+        const char plain[] = "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\n";
+        assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", plain, strlen(plain)), 0);
+        assert_int_equal(vs_meta_config_persist_state(path, vs_config_find(&cfg, "STATE")), 1);
+        vs_config_free(&cfg);
+        assert_int_equal(vs_meta_load(&m, path), 0);
+        expect_tag(&m, 9, "null", 1);
+        assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", YEPH, strlen(YEPH)), 0);
+        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), 0);
+        assert_int_equal(cfg.n_volumes, 1);
+        /* Tag 9 that does not parse is an error, never a guess. */
+        assert_int_equal(vs_meta_set(&m, 9, "{", 1, path), 0);
+        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), -EINVAL);
+        assert_int_equal(cfg.n_volumes, 1);
+        vs_meta_done(&m);
+        vs_config_free(&cfg);
+        unlink(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_good, setup),
@@ -589,6 +652,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_config_legacy_and_null, setup),
                 cmocka_unit_test_setup(test_config_errors, setup),
                 cmocka_unit_test_setup(test_state_config_in_meta, setup),
+                cmocka_unit_test_setup(test_unlock_helpers, setup),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
