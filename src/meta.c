@@ -191,7 +191,7 @@ static int parse_legacy(struct vs_meta *m, const uint8_t *raw, const char *name)
                 return 0; /* no syslinux ADV (the normal case for a META Talos created) */
         m->legacy_valid = true;
         size_t i = 8;
-        while (i + 2 <= LEGACY_DATA_END) {
+        while (i < LEGACY_DATA_END - 2) { /* as syslinux and Talos: a last entry needs its two header bytes */
                 uint8_t tag = c[i], len = c[i + 1];
                 if (tag == 0)
                         break;
