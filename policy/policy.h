@@ -60,12 +60,33 @@ struct pcrsig {
         struct pcrsig_entry *entries;
         size_t n_entries;
 };
-/* Parses the whole JSON object; only `bank`'s array is kept. Malformed input -> -EBADMSG, logged with
- * the offending field. */
+/* Parses the whole JSON object; only `bank`'s array is kept (a document without that bank gives 0
+ * entries, not an error). Malformed input -> -EBADMSG, logged with the offending field. */
 int pcrsig_parse(const char *json, size_t len, const char *bank, struct pcrsig *ret);
 void pcrsig_done(struct pcrsig *s);
-/* The entry with exactly these pcrs, pkfp and pol, or NULL. */
+/* The entry with exactly these pcrs, pkfp and pol, or NULL. A NULL pkfp or pol matches any. */
 const struct pcrsig_entry *pcrsig_find(const struct pcrsig *s, uint32_t pcrs,
                                        const uint8_t pkfp[POLICY_SHA256_SIZE], const uint8_t pol[POLICY_SHA256_SIZE]);
 /* RSASSA-PKCS1-v1.5 SHA-256 over pol: 0 if valid, -EBADMSG if not. */
 int pcrsig_verify(const struct pcrsig_entry *e, EVP_PKEY *pkey);
+
+/* ---- additions (issue 5) ---- */
+/* Bank name ("sha1", "sha256", "sha384", "sha512") <-> TPM2_ALG_ID and digest size. */
+int policy_bank_from_name(const char *name, uint16_t *ret_alg, size_t *ret_size);
+const char *policy_bank_name(uint16_t alg); /* NULL if unknown */
+/* The `pol` of a .pcrsig entry: PolicyPCR from zero over `pcrs` with these values of `bank`. */
+int policy_pcr_signed_pol(uint16_t bank, uint32_t pcrs, const uint8_t *values, size_t value_size,
+                          uint8_t ret[POLICY_SHA256_SIZE]);
+/* Lower-case hex of n bytes into out (2n+1 bytes); parsing exactly 2n hex digits (-EINVAL otherwise). */
+void policy_hex(const uint8_t *p, size_t n, char *out);
+int policy_unhex(const char *s, uint8_t *out, size_t n);
+/* Reads an unencrypted PEM RSA private key (PKCS#8 or PKCS#1) from memory. */
+int policy_load_private_pem(const char *pem, size_t len, EVP_PKEY **ret);
+/* A new entry: pkfp of `key`, RSASSA-PKCS1-v1.5 SHA-256 signature over `pol`. Free ret->sig. */
+int pcrsig_sign(EVP_PKEY *key, uint32_t pcrs, const uint8_t pol[POLICY_SHA256_SIZE], struct pcrsig_entry *ret);
+/* Adds a copy of `e` to `s` (an entry with the same pcrs, pkfp and pol is replaced). */
+int pcrsig_add(struct pcrsig *s, const struct pcrsig_entry *e);
+/* Serializes s as compact JSON {"<bank>":[...]}. With `existing` (a whole .pcrsig JSON document), every
+ * bank and entry of it is kept and s's entries are appended to its `bank` array (replacing same
+ * pcrs/pkfp/pol). Free *ret. */
+int pcrsig_format(const struct pcrsig *s, const char *existing, size_t existing_len, char **ret);

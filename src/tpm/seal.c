@@ -1,0 +1,500 @@
+/* seal.c: seal a fresh secret to PolicyAuthorize(PCR key) + PolicyPCR(configured), and the one unseal
+ * sequence of design §3. Policy digests come from policy/ (software); the TPM only enforces them. */
+#include "tpm-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+
+#define PCR11 (1u << 11)
+#define EXPONENT_DEFAULT 65537u
+
+static const TPMT_SYM_DEF aes128cfb = {
+        .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
+};
+
+static void format_pcr_list(uint32_t mask, char *buf, size_t size) {
+        size_t off = 0;
+        buf[0] = 0;
+        for (uint32_t i = 0; i < VS_TPM_PCR_COUNT && off < size; i++)
+                if (mask & (1u << i))
+                        off += (size_t) snprintf(buf + off, size - off, "%s%u", off ? "," : "", i);
+}
+
+static int pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *pub, TPM2B_NAME *name) {
+        int r = policy_rsa_public(pkey, exponent, pub);
+        if (r < 0)
+                return tpm_error(t, r, "the PCR public key cannot be used: it must be an RSA key");
+        r = policy_public_name(pub, name);
+        if (r < 0)
+                return tpm_error(t, r, "cannot compute the Name of the PCR public key");
+        return 0;
+}
+
+/* The digest of design §3's policy: PolicyAuthorize(key, "") then PolicyPCR(SHA-256, mask, values). */
+static int predict(struct vs_tpm *t, const TPM2B_NAME *key_name, uint32_t mask, const struct vs_tpm_pcrs *p,
+                   uint8_t ret[POLICY_SHA256_SIZE]) {
+        policy_digest_init(ret);
+        int r = policy_authorize(ret, key_name, NULL, 0);
+        if (r < 0)
+                return tpm_error(t, r, "cannot compute the PolicyAuthorize digest");
+        if (!mask)
+                return 0;
+        uint8_t values[VS_TPM_PCR_COUNT * POLICY_SHA256_SIZE];
+        size_t n = 0;
+        for (uint32_t i = 0; i < VS_TPM_PCR_COUNT; i++)
+                if (mask & (1u << i))
+                        memcpy(values + POLICY_SHA256_SIZE * n++, p->value[i], POLICY_SHA256_SIZE);
+        r = policy_pcr(ret, TPM2_ALG_SHA256, mask, values, POLICY_SHA256_SIZE);
+        if (r < 0)
+                return tpm_error(t, r, "cannot compute the PolicyPCR digest");
+        return 0;
+}
+
+static int start_session(struct vs_tpm *t, TPM2_SE type, ESYS_TR *ret) {
+        bool trial = type == TPM2_SE_TRIAL;
+        TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
+        TSS2_RC rc = TPM_CALL(t, Esys_StartAuthSession(t->esys, trial ? ESYS_TR_NONE : t->srk, ESYS_TR_NONE,
+                                                       ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
+                                                       trial ? &none : &aes128cfb, TPM2_ALG_SHA256, ret));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_StartAuthSession", "cannot start a %s session",
+                                trial ? "trial policy" : type == TPM2_SE_POLICY ? "salted policy" : "salted");
+        return 0;
+}
+
+static int set_session_attrs(struct vs_tpm *t, ESYS_TR s, TPMA_SESSION attrs) {
+        TSS2_RC rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "Esys_TRSess_SetAttributes", "cannot set session attributes");
+        return 0;
+}
+
+/* 32 bytes: SHA-256(getrandom(32) || TPM GetRandom(32)); the TPM's part travels encrypted in `session`. */
+static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret) {
+        _cleanup_secret_ struct vs_secret *mix = NULL, *out = NULL;
+        int r = vs_secret_new(2 * VS_TPM_SECRET_SIZE, &mix);
+        if (r < 0)
+                return tpm_error(t, r, "cannot allocate a locked buffer for the secret");
+        r = vs_secret_new(VS_TPM_SECRET_SIZE, &out);
+        if (r < 0)
+                return tpm_error(t, r, "cannot allocate a locked buffer for the secret");
+        ssize_t n = getrandom(mix->data, VS_TPM_SECRET_SIZE, 0);
+        if (n != VS_TPM_SECRET_SIZE)
+                return tpm_error(t, n < 0 ? -errno : -EIO, "getrandom() failed: %s", strerror(n < 0 ? errno : EIO));
+        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        if (r < 0)
+                return r;
+        TPM2B_DIGEST *rnd = NULL;
+        TSS2_RC rc = TPM_CALL(t, Esys_GetRandom(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, VS_TPM_SECRET_SIZE, &rnd));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_GetRandom", "cannot read random bytes from the TPM");
+        if (rnd->size != VS_TPM_SECRET_SIZE) {
+                explicit_bzero(rnd, sizeof(*rnd));
+                free(rnd);
+                return tpm_error(t, -EIO, "the TPM returned %u random bytes instead of %d", rnd->size, VS_TPM_SECRET_SIZE);
+        }
+        memcpy(mix->data + VS_TPM_SECRET_SIZE, rnd->buffer, VS_TPM_SECRET_SIZE);
+        explicit_bzero(rnd, sizeof(*rnd));
+        free(rnd);
+        mix->len = 2 * VS_TPM_SECRET_SIZE;
+        unsigned len = 0;
+        if (!EVP_Digest(mix->data, mix->len, out->data, &len, EVP_sha256(), NULL) || len != VS_TPM_SECRET_SIZE)
+                return tpm_error(t, -EIO, "SHA-256 failed in OpenSSL");
+        out->len = VS_TPM_SECRET_SIZE;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
+                struct vs_tpm_sealed *ret) {
+        tpm_clear_error(t);
+        if (pcr_mask & PCR11)
+                return tpm_error(t, -EINVAL, "PCR 11 cannot be a literal PCR of a tpm slot: it is bound through "
+                                 "the signed PCR policy");
+        if (pcr_mask >> VS_TPM_PCR_COUNT)
+                return tpm_error(t, -EINVAL, "invalid PCR selection 0x%x (PCRs 0-23)", pcr_mask);
+        TPM2B_NAME srk_name;
+        int r = vs_tpm_srk(t, NULL, &srk_name, NULL);
+        if (r < 0)
+                return r;
+        TPM2B_PUBLIC kpub;
+        TPM2B_NAME kname;
+        r = pcr_key_public(t, pcr_key, EXPONENT_DEFAULT, &kpub, &kname);
+        if (r < 0)
+                return r;
+        struct vs_tpm_pcrs pcrs = {};
+        if (pcr_mask) {
+                r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, pcr_mask, &pcrs);
+                if (r < 0)
+                        return r;
+        }
+        uint8_t policy[POLICY_SHA256_SIZE];
+        r = predict(t, &kname, pcr_mask, &pcrs, policy);
+        if (r < 0)
+                return r;
+
+        TPM2B_PUBLIC tmpl = {
+                .publicArea = {
+                        .type = TPM2_ALG_KEYEDHASH,
+                        .nameAlg = TPM2_ALG_SHA256,
+                        .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA,
+                        .authPolicy = { .size = POLICY_SHA256_SIZE },
+                        .parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL,
+                },
+        };
+        memcpy(tmpl.publicArea.authPolicy.buffer, policy, POLICY_SHA256_SIZE);
+
+        ESYS_TR session = ESYS_TR_NONE;
+        _cleanup_secret_ struct vs_secret *secret = NULL;
+        TPM2B_PRIVATE *out_priv = NULL;
+        TPM2B_PUBLIC *out_pub = NULL;
+        TPM2B_SENSITIVE_CREATE sens = {};
+        r = start_session(t, TPM2_SE_HMAC, &session);
+        if (r < 0)
+                goto out;
+        r = make_secret(t, session, &secret);
+        if (r < 0)
+                goto out;
+        sens.sensitive.data.size = VS_TPM_SECRET_SIZE;
+        memcpy(sens.sensitive.data.buffer, secret->data, VS_TPM_SECRET_SIZE);
+        /* DECRYPT: inSensitive (the secret) crosses the bus AES-128-CFB encrypted under the salted session. */
+        r = set_session_attrs(t, session, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        if (r < 0)
+                goto out;
+        TPM2B_DATA outside = {};
+        TPML_PCR_SELECTION creation_pcr = {};
+        TSS2_RC rc = TPM_CALL(t, Esys_Create(t->esys, t->srk, session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+                                             &outside, &creation_pcr, &out_priv, &out_pub, NULL, NULL, NULL));
+        explicit_bzero(&sens, sizeof(sens));
+        if (rc != TSS2_RC_SUCCESS) {
+                r = tpm_fail(t, rc, "TPM2_Create", "cannot seal the secret under the SRK");
+                goto out;
+        }
+        if (out_pub->publicArea.authPolicy.size != POLICY_SHA256_SIZE ||
+            memcmp(out_pub->publicArea.authPolicy.buffer, policy, POLICY_SHA256_SIZE) != 0) {
+                r = tpm_error(t, -EIO, "the TPM created the sealed object with another policy than requested");
+                goto out;
+        }
+        *ret = (struct vs_tpm_sealed) {
+                .priv = *out_priv,
+                .pub = *out_pub,
+                .srk_name = srk_name,
+                .pcr_mask = pcr_mask,
+        };
+        memcpy(ret->policy_hash, policy, POLICY_SHA256_SIZE);
+        *ret_secret = TAKE_PTR(secret);
+        r = 0;
+out:
+        explicit_bzero(&sens, sizeof(sens));
+        free(out_priv);
+        free(out_pub);
+        tpm_flush(t, &session);
+        return r;
+}
+
+/* Loads the PCR public key in the owner hierarchy (a NULL-hierarchy ticket is refused by PolicyAuthorize),
+ * reusing the loaded one when its Name is the same. */
+static int load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_NAME *name) {
+        if (t->pcr_key != ESYS_TR_NONE) {
+                if (t->pcr_key_name.size == name->size && memcmp(t->pcr_key_name.name, name->name, name->size) == 0)
+                        return 0;
+                tpm_flush(t, &t->pcr_key);
+        }
+        ESYS_TR k = ESYS_TR_NONE;
+        TSS2_RC rc = TPM_CALL(t, Esys_LoadExternal(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, pub,
+                                                   ESYS_TR_RH_OWNER, &k));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_LoadExternal", "cannot load the PCR public key");
+        TPM2B_NAME *tname = NULL;
+        rc = Esys_TR_GetName(t->esys, k, &tname);
+        if (rc != TSS2_RC_SUCCESS) {
+                tpm_flush(t, &k);
+                return tpm_fail(t, rc, "Esys_TR_GetName", "cannot read the PCR public key's Name");
+        }
+        bool same = tname->size == name->size && memcmp(tname->name, name->name, name->size) == 0;
+        t->pcr_key_name = *tname;
+        free(tname);
+        t->pcr_key = k;
+        if (!same) {
+                tpm_flush(t, &t->pcr_key);
+                return tpm_error(t, -EIO, "the TPM computed another Name for the PCR public key than volseal");
+        }
+        return 0;
+}
+
+static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask,
+                          bool *ret_changed) {
+        TPM2B_DIGEST digest = { .size = POLICY_SHA256_SIZE };
+        int r = tpm_pcr_digest(p, mask, digest.buffer);
+        if (r < 0)
+                return tpm_error(t, r, "cannot hash the PCR values");
+        TPML_PCR_SELECTION sel;
+        tpm_pcr_selection(TPM2_ALG_SHA256, mask, &sel);
+        TSS2_RC rc = TPM_CALL(t, Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &sel));
+        *ret_changed = false;
+        if (rc == TSS2_RC_SUCCESS)
+                return 0;
+        if (tpm_rc_base(rc) == TPM2_RC_VALUE) {
+                *ret_changed = true; /* the PCRs moved since we read them */
+                return 0;
+        }
+        char list[96];
+        format_pcr_list(mask, list, sizeof(list));
+        return tpm_fail(t, rc, "TPM2_PolicyPCR", "the TPM refused PolicyPCR over PCR %s", list);
+}
+
+static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
+                       const struct pcrsig *sig, const uint8_t pkfp[POLICY_SHA256_SIZE],
+                       const TPM2B_PUBLIC kpub[2], const TPM2B_NAME kname[2], ESYS_TR *obj,
+                       struct vs_secret **ret_secret, bool *ret_retry) {
+        *ret_retry = false;
+        uint32_t mask = sealed->pcr_mask;
+        char list[96];
+        format_pcr_list(mask, list, sizeof(list));
+
+        /* 1. PCR_Read(11 + configured) once. */
+        struct vs_tpm_pcrs pcrs;
+        int r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, PCR11 | mask, &pcrs);
+        if (r < 0)
+                return r;
+
+        /* 2. The .pcrsig entry for PCR 11 = the value read, chosen and verified in software. */
+        uint8_t pol[POLICY_SHA256_SIZE];
+        policy_digest_init(pol);
+        r = policy_pcr(pol, TPM2_ALG_SHA256, PCR11, pcrs.value[11], POLICY_SHA256_SIZE);
+        if (r < 0)
+                return tpm_error(t, r, "cannot compute the PolicyPCR digest of PCR 11");
+        const struct pcrsig_entry *e = pcrsig_find(sig, PCR11, pkfp, pol);
+        if (!e) {
+                size_t with_key = 0;
+                for (size_t i = 0; i < sig->n_entries; i++)
+                        with_key += memcmp(sig->entries[i].pkfp, pkfp, POLICY_SHA256_SIZE) == 0;
+                if (with_key == 0)
+                        return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no entry made with this PCR "
+                                         "public key (its fingerprint matches none of the %zu entries)", sig->n_entries);
+                return tpm_error(t, -EKEYREJECTED, "no signed policy matches PCR 11 (PCR 11 has moved past the "
+                                 "signed phase, or the UKI is not the one that was signed?)");
+        }
+        r = pcrsig_verify(e, pcr_key);
+        if (r < 0)
+                return tpm_error(t, -EBADMSG, "the signature of the signed PCR policy entry for the current PCR 11 "
+                                 "does not verify with the PCR public key");
+
+        /* 3. The final digest, predicted; a state that cannot match stops before any policy command. */
+        int which = -1;
+        for (int i = 0; i < 2 && which < 0; i++) {
+                uint8_t d[POLICY_SHA256_SIZE];
+                r = predict(t, &kname[i], mask, &pcrs, d);
+                if (r < 0)
+                        return r;
+                if (memcmp(d, sealed->policy_hash, POLICY_SHA256_SIZE) == 0)
+                        which = i;
+        }
+        if (which < 0) {
+                if (mask)
+                        return tpm_error(t, -EKEYREJECTED, "PCR %s changed since enrolment (or the slot was sealed "
+                                         "to another PCR public key): the policy cannot be satisfied", list);
+                return tpm_error(t, -EKEYREJECTED, "the slot was sealed to another PCR public key: the policy "
+                                 "cannot be satisfied");
+        }
+
+        /* 4. Load, salted policy session, PCR key. */
+        if (*obj == ESYS_TR_NONE) {
+                TSS2_RC rc = TPM_CALL(t, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                   &sealed->priv, &sealed->pub, obj));
+                if (rc != TSS2_RC_SUCCESS) {
+                        *obj = ESYS_TR_NONE;
+                        return tpm_fail(t, rc, "TPM2_Load", "cannot load the sealed object under the SRK");
+                }
+        }
+        ESYS_TR session = ESYS_TR_NONE;
+        TPMT_TK_VERIFIED *ticket = NULL;
+        TPM2B_SENSITIVE_DATA *out = NULL;
+        r = start_session(t, TPM2_SE_POLICY, &session);
+        if (r < 0)
+                goto out;
+        r = load_pcr_key(t, &kpub[which], &kname[which]);
+        if (r < 0)
+                goto out;
+
+        /* 5. PolicyPCR(11), VerifySignature, PolicyAuthorize, PolicyPCR(configured). */
+        bool changed = false;
+        r = policy_pcr_cmd(t, session, &pcrs, PCR11, &changed);
+        if (r < 0)
+                goto out;
+        if (changed) {
+                log_debug("PCR 11 changed during unseal: reading it again");
+                *ret_retry = true;
+                r = 0;
+                goto out;
+        }
+        TPM2B_DIGEST approved = { .size = POLICY_SHA256_SIZE };
+        memcpy(approved.buffer, pol, POLICY_SHA256_SIZE);
+        TPM2B_DIGEST hashed = { .size = POLICY_SHA256_SIZE };
+        unsigned hlen = 0;
+        if (!EVP_Digest(pol, POLICY_SHA256_SIZE, hashed.buffer, &hlen, EVP_sha256(), NULL)) {
+                r = tpm_error(t, -EIO, "SHA-256 failed in OpenSSL");
+                goto out;
+        }
+        if (e->sig_len > TPM2_MAX_RSA_KEY_BYTES) {
+                r = tpm_error(t, -EBADMSG, "the signed PCR policy's signature is %zu bytes, more than an RSA key has",
+                              e->sig_len);
+                goto out;
+        }
+        TPMT_SIGNATURE s = {
+                .sigAlg = TPM2_ALG_RSASSA,
+                .signature.rsassa = { .hash = TPM2_ALG_SHA256, .sig.size = (uint16_t) e->sig_len },
+        };
+        memcpy(s.signature.rsassa.sig.buffer, e->sig, e->sig_len);
+        TSS2_RC rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &hashed, &s, &ticket));
+        if (rc != TSS2_RC_SUCCESS) {
+                r = tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
+                goto out;
+        }
+        TPM2B_NONCE ref = {};
+        rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved,
+                                              &ref, &t->pcr_key_name, ticket));
+        if (rc != TSS2_RC_SUCCESS) {
+                r = tpm_fail(t, rc, "TPM2_PolicyAuthorize", "the TPM refused the signed PCR policy");
+                goto out;
+        }
+        if (mask) {
+                r = policy_pcr_cmd(t, session, &pcrs, mask, &changed);
+                if (r < 0)
+                        goto out;
+                if (changed) {
+                        log_debug("PCR %s changed during unseal: reading them again", list);
+                        *ret_retry = true;
+                        r = 0;
+                        goto out;
+                }
+        }
+        if (vs_log_get_level() >= VS_LOG_DEBUG) {
+                TPM2B_DIGEST *d = NULL;
+                rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
+                if (rc == TSS2_RC_SUCCESS) {
+                        char hex[2 * POLICY_SHA256_SIZE + 1] = "";
+                        for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
+                                snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
+                        log_debug("policy session digest before Unseal: %s", hex);
+                }
+                free(d);
+        }
+
+        /* 6. Unseal, the response encrypted under the salted session, which ends with it (continueSession
+         * clear: the TPM flushes it on success, saving a FlushContext); flush the object at once. */
+        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT);
+        if (r < 0)
+                goto out;
+        rc = TPM_CALL(t, Esys_Unseal(t->esys, *obj, session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
+        tpm_flush(t, obj);
+        if (rc != TSS2_RC_SUCCESS) {
+                r = tpm_fail(t, rc, "TPM2_Unseal", "the TPM refused to unseal the slot's secret");
+                goto out;
+        }
+        (void) Esys_TR_Close(t->esys, &session); /* already gone in the TPM; drop ESYS's record (if any) */
+        session = ESYS_TR_NONE;
+        r = vs_secret_from(out->buffer, out->size, ret_secret);
+        if (r < 0)
+                r = tpm_error(t, r, "cannot allocate a locked buffer for the unsealed secret");
+out:
+        if (out) {
+                explicit_bzero(out, sizeof(*out));
+                free(out);
+        }
+        free(ticket);
+        tpm_flush(t, &session);
+        return r;
+}
+
+int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
+                  const struct pcrsig *sig, struct vs_secret **ret_secret) {
+        tpm_clear_error(t);
+        if (!sealed || !pcr_key || !sig)
+                return tpm_error(t, -EINVAL, "unseal needs the sealed object, the PCR public key and the signed PCR policy");
+        if ((sealed->pcr_mask & PCR11) || (sealed->pcr_mask >> VS_TPM_PCR_COUNT))
+                return tpm_error(t, -EINVAL, "invalid literal PCR selection 0x%x for a tpm slot", sealed->pcr_mask);
+        if (sig->n_entries == 0)
+                return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no sha256 entries");
+        uint8_t pkfp[POLICY_SHA256_SIZE];
+        int r = policy_pkfp(pcr_key, pkfp);
+        if (r < 0)
+                return tpm_error(t, r, "cannot compute the fingerprint of the PCR public key");
+        TPM2B_PUBLIC kpub[2];
+        TPM2B_NAME kname[2];
+        static const uint32_t exponents[2] = { EXPONENT_DEFAULT, 0 };
+        for (int i = 0; i < 2; i++) {
+                r = pcr_key_public(t, pcr_key, exponents[i], &kpub[i], &kname[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = vs_tpm_srk(t, &sealed->srk_name, NULL, NULL);
+        if (r < 0)
+                return r;
+        ESYS_TR obj = ESYS_TR_NONE;
+        bool retry = false;
+        for (int attempt = 0; attempt < 3; attempt++) {
+                r = unseal_once(t, sealed, pcr_key, sig, pkfp, kpub, kname, &obj, ret_secret, &retry);
+                if (r < 0 || !retry)
+                        break;
+        }
+        if (r == 0 && retry)
+                r = tpm_error(t, -EAGAIN, "the PCRs kept changing while unsealing; giving up after 3 attempts");
+        tpm_flush(t, &obj);
+        return r;
+}
+
+int vs_tpm_policy_trial(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t exponent, uint32_t pcr_mask,
+                        uint8_t ret[32]) {
+        tpm_clear_error(t);
+        TPM2B_PUBLIC kpub;
+        TPM2B_NAME kname;
+        int r = pcr_key_public(t, pcr_key, exponent, &kpub, &kname);
+        if (r < 0)
+                return r;
+        ESYS_TR session = ESYS_TR_NONE;
+        r = start_session(t, TPM2_SE_TRIAL, &session);
+        if (r < 0)
+                return r;
+        TPM2B_DIGEST approved = {};
+        TPM2B_NONCE ref = {};
+        TPMT_TK_VERIFIED ticket = { .tag = TPM2_ST_VERIFIED, .hierarchy = TPM2_RH_NULL };
+        TSS2_RC rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &approved, &ref, &kname, &ticket));
+        if (rc != TSS2_RC_SUCCESS) {
+                r = tpm_fail(t, rc, "TPM2_PolicyAuthorize", "trial policy failed");
+                goto out;
+        }
+        if (pcr_mask) {
+                TPM2B_DIGEST empty = {};
+                TPML_PCR_SELECTION sel;
+                tpm_pcr_selection(TPM2_ALG_SHA256, pcr_mask, &sel);
+                rc = TPM_CALL(t, Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel));
+                if (rc != TSS2_RC_SUCCESS) {
+                        r = tpm_fail(t, rc, "TPM2_PolicyPCR", "trial policy failed");
+                        goto out;
+                }
+        }
+        TPM2B_DIGEST *d = NULL;
+        rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
+        if (rc != TSS2_RC_SUCCESS) {
+                r = tpm_fail(t, rc, "TPM2_PolicyGetDigest", "trial policy failed");
+                goto out;
+        }
+        if (d->size != POLICY_SHA256_SIZE)
+                r = tpm_error(t, -EIO, "the trial policy digest has %u bytes", d->size);
+        else
+                memcpy(ret, d->buffer, POLICY_SHA256_SIZE);
+        free(d);
+out:
+        tpm_flush(t, &session);
+        return r;
+}

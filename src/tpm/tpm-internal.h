@@ -1,0 +1,58 @@
+/* tpm-internal.h: what the files of src/tpm/ share (the context, error sentences, the Startup retry).
+ * Promise: included only by the .c files of src/tpm/. */
+#pragma once
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "tpm.h"
+
+struct vs_tpm {
+        ESYS_CONTEXT *esys;
+        TSS2_TCTI_CONTEXT *tcti;
+        char *tcti_conf;
+        bool started;                /* Startup already tried by us */
+        bool banks_known;
+        TPML_PCR_SELECTION banks;    /* allocated PCR banks (when banks_known) */
+
+        ESYS_TR srk;                 /* ESYS_TR_NONE until vs_tpm_srk() */
+        uint32_t srk_handle;         /* persistent handle, 0 = transient (flush at close) */
+        TPM2B_NAME srk_name;
+
+        ESYS_TR pcr_key;             /* the loaded PCR public key, ESYS_TR_NONE if none */
+        TPM2B_NAME pcr_key_name;     /* its Name as the TPM computed it */
+
+        char last_error[512];
+};
+
+/* The RC without the handle/session/parameter number of format-1 codes, e.g. TPM2_RC_VALUE. */
+TSS2_RC tpm_rc_base(TSS2_RC rc);
+/* Sends Startup(CLEAR) once per context; 0 if it was sent and accepted (or the TPM was already started). */
+int tpm_startup(struct vs_tpm *t);
+/* Runs `call` (an Esys_* expression); if the TPM answers TPM_RC_INITIALIZE, sends Startup(CLEAR) and runs
+ * it again. Evaluates to the TSS2_RC. */
+#define TPM_CALL(t, call) ({                                                            \
+        TSS2_RC _rc = (call);                                                           \
+        if (tpm_rc_base(_rc) == TPM2_RC_INITIALIZE && tpm_startup(t) == 0)              \
+                _rc = (call);                                                           \
+        _rc;                                                                            \
+})
+
+/* Logs "<what>: <command> failed: <tss2-rc decoding> (0xRC)[ hint]" once, keeps it in t->last_error,
+ * returns the errno for rc (see tpm.h). */
+__attribute__((format(printf, 4, 5)))
+int tpm_fail(struct vs_tpm *t, TSS2_RC rc, const char *command, const char *fmt, ...);
+/* Logs an error sentence that is not a TPM RC, keeps it, returns -abs(err). */
+__attribute__((format(printf, 3, 4)))
+int tpm_error(struct vs_tpm *t, int err, const char *fmt, ...);
+void tpm_clear_error(struct vs_tpm *t);
+
+/* Flushes a transient object or session and sets *h to ESYS_TR_NONE; ESYS_TR_NONE is fine. */
+void tpm_flush(struct vs_tpm *t, ESYS_TR *h);
+
+/* A one-bank selection of the PCRs in `mask`. */
+void tpm_pcr_selection(uint16_t bank, uint32_t mask, TPML_PCR_SELECTION *ret);
+/* SHA-256 of the concatenation of the values of `mask` in ascending order (TPM2_PolicyPCR's pcrDigest). */
+int tpm_pcr_digest(const struct vs_tpm_pcrs *p, uint32_t mask, uint8_t ret[32]);
+/* Lists persistent handles (first `max`); returns the count or -errno. */
+int tpm_persistent_handles(struct vs_tpm *t, TPM2_HANDLE *ret, size_t max);

@@ -1,0 +1,159 @@
+/* tpm.h: the only door to the TPM (tpm2-tss ESYS, tctildr, rc): context and TCTI, capability checks, PCR
+ * read/extend, the SRK of design §3, seal and the one unseal sequence of design §3.
+ * Promise: nothing else in volseal includes tss2_esys.h. Every function returns 0 (or a count) or a
+ * negative errno and logs one sentence where it decides (TPM return codes decoded by tss2-rc); the same
+ * sentence is kept for the caller in vs_tpm_last_error(). Every object and session this module loads is
+ * flushed on every path, except the SRK and the PCR public key, which the context keeps loaded for
+ * further unseals (design §10) and flushes in vs_tpm_close(): at most 3 objects and 1 session at a time.
+ * Secrets come back only in struct vs_secret.
+ *
+ * errno values callers may act on:
+ *   -ENODEV        no TPM (TCTI cannot be opened), or the TPM stopped answering
+ *   -EOPNOTSUPP    the TPM lacks SHA-256 with 24 PCRs or AES-128-CFB
+ *   -ENOKEY        the SRK differs from the one a slot was sealed to (TPM cleared or replaced)
+ *   -EKEYREJECTED  the PCR state does not satisfy the slot's policy (reason in the message)
+ *   -EBADMSG       signed policy or sealed blob malformed / signature invalid
+ *   -EACCES        the TPM refused an authorization (owner password set, DA lockout, ...)
+ *   -EEXIST        vs_tpm_srk_setup(): the requested handle holds another key (never evicted)
+ *   -EIO           any other TPM failure */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "secret.h"
+
+struct pcrsig;
+
+#define VS_TPM_PCR_COUNT 24
+#define VS_TPM_SRK_HANDLE_DEFAULT 0x81000001u
+#define VS_TPM_SECRET_SIZE 32
+#define VS_MEASURE_LOG_DEFAULT "/run/volseal/tpm2-measure.log"
+
+struct vs_tpm; /* one ESYS context + TCTI, the SRK and the loaded PCR key, reused across calls */
+
+enum {
+        /* Leave tpm2-tss logging as TSS2_LOG says (it logs session keys and whole buffers at debug level);
+         * without it volseal sets TSS2_LOG=all+none before the first tss2 call. */
+        VS_TPM_DEBUG_LOG = 1 << 0,
+};
+
+/* Opens the TPM: `tcti` (a tctildr string such as "swtpm:host=127.0.0.1,port=2321" or
+ * "device:/dev/tpmrm0") if not NULL/empty, else $VOLSEAL_TCTI, else device:/dev/tpmrm0, then
+ * device:/dev/tpm0. Sends no command: TPM2_Startup(CLEAR) is sent only when a later command answers
+ * TPM_RC_INITIALIZE (then that command is sent again). -ENODEV when no TPM can be opened. */
+int vs_tpm_open(const char *tcti, unsigned flags, struct vs_tpm **ret);
+/* Flushes what the context holds loaded (transient SRK, PCR key), finalizes ESYS and the TCTI. NULL ok. */
+void vs_tpm_close(struct vs_tpm *t);
+static inline void vs_tpm_closep(struct vs_tpm **t) { vs_tpm_close(*t); *t = NULL; }
+#define _cleanup_tpm_ __attribute__((cleanup(vs_tpm_closep)))
+
+/* The last error sentence logged by a call on `t` ("" when none). Valid until the next call. */
+const char *vs_tpm_last_error(const struct vs_tpm *t);
+/* The TCTI string actually opened. */
+const char *vs_tpm_tcti(const struct vs_tpm *t);
+
+/* ---- capabilities ---- */
+/* SHA-256 bank allocated with all 24 PCRs, and AES-128-CFB usable for sessions (TestParms);
+ * -EOPNOTSUPP with a sentence naming what is missing. */
+int vs_tpm_check_caps(struct vs_tpm *t);
+/* The allocated PCR banks (GetCapability(TPM2_CAP_PCRS), read once per context); NULL on error (logged). */
+const TPML_PCR_SELECTION *vs_tpm_banks(struct vs_tpm *t);
+
+struct vs_tpm_info {
+        char manufacturer[5];        /* TPM2_PT_MANUFACTURER as 4 ASCII chars, e.g. "IBM " */
+        char vendor[17];             /* TPM2_PT_VENDOR_STRING_1..4, NULs and trailing blanks removed */
+        uint32_t firmware[2];        /* TPM2_PT_FIRMWARE_VERSION_1/2 */
+        uint32_t spec_level, spec_revision, spec_year;
+        uint32_t pcr_count;          /* TPM2_PT_PCR_COUNT */
+        TPML_PCR_SELECTION banks;    /* allocated banks */
+        bool sha256_24;              /* SHA-256 bank with 24 PCRs */
+        bool aes128cfb;              /* TestParms(AES-128-CFB) accepted */
+        uint32_t lockout_counter, max_auth_fail, lockout_interval, lockout_recovery;
+        bool in_lockout;
+        uint32_t srk_handle;         /* persistent handle holding design §3's SRK, 0 = none */
+        TPM2B_NAME srk_name;         /* Name of design §3's SRK on this TPM (size 0: see srk_error) */
+        char srk_error[512];         /* why the SRK could not be made (e.g. owner password), "" if it could */
+};
+/* Reads properties, banks, lockout state; finds the SRK (CreatePrimary, compared to persistent handles). A
+ * refused CreatePrimary (owner password, ...) is reported in srk_error, not as a failure of the call. */
+int vs_tpm_get_info(struct vs_tpm *t, struct vs_tpm_info *ret);
+
+/* ---- PCRs ---- */
+struct vs_tpm_pcrs {
+        uint16_t bank;               /* TPM2_ALG_SHA256, ... */
+        uint16_t size;               /* digest size of the bank */
+        uint32_t mask;               /* bit i = PCR i was read */
+        uint8_t value[VS_TPM_PCR_COUNT][TPM2_SHA512_DIGEST_SIZE];
+};
+/* Reads the PCRs in `mask` (bits 0..23) of `bank`; -EOPNOTSUPP if the bank is not allocated. */
+int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tpm_pcrs *ret);
+/* Extends PCR `pcr` with `word` (the bare bytes, no NUL) into every allocated bank, each with that bank's
+ * hash of the word, in one TPM2_PCR_Extend; `ret_digests` (optional) gets the digests extended.
+ * If `log_path` is not NULL, appends the RFC 7464 record of design §7 there (see vs_measure_log_append);
+ * a log that cannot be written is a warning, the extend still happens (a cap must never be skipped). */
+int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const char *log_path,
+                       TPML_DIGEST_VALUES *ret_digests);
+
+/* ---- measurement log (no TPM): RFC 7464 JSON-seq like systemd's tpm2-measure.log ---- */
+/* $VOLSEAL_MEASURE_LOG if set and not empty, else VS_MEASURE_LOG_DEFAULT. */
+const char *vs_measure_log_path(void);
+/* Appends 0x1E {"pcr":P,"digests":[{"hashAlg":"sha256","digest":"<hex>"},...],"content_type":"systemd",
+ * "content":{"string":"<word>"}} '\n' under an exclusive flock; creates the file (0644) and its directory. */
+int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALUES *digests, const char *word);
+/* "sha1", "sha256", "sha384", "sha512", "sm3_256", or NULL; and back (0 = unknown). */
+const char *vs_tpm_alg_name(uint16_t alg);
+uint16_t vs_tpm_alg_from_name(const char *name);
+
+/* ---- SRK (design §3: ECC P-256 template of policy_srk_template()) ---- */
+/* Makes the SRK usable. With `expected` (a token's key_name): a persistent handle whose Name equals it is
+ * used as is (one ReadPublic per persistent handle, no CreatePrimary); otherwise CreatePrimary, and a
+ * Name other than `expected` is -ENOKEY ("the TPM was cleared or replaced"). Without `expected`:
+ * CreatePrimary, then a persistent handle with the same Name is preferred (the transient is flushed).
+ * The SRK stays loaded in `t`. ret_name / ret_handle (0 = transient) optional. */
+int vs_tpm_srk(struct vs_tpm *t, const TPM2B_NAME *expected, TPM2B_NAME *ret_name, uint32_t *ret_handle);
+/* `volseal tpm setup`: persists the SRK. If a persistent handle already holds it, returns that handle with
+ * *ret_created = false. Else into `handle` (0: VS_TPM_SRK_HANDLE_DEFAULT if free, else the first free
+ * handle after it); an occupied `handle` is -EEXIST, nothing is ever evicted. */
+int vs_tpm_srk_setup(struct vs_tpm *t, uint32_t handle, uint32_t *ret_handle, bool *ret_created);
+
+/* ---- seal / unseal (design §3) ---- */
+struct vs_tpm_sealed {
+        TPM2B_PRIVATE priv;          /* Create's outPrivate */
+        TPM2B_PUBLIC pub;            /* Create's outPublic */
+        uint8_t policy_hash[32];     /* the object's authPolicy */
+        TPM2B_NAME srk_name;         /* Name of the SRK it was sealed under (size 0: not checked) */
+        uint32_t pcr_mask;           /* literal SHA-256 PCRs of the policy (after PolicyAuthorize); 0 = none */
+};
+
+/* Seals VS_TPM_SECRET_SIZE fresh bytes (getrandom, mixed by SHA-256 with TPM GetRandom read through an
+ * encrypted session) under the SRK: keyedHash, SHA-256, fixedTPM|fixedParent|noDA, authPolicy =
+ * PolicyAuthorize(Name(pcr_key), "") then PolicyPCR(SHA-256, pcr_mask, current values) (none if pcr_mask
+ * is 0), computed in software by policy/. Create runs in an SRK-salted HMAC session with AES-128-CFB
+ * parameter encryption. PCR 11 must not be in pcr_mask (it is bound through the signed policy). */
+int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
+                struct vs_tpm_sealed *ret);
+/* The one unseal sequence of design §3. PCR_Read(11 + pcr_mask); the .pcrsig entry for PCR 11 and this key
+ * chosen in software (signature checked in software too); the final digest predicted and compared with
+ * sealed->policy_hash before any policy command; then Load, salted policy session (AES-128-CFB),
+ * LoadExternal (owner), PolicyPCR(11) (TPM_RC_VALUE: PCRs moved, re-read and retry), VerifySignature,
+ * PolicyAuthorize, PolicyPCR(pcr_mask), Unseal with response encryption, flush. The SRK is checked against
+ * sealed->srk_name when set. */
+int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
+                  const struct pcrsig *sig, struct vs_secret **ret_secret);
+/* The TPM's own digest of the seal policy, from a trial session (PolicyAuthorize with a NULL ticket, then
+ * PolicyPCR over the current values, PolicyGetDigest): for tests and --debug. */
+int vs_tpm_policy_trial(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t exponent, uint32_t pcr_mask,
+                        uint8_t ret[32]);
+
+/* ---- token blobs (tss2-mu, no TPM) ---- */
+/* Size-prefixed TPM2B encodings as the `talos-tpm2` token stores them (before base64). Output malloc()ed. */
+int vs_tpm_blob_private(const TPM2B_PRIVATE *p, uint8_t **ret, size_t *ret_len);
+int vs_tpm_blob_public(const TPM2B_PUBLIC *p, uint8_t **ret, size_t *ret_len);
+int vs_tpm_blob_name(const TPM2B_NAME *n, uint8_t **ret, size_t *ret_len);
+/* The reverse; trailing bytes or a short buffer are -EBADMSG. */
+int vs_tpm_parse_private(const uint8_t *b, size_t len, TPM2B_PRIVATE *ret);
+int vs_tpm_parse_public(const uint8_t *b, size_t len, TPM2B_PUBLIC *ret);
+int vs_tpm_parse_name(const uint8_t *b, size_t len, TPM2B_NAME *ret);

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# What crosses the TPM bus and what tpm2-tss prints: a capturing relay (tests/lib/tpm-relay.py) sits between
+# volseal and swtpm (data port N and control port N+1). The 32 secret bytes and their base64 (the LUKS
+# passphrase) never appear in the capture, during seal (Create's inSensitive) or unseal (Unseal's response);
+# nor in the output with TSS2_LOG=all+trace. Also counts the TPM commands of an unseal, and makes PCR 11 move
+# between volseal's PCR_Read and its PolicyPCR (the relay injects an extend): volseal re-reads and retries.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tpm.sh"
+[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
+
+make_pcr_key
+"$VOLSEAL" pcr extend-phase enter-initrd --log "$T/measure.log"
+pcrsig_json "$T/sig.json" "$(pcrsig_entry "$(pcr_hex 11)")"
+
+python3 "$VOLSEAL_TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" "$T/inject" > "$T/relay.port" &
+relay_pid=$!
+add_cleanup "kill $relay_pid"
+for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
+[ -s "$T/relay.port" ] || fail "relay did not start"
+export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
+
+# control: the relay really sees payloads (a TPM2_GetRandom answer in clear is in the capture)
+tpm2_getrandom -T "$VOLSEAL_TCTI" 32 -o "$T/random.bin"
+python3 - "$T/capture.bin" "$T/random.bin" <<'PY' || fail "the relay does not capture TPM responses"
+import sys
+assert open(sys.argv[2], "rb").read() in open(sys.argv[1], "rb").read()
+PY
+ok "the relay captures both directions (a clear GetRandom response is found)"
+
+mkdir -p "$T/s"
+"$HELPER" seal --pcr-key "$T/pcr.pub" --pcrs 7 --dir "$T/s" >/dev/null
+seal_cmds=$(wc -l < "$T/commands.txt")
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" --count 2 >/dev/null
+cmp -s "$T/s/secret" "$T/s/unsealed" || fail "round trip through the relay"
+check_capture() {
+  python3 - "$T/capture.bin" "$T/s/secret" "$T/pcr.pub" <<'PY'
+import base64, subprocess, sys
+cap = open(sys.argv[1], "rb").read()
+secret = open(sys.argv[2], "rb").read()
+assert len(secret) == 32
+for needle, what in ((secret, "raw secret"), (base64.b64encode(secret), "base64 secret"),
+                     (secret.hex().encode(), "hex secret"), (secret[:16], "half of the secret"),
+                     (secret[16:], "other half of the secret")):
+    if needle in cap:
+        sys.exit(f"{what} found in the TPM traffic")
+# the PCR key's modulus (LoadExternal) is in the capture: the capture covers volseal's own traffic
+der = subprocess.run(["openssl", "rsa", "-pubin", "-in", sys.argv[3], "-noout", "-modulus"],
+                     capture_output=True, text=True, check=True).stdout.strip().split("=")[1]
+assert bytes.fromhex(der) in cap, "modulus not captured"
+PY
+}
+check_capture || fail "secret on the wire"
+ok "the secret and its base64 never cross the TPM bus (seal + 2 unseals, $(stat -c %s "$T/capture.bin") bytes captured)"
+
+# --- commands per unseal (recorded from the capture; docs/tpm.md quotes them)
+names() { python3 -c '
+import sys
+cc = {0x131:"CreatePrimary",0x153:"Create",0x157:"Load",0x167:"LoadExternal",0x176:"StartAuthSession",
+      0x17e:"PCR_Read",0x17f:"PolicyPCR",0x16a:"PolicyAuthorize",0x177:"VerifySignature",0x15e:"Unseal",
+      0x165:"FlushContext",0x17a:"GetCapability",0x173:"ReadPublic",0x17b:"GetRandom",0x182:"PCR_Extend",
+      0x189:"PolicyGetDigest",0x18a:"TestParms",0x144:"Startup",0x120:"EvictControl"}
+print(" ".join(cc.get(int(l, 16), l.strip()) for l in sys.stdin))'; }
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" >/dev/null
+first=$(names < "$T/commands.txt")
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" --count 3 >/dev/null
+n1=$(echo "$first" | wc -w)
+n3=$(names < "$T/commands.txt" | wc -w)
+echo "# transient SRK, one unseal ($n1): $first"
+echo "# transient SRK, 3 unseals: $n3 commands, so $(( (n3 - n1) / 2 )) per further unseal"
+"$VOLSEAL" tpm setup >/dev/null
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" >/dev/null
+pfirst=$(names < "$T/commands.txt")
+echo "# persistent SRK, one unseal ($(echo "$pfirst" | wc -w)): $pfirst"
+contains "$pfirst" "PCR_Read Load StartAuthSession LoadExternal PolicyPCR VerifySignature PolicyAuthorize PolicyPCR Unseal FlushContext"
+not_contains "$pfirst" "CreatePrimary"
+not_contains "$pfirst" "PolicyGetDigest"
+[ "$(echo "$pfirst" | wc -w)" -le 13 ] || fail "more than 13 commands for one unseal with a persistent SRK"
+[ $(( (n3 - n1) / 2 )) -le 9 ] || fail "more than 9 commands per further unseal"
+ok "one unseal = $(echo "$pfirst" | wc -w) commands with a persistent SRK, $(( (n3 - n1) / 2 )) per further unseal"
+check_capture || fail "secret on the wire (later unseals)"
+
+# --- --debug: PolicyGetDigest before Unseal, and the digest logged equals the slot's policy_hash
+: > "$T/commands.txt"
+"$HELPER" unseal --debug --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" > "$T/debug.txt" 2>&1 ||
+  fail "unseal --debug: $(cat "$T/debug.txt")"
+contains "$(names < "$T/commands.txt")" "PolicyPCR PolicyGetDigest Unseal"
+contains "$(cat "$T/debug.txt")" "policy session digest before Unseal: $(cat "$T/s/policy")"
+ok "--debug adds PolicyGetDigest, and the TPM's session digest equals the software policy_hash"
+
+# --- tpm2-tss logging is off unless --debug-tpm, even with TSS2_LOG=all+trace
+TSS2_LOG=all+trace "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" > "$T/out.txt" 2>&1 ||
+  fail "unseal with TSS2_LOG=all+trace: $(cat "$T/out.txt")"
+mkdir -p "$T/s2"
+TSS2_LOG=all+trace "$HELPER" seal --pcr-key "$T/pcr.pub" --pcrs 7 --dir "$T/s2" >> "$T/out.txt" 2>&1 ||
+  fail "seal with TSS2_LOG=all+trace: $(cat "$T/out.txt")"
+TSS2_LOG=all+trace "$VOLSEAL" pcr read --pcr 7 >> "$T/out.txt" 2>&1
+python3 - "$T/out.txt" "$T/s/secret" "$T/s2/secret" <<'PY' || fail "secret or tss2 trace in the output: $(head -c 2000 "$T/out.txt")"
+import base64, sys
+out = open(sys.argv[1], "rb").read()
+assert b":esys:" not in out and b":tcti:" not in out and b"trace" not in out.lower(), "tpm2-tss logged"
+for path in sys.argv[2:]:
+    s = open(path, "rb").read()
+    for needle in (s, base64.b64encode(s), s.hex().encode(), s.hex().upper().encode(),
+                   " ".join("%02x" % b for b in s[:8]).encode()):
+        assert needle not in out, "secret in output"
+PY
+ok "with TSS2_LOG=all+trace, tpm2-tss prints nothing and the secret is not in the output"
+# control: --debug-tpm leaves TSS2_LOG alone, and then the trace is there (and volseal warns)
+TSS2_LOG=all+trace "$HELPER" srk --debug-tpm > "$T/dbg.txt" 2>&1
+contains "$(cat "$T/dbg.txt")" ":esys:"
+contains "$(cat "$T/dbg.txt")" "--debug-tpm: tpm2-tss logging follows TSS2_LOG"
+ok "--debug-tpm: trace appears, with a warning"
+# --- PCR 11 moves during the unseal (systemd-pcrphase running concurrently): TPM_RC_VALUE, re-read, retry
+now=$(pcr_hex 11)
+later=$(next_pcr_hex "$now" leave-initrd)
+pcrsig_json "$T/sig2.json" "$(pcrsig_entry "$now")" "$(pcrsig_entry "$later")"
+printf leave-initrd | sha256sum | cut -d' ' -f1 > "$T/inject"
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig2.json" --dir "$T/s" > "$T/race.txt" 2>&1 ||
+  fail "unseal with PCR 11 moving: $(cat "$T/race.txt")"
+[ ! -e "$T/inject" ] || fail "the relay did not inject the extend"
+[ "$(pcr_hex 11)" = "$later" ] || fail "PCR 11 did not move"
+cmp -s "$T/s/secret" "$T/s/unsealed" || fail "secret differs after the retry"
+race=$(names < "$T/commands.txt")
+[ "$(grep -o PCR_Read <<<"$race" | wc -l)" = 2 ] || fail "PCR 11 not re-read: $race"
+[ "$(grep -o StartAuthSession <<<"$race" | wc -l)" = 2 ] || fail "no fresh session: $race"
+echo "# PCR 11 moved during unseal: $race"
+ok "PCR 11 moving between PCR_Read and PolicyPCR: re-read and retried with the next signed phase"
+[ -z "$(tpm2_getcap handles-transient)" ] || fail "transient objects left"
+[ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "sessions left"
+done_testing

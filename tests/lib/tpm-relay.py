@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""tpm-relay.py TARGET_PORT CAPTURE_FILE COMMANDS_FILE [INJECT_FLAG_FILE]
+
+A capturing TCP relay in front of a swtpm: listens on 127.0.0.1 ports M (data) and M+1 (control), forwards
+each connection to TARGET_PORT and TARGET_PORT+1, and appends every byte in both directions to CAPTURE_FILE.
+Each TPM command seen on the data port is appended to COMMANDS_FILE as "0x<command code>" (one a line), so
+tests can count the commands of an operation. Prints M on stdout once listening, then runs until killed.
+
+With INJECT_FLAG_FILE: when a TPM2_PolicyPCR command arrives while that file exists, the relay first sends
+the TPM its own TPM2_PCR_Extend(11, sha256 bank, <32 bytes of the file, hex>) and swallows the answer, then
+removes the file and forwards the PolicyPCR: PCR 11 moves between the client's PCR_Read and its PolicyPCR,
+the race volseal must survive (TPM_RC_VALUE, re-read, retry).
+"""
+import os
+import random
+import socket
+import sys
+import threading
+
+target = int(sys.argv[1])
+capture_path, commands_path = sys.argv[2], sys.argv[3]
+inject_path = sys.argv[4] if len(sys.argv) > 4 else None
+lock = threading.Lock()
+CC_POLICY_PCR = 0x17F
+
+
+def extend_command(digest):
+    """TPM2_PCR_Extend(PCR 11) with an empty password session and one SHA-256 digest."""
+    body = (0x0B).to_bytes(4, "big")                                    # pcrHandle
+    auth = (0x40000009).to_bytes(4, "big") + b"\0\0" + b"\0" + b"\0\0"    # TPM_RS_PW, nonce, attrs, hmac
+    body += len(auth).to_bytes(4, "big") + auth
+    body += (1).to_bytes(4, "big") + (0x000B).to_bytes(2, "big") + digest  # TPML_DIGEST_VALUES
+    return (0x8002).to_bytes(2, "big") + (10 + len(body)).to_bytes(4, "big") + (0x182).to_bytes(4, "big") + body
+
+
+class Connection:
+    def __init__(self):
+        self.drop = 0
+        self.dropped = threading.Event()
+
+
+def record(data, command_codes=None):
+    with lock:
+        with open(capture_path, "ab") as f:
+            f.write(data)
+        if command_codes:
+            with open(commands_path, "a") as f:
+                for cc in command_codes:
+                    f.write("0x%08x\n" % cc)
+
+
+def pump_commands(src, dst, conn):
+    """client -> TPM on the data port: forwards whole commands, recording their codes; injects an extend."""
+    buf = b""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            record(data)
+            buf += data
+            while len(buf) >= 10:
+                size = int.from_bytes(buf[2:6], "big")
+                if size < 10 or len(buf) < size:
+                    break
+                cmd, buf = buf[:size], buf[size:]
+                cc = int.from_bytes(cmd[6:10], "big")
+                record(b"", [cc])
+                if cc == CC_POLICY_PCR and inject_path and os.path.exists(inject_path):
+                    digest = bytes.fromhex(open(inject_path).read().strip())
+                    os.unlink(inject_path)
+                    conn.dropped.clear()
+                    conn.drop = 1
+                    dst.sendall(extend_command(digest))
+                    conn.dropped.wait(10)
+                dst.sendall(cmd)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def pump(src, dst, conn):
+    """TPM -> client (or either direction of the control port): forwards bytes, swallowing injected answers."""
+    buf = b""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            record(data)
+            if conn and conn.drop:
+                buf += data
+                if len(buf) < 10 or len(buf) < int.from_bytes(buf[2:6], "big"):
+                    continue
+                size = int.from_bytes(buf[2:6], "big")
+                data, buf = buf[size:], b""
+                conn.drop = 0
+                conn.dropped.set()
+                if not data:
+                    continue
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def serve(listener, port, is_data):
+    while True:
+        client, _ = listener.accept()
+        upstream = socket.create_connection(("127.0.0.1", port))
+        if is_data:
+            conn = Connection()
+            threading.Thread(target=pump_commands, args=(client, upstream, conn), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client, conn), daemon=True).start()
+        else:
+            threading.Thread(target=pump, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client, None), daemon=True).start()
+
+
+def bind_pair():
+    for _ in range(200):
+        m = random.randrange(20000, 60000, 2)
+        a = socket.socket()
+        b = socket.socket()
+        try:
+            a.bind(("127.0.0.1", m))
+            b.bind(("127.0.0.1", m + 1))
+        except OSError:
+            a.close()
+            b.close()
+            continue
+        a.listen(8)
+        b.listen(8)
+        return m, a, b
+    sys.exit("tpm-relay: no free port pair")
+
+
+m, data_l, ctrl_l = bind_pair()
+open(capture_path, "wb").close()
+open(commands_path, "w").close()
+threading.Thread(target=serve, args=(ctrl_l, target + 1, False), daemon=True).start()
+print(m, flush=True)
+os.close(1)
+serve(data_l, target, True)
