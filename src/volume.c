@@ -403,10 +403,22 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
         char fp[64];
         const char *have = vs_luks_subsystem(l);
         if (!o->full_sync && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
-                for (size_t i = 0; i < v->enc.n_keys; i++)
-                        if (v->enc.keys[i].slot != opened)
-                                slot_set(rep, v->enc.keys[i].slot, kind_name(&v->enc.keys[i]), "unchanged",
-                                         "config and header unchanged since the last sync (--full-sync verifies)");
+                for (size_t i = 0; i < v->enc.n_keys; i++) {
+                        const struct vs_key_config *k = &v->enc.keys[i];
+                        if (k->slot == opened)
+                                continue;
+                        /* A slot tried before `opened` in this boot's open loop did not give its key (KMS down or
+                         * slow, PCRs changed, ...): the fingerprint says its config is as synced, not that it
+                         * works, so it is reported as the failure it was, as --full-sync would, never as
+                         * "unchanged". Its key is not asked for again (no second KMS timeout). */
+                        const struct vs_slot_report *e = slot_entry(rep, k->slot, NULL);
+                        if (e && e->status && (streq(e->status, "failed") || streq(e->status, "rejected"))) {
+                                slot_fail(rep, k->slot, kind_name(k), "%s", e->detail ? e->detail : e->status);
+                                continue;
+                        }
+                        slot_set(rep, k->slot, kind_name(k), "unchanged",
+                                 "config and header unchanged since the last sync (--full-sync verifies)");
+                }
                 return;
         }
 
