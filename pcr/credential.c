@@ -369,7 +369,12 @@ int pcr_activate_credential_soft(EVP_PKEY *ek_priv, const TPM2B_NAME *ak_name, c
                          EVP_PKEY_CTX_set0_rsa_oaep_label(c, label, sizeof("IDENTITY")) == 1;
                 if (ok)
                         label = NULL;
-                ok = ok && EVP_PKEY_decrypt(c, seed, &n, secret->secret, secret->size) == 1 && n == SEED_SIZE;
+                uint8_t out[sizeof(secret->secret)];
+                n = sizeof(out);
+                ok = ok && EVP_PKEY_decrypt(c, out, &n, secret->secret, secret->size) == 1 && n == SEED_SIZE;
+                if (ok)
+                        memcpy(seed, out, SEED_SIZE);
+                OPENSSL_cleanse(out, sizeof(out));
                 OPENSSL_free(label);
                 EVP_PKEY_CTX_free(c);
                 if (!ok)
