@@ -615,11 +615,7 @@ static int cmd_make_credential(int argc, char **argv) {
         printf("challenge for the attestation key %s written to %s; keep %s private\n", nh ?: "", o.output, o.state);
         ret = EXIT_OK;
 out:
-        if (st) {
-                /* the credential's hex copy in the JSON object */
-                json_object_object_del(st, "credential");
-                json_object_put(st);
-        }
+        json_object_put(st);
         json_object_put(ch);
         EVP_PKEY_free(ek);
         return ret;
@@ -664,10 +660,12 @@ static int cmd_activate(int argc, char **argv) {
                 return cli_exit_from_errno(r);
         _cleanup_secret_ struct vs_secret *cred = NULL;
         r = vs_tpm_activate_credential(t, o.ak_handle, &blob, &secret, &cred);
-        if (r == -ENOENT)
+        if (r == -ENOENT || r == -ENODEV)
                 return EXIT_ENV;
+        if (r == -EEXIST || r == -EACCES || r == -EINVAL || r == -ENOMEM)
+                return EXIT_USAGE;
         if (r < 0)
-                return r == -ENODEV ? EXIT_ENV : EXIT_REFUSED;
+                return EXIT_REFUSED; /* the TPM would not activate: not this TPM's EK, or not this AK's Name */
         _cleanup_secret_ struct vs_secret *hex = NULL;
         if (vs_secret_new(2 * cred->len + 1, &hex) < 0)
                 return EXIT_USAGE;
