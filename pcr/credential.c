@@ -101,6 +101,7 @@ int pcr_tpm_public_to_pkey(const TPM2B_PUBLIC *pub, EVP_PKEY **ret) {
         BIGNUM *n = NULL, *e = NULL;
         EVP_PKEY_CTX *ctx = NULL;
         EVP_PKEY *pkey = NULL;
+        uint8_t point[1 + 2 * 48]; /* OSSL_PARAM_BLD keeps a pointer to it until OSSL_PARAM_BLD_to_param() */
         int r = -ENOMEM;
         if (!bld)
                 return -ENOMEM;
@@ -120,7 +121,6 @@ int pcr_tpm_public_to_pkey(const TPM2B_PUBLIC *pub, EVP_PKEY **ret) {
                                             p->parameters.eccDetail.curveID);
                         goto out;
                 }
-                uint8_t point[1 + 2 * 48];
                 point[0] = 4;
                 memcpy(point + 1, p->unique.ecc.x.buffer, cs);
                 memcpy(point + 1 + cs, p->unique.ecc.y.buffer, cs);
