@@ -28,7 +28,8 @@
 static const char usage[] =
         "Usage: volseal attest ek [-o EK.pem] [--tcti T]\n"
         "       volseal attest ak [--ak-handle H] [--tcti T] -o AK.pub [--pem AK.pem]\n"
-        "       volseal attest enroll make-credential --ek EK.pem --ak AK.pub --state STATE.json -o CHALLENGE.json\n"
+        "       volseal attest enroll make-credential --ek EK.pem --ak AK.pub [--ak-name HEX] --state STATE.json\n"
+        "                                             -o CHALLENGE.json\n"
         "       volseal attest enroll activate CHALLENGE.json [--ak-handle H] [--tcti T] -o RESPONSE\n"
         "       volseal attest enroll verify-response RESPONSE --state STATE.json -o AK.pem\n"
         "       volseal attest quote --nonce HEX [--pcrs 0,7,11] [--bank sha256] [--ak-handle H] [--tcti T]\n"
@@ -71,6 +72,7 @@ static const char usage[] =
         "      --eventlog FILE         firmware event log to include; --no-eventlog: none\n"
         "      --measure-log FILE      volseal's measurement log to include; --no-measure-log: none\n"
         "      --ak AK.pem / AK.pub    verify: the enrolled AK (PEM); make-credential: the AK's public area\n"
+        "      --ak-name HEX           make-credential: the AK Name the node reported; must be AK.pub's Name\n"
         "      --ek EK.pem             the node's endorsement key (PEM)\n"
         "      --state STATE.json      the verifier's enrolment state (keep it private)\n"
         "      --expect-pcr [ALG:]N=HEX  PCR N must have this value (bank from ALG, or from HEX's length)\n"
@@ -406,11 +408,11 @@ static int tpm_exit(int r) {
 
 enum {
         OPT_TCTI = 0x100, OPT_AK_HANDLE, OPT_PEM, OPT_EK, OPT_AK, OPT_STATE, OPT_NONCE, OPT_PCRS, OPT_BANK,
-        OPT_EVENTLOG, OPT_NO_EVENTLOG, OPT_MEASURE_LOG, OPT_NO_MEASURE_LOG, OPT_DEBUG_TPM,
+        OPT_EVENTLOG, OPT_NO_EVENTLOG, OPT_MEASURE_LOG, OPT_NO_MEASURE_LOG, OPT_DEBUG_TPM, OPT_AK_NAME,
 };
 
 struct opts {
-        const char *tcti, *output, *pem, *ek, *ak, *state, *nonce, *pcrs, *bank, *eventlog, *measure_log;
+        const char *tcti, *output, *pem, *ek, *ak, *ak_name, *state, *nonce, *pcrs, *bank, *eventlog, *measure_log;
         bool no_eventlog, no_measure_log;
         uint32_t ak_handle;
         unsigned flags;
@@ -425,6 +427,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o, ch
                 { "pem", required_argument, NULL, OPT_PEM },
                 { "ek", required_argument, NULL, OPT_EK },
                 { "ak", required_argument, NULL, OPT_AK },
+                { "ak-name", required_argument, NULL, OPT_AK_NAME },
                 { "state", required_argument, NULL, OPT_STATE },
                 { "nonce", required_argument, NULL, OPT_NONCE },
                 { "pcrs", required_argument, NULL, OPT_PCRS },
@@ -451,6 +454,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o, ch
                 case OPT_PEM: o->pem = optarg; break;
                 case OPT_EK: o->ek = optarg; break;
                 case OPT_AK: o->ak = optarg; break;
+                case OPT_AK_NAME: o->ak_name = optarg; break;
                 case OPT_STATE: o->state = optarg; break;
                 case OPT_NONCE: o->nonce = optarg; break;
                 case OPT_PCRS: o->pcrs = optarg; break;
@@ -581,6 +585,20 @@ static int cmd_make_credential(int argc, char **argv) {
         struct json_object *st = NULL, *ch = NULL;
         if (read_public(o.ak, &akpub) < 0 || pcr_public_name(&akpub, &name) < 0)
                 goto out;
+        if (o.ak_name) {
+                uint8_t want[sizeof(name.name)];
+                size_t wn = 0;
+                if (pcr_unhex(o.ak_name, want, sizeof(want), &wn) < 0) {
+                        ret = cli_usage_error("attest enroll make-credential", "--ak-name '%s' is not hex", o.ak_name);
+                        goto out;
+                }
+                if (wn != name.size || memcmp(want, name.name, wn) != 0) {
+                        log_error("%s: the AK's Name is not %s (the node's AK.pub and the Name it reported differ)",
+                                  o.ak, o.ak_name);
+                        ret = EXIT_REFUSED;
+                        goto out;
+                }
+        }
         if (pcr_ak_check_public(&akpub) < 0) {
                 log_error("%s is refused as an attestation key", o.ak);
                 ret = EXIT_REFUSED;

@@ -65,6 +65,10 @@ ok "a wrong response is refused and writes no AK.pem"
 # ---- cross-checks with tpm2-tools ----
 NAME=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ak_name"])' "$T/ch.json")
 [ "$NAME" = "$(tpm2_readpublic -c 0x81010002 | awk '/^name:/ {print $2}')" ] || fail "AK Name differs from the TPM's"
+BADNAME=${NAME%?}$([ "${NAME: -1}" = 0 ] && echo 1 || echo 0)
+expect 0 "$V" attest enroll make-credential --ek "$T/ek.pem" --ak "$T/ak.pub" --ak-name "$NAME" --state "$T/st-n.json" -o "$T/ch-n.json"
+expect 2 "$V" attest enroll make-credential --ek "$T/ek.pem" --ak "$T/ak.pub" --ak-name "$BADNAME" --state "$T/st-n.json" -o "$T/ch-n.json"
+contains "$ERR" "Name is not"
 openssl rand 32 > "$T/sec.bin"
 tpm2_makecredential --tcti none -u "$T/ek.pem" -G rsa -s "$T/sec.bin" -n "$NAME" -o "$T/tools.cred" >/dev/null
 # tpm2-tools' file: magic BADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET
