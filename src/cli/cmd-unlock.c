@@ -1,15 +1,211 @@
-/* cmd-unlock.c: `volseal unlock` (not built yet: prints "not implemented yet", exit 5). */
+/* cmd-unlock.c: `volseal unlock`, and the option parsing it shares with `volseal status`. */
 #include "cli.h"
+#include "cmd-volume.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
 
 static const char usage[] =
         "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--meta DEVICE]\n"
         "              [--state-dir DIR] [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE]\n"
         "              [--product-uuid-file FILE] [--check] [--no-sync] [--full-sync] [--cap-phase WORD] [--json]\n"
         "\n"
-        "This command is not implemented yet (exit code 5).\n";
+        "For each configured volume (STATE first, then EPHEMERAL, then user volumes u-NAME): find it by\n"
+        "PARTLABEL (or --volume), format it as LUKS2 when it is empty, else open it with the configured keys\n"
+        "in ascending slot order (each key tried against its own slot only), activate it as luks2-ID, then\n"
+        "sync its keyslots to the config. A volume holding anything else is refused and left untouched.\n"
+        "\n"
+        "Options:\n"
+        "  -c, --config FILE          config documents (VolumeConfig, UserVolumeConfig); repeatable\n"
+        "      --volume ID=DEVICE     use DEVICE (block device or image file) for volume ID; repeatable\n"
+        "      --meta DEVICE          the META partition (UUID override, STATE config): not read yet (exit 5)\n"
+        "      --state-dir DIR        STATE is mounted at DIR: lockToSTATE volumes open (salt created once)\n"
+        "      --tcti TCTI            TPM access (default $VOLSEAL_TCTI, then device:/dev/tpmrm0)\n"
+        "      --pcr-signature FILE   signed PCR policy (default /.extra/tpm2-pcr-signature.json)\n"
+        "      --pcr-public-key FILE  its key (default /.extra/tpm2-pcr-public-key.pem)\n"
+        "      --product-uuid-file F  machine UUID for nodeID keys (default /sys/class/dmi/id/product_uuid)\n"
+        "      --check                verify keys without activating dm-crypt (hosts without device-mapper)\n"
+        "      --no-sync              open only; leave keyslots as they are\n"
+        "      --full-sync            verify every configured slot even when the sync fingerprint matches\n"
+        "      --cap-phase WORD       extend PCR 11 with WORD when all volumes are open: not built yet (exit 5)\n"
+        "      --json                 one JSON object per volume and line: volume, device, state,\n"
+        "                             opened_by_slot, mapper, slots [{slot, kind, status, detail}], errors, pending\n"
+        "  For tests and demos only (never on real machines): argon2id of static/nodeID keyslots\n"
+        "      --pbkdf-memory KIB     memory cost instead of the benchmarked ~1 GiB\n"
+        "      --pbkdf-iterations N   iterations, skipping the benchmark (with --pbkdf-memory: e.g. 32 and 4)\n"
+        "      --pbkdf-time MS        benchmark target instead of 2000 ms\n"
+        "  -h, --help                 this text\n"
+        "\n"
+        "Volume states: opened, formatted, already-open, waiting-for-state (lockToSTATE without --state-dir:\n"
+        "not a failure), not-opened, foreign, not-found, unencrypted, error.\n"
+        "Exit codes: 0 all volumes open and in sync; 1 usage or config error, nothing touched; 2 a volume\n"
+        "could not be opened by any key (or holds something else); 3 opened, but some slots failed to sync\n"
+        "(listed); 4 environment missing (no device, no device-mapper); 5 not implemented yet.\n";
+
+static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t *ret) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || !*s || *end || v == 0 || v > UINT32_MAX)
+                return cli_usage_error(cmd, "%s: '%s' is not a positive number", opt, s);
+        *ret = (uint32_t) v;
+        return EXIT_OK;
+}
+
+int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
+        const char *cmd = argv[0];
+        enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
+               O_CAP, O_JSON, O_MEM, O_ITER, O_TIME };
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "volume", required_argument, NULL, O_VOLUME },
+                { "meta", required_argument, NULL, O_META },
+                { "state-dir", required_argument, NULL, O_STATE_DIR },
+                { "tcti", required_argument, NULL, O_TCTI },
+                { "pcr-signature", required_argument, NULL, O_PCRSIG },
+                { "pcr-public-key", required_argument, NULL, O_PCRKEY },
+                { "product-uuid-file", required_argument, NULL, O_UUID },
+                { "check", no_argument, NULL, O_CHECK },
+                { "no-sync", no_argument, NULL, O_NO_SYNC },
+                { "full-sync", no_argument, NULL, O_FULL_SYNC },
+                { "cap-phase", required_argument, NULL, O_CAP },
+                { "json", no_argument, NULL, O_JSON },
+                { "pbkdf-memory", required_argument, NULL, O_MEM },
+                { "pbkdf-iterations", required_argument, NULL, O_ITER },
+                { "pbkdf-time", required_argument, NULL, O_TIME },
+                {}
+        };
+        *c = (struct volume_cli) {};
+        c->run.tcti = getenv("VOLSEAL_TCTI");
+        int o, r;
+        optind = 1;
+        opterr = 0;
+        while ((o = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
+                bool unlock_only = o == O_META || o == O_CHECK || o == O_NO_SYNC || o == O_FULL_SYNC || o == O_CAP ||
+                                   o == O_MEM || o == O_ITER || o == O_TIME;
+                if (unlock_only && !unlock)
+                        return cli_usage_error(cmd, "option %s is for 'volseal unlock' only", argv[optind - 1]);
+                switch (o) {
+                case 'c':
+                        if (c->n_files == ELEMENTSOF(c->files))
+                                return cli_usage_error(cmd, "too many -c files (at most %zu)", ELEMENTSOF(c->files));
+                        c->files[c->n_files++] = optarg;
+                        break;
+                case O_VOLUME: {
+                        char *eq = strchr(optarg, '=');
+                        if (!eq || eq == optarg || !eq[1])
+                                return cli_usage_error(cmd, "--volume wants ID=DEVICE, got '%s'", optarg);
+                        if (c->n_overrides == ELEMENTSOF(c->overrides))
+                                return cli_usage_error(cmd, "too many --volume options");
+                        *eq = 0;
+                        c->overrides[c->n_overrides++] = (struct vs_volume_override) { optarg, eq + 1 };
+                        break;
+                }
+                case O_META: c->meta = optarg; break;
+                case O_STATE_DIR: c->run.state_dir = optarg; break;
+                case O_TCTI: c->run.tcti = optarg; break;
+                case O_PCRSIG: c->run.pcr_signature_path = optarg; break;
+                case O_PCRKEY: c->run.pcr_public_key_path = optarg; break;
+                case O_UUID: c->run.product_uuid_file = optarg; break;
+                case O_CHECK: c->opts.check = true; break;
+                case O_NO_SYNC: c->opts.no_sync = true; break;
+                case O_FULL_SYNC: c->opts.full_sync = true; break;
+                case O_CAP: c->cap_phase = optarg; break;
+                case O_JSON: c->json = true; break;
+                case O_MEM:
+                        if ((r = parse_u32(cmd, "--pbkdf-memory", optarg, &c->opts.pbkdf.memory_kib)) != EXIT_OK)
+                                return r;
+                        break;
+                case O_ITER:
+                        if ((r = parse_u32(cmd, "--pbkdf-iterations", optarg, &c->opts.pbkdf.iterations)) != EXIT_OK)
+                                return r;
+                        break;
+                case O_TIME:
+                        if ((r = parse_u32(cmd, "--pbkdf-time", optarg, &c->opts.pbkdf.time_ms)) != EXIT_OK)
+                                return r;
+                        break;
+                case ':':
+                        return cli_usage_error(cmd, "option %s needs a value", argv[optind - 1]);
+                default:
+                        return cli_usage_error(cmd, "unknown option %s", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        if (c->n_files == 0)
+                return cli_usage_error(cmd, "no config file given (-c FILE)");
+        if (c->opts.pbkdf.iterations && !c->opts.pbkdf.memory_kib)
+                return cli_usage_error(cmd, "--pbkdf-iterations needs --pbkdf-memory (no benchmark, so both are fixed)");
+        if (c->opts.check && c->cap_phase)
+                return cli_usage_error(cmd, "--cap-phase and --check exclude each other");
+        c->run.create_salt = unlock;
+        c->opts.run = &c->run;
+        c->opts.overrides = c->overrides;
+        c->opts.n_overrides = c->n_overrides;
+        return EXIT_OK;
+}
+
+int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config *, const struct vs_volume_options *,
+                                                   struct vs_volume_report *)) {
+        if (c->json)
+                vs_log_set_quiet(1);
+        struct vs_config cfg = {};
+        if (vs_config_load(&cfg, c->files, c->n_files) < 0)
+                return EXIT_USAGE;
+        for (size_t i = 0; i < c->n_overrides; i++)
+                if (!vs_config_find(&cfg, c->overrides[i].id)) {
+                        log_error("--volume %s: the config has no volume %s", c->overrides[i].id, c->overrides[i].id);
+                        vs_config_free(&cfg);
+                        return EXIT_USAGE;
+                }
+        const struct vs_volume_config **list = NULL;
+        size_t n = 0;
+        if (vs_volume_list(&cfg, &c->opts, &list, &n) < 0) {
+                vs_config_free(&cfg);
+                return EXIT_ENV;
+        }
+        int rc = EXIT_OK;
+        for (size_t i = 0; i < n; i++) {
+                struct vs_volume_report rep;
+                int r = fn(list[i], &c->opts, &rep);
+                rc = vs_exit_merge(rc, r);
+                if (c->json) {
+                        struct json_object *o = vs_volume_report_to_json(&rep);
+                        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                        json_object_put(o);
+                } else
+                        vs_volume_report_print(&rep);
+                fflush(stdout);
+                vs_volume_report_done(&rep);
+        }
+        free(list);
+        vs_key_run_done(&c->run);
+        vs_config_free(&cfg);
+        return rc;
+}
 
 int cmd_unlock(int argc, char **argv) {
         if (cli_wants_help(argc, argv, usage))
                 return EXIT_OK;
-        return cli_not_implemented("unlock");
+        struct volume_cli c;
+        int r = volume_cli_parse(&c, argc, argv, true);
+        if (r != EXIT_OK)
+                return r;
+        /* Hooks for issue 4 (META): read tag 15 into c.run.uuid_override and, when the machine config has no
+         * encrypted STATE, tag 9 into c.opts.state_from_meta. Until then --meta is refused, nothing touched. */
+        if (c.meta) {
+                fprintf(stderr, "volseal unlock: --meta is not implemented yet (META is read by a later release)\n");
+                return EXIT_NOT_IMPLEMENTED;
+        }
+        /* Hook for issue 7 (TPM): extend PCR 11 with c.cap_phase after every volume is open, then check that no
+         * .pcrsig entry matches the new value. */
+        if (c.cap_phase) {
+                fprintf(stderr, "volseal unlock: --cap-phase is not implemented yet\n");
+                return EXIT_NOT_IMPLEMENTED;
+        }
+        return volume_cli_run(&c, vs_volume_unlock);
 }

@@ -1,0 +1,119 @@
+/* blk.c: see blk.h. */
+#include "blk.h"
+#include "log.h"
+#include "util.h"
+
+#include <blkid/blkid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+static void blkid_free_probep(blkid_probe *pr) {
+        if (*pr)
+                blkid_free_probe(*pr);
+}
+#define _cleanup_probe_ _cleanup_(blkid_free_probep)
+
+int vs_blk_find_by_partlabel(const char *label, char **ret_devnode) {
+        char *dev = blkid_evaluate_tag("PARTLABEL", label, NULL);
+        if (!dev)
+                return -ENODEV;
+        *ret_devnode = dev;
+        return 0;
+}
+
+static int open_probe(const char *device, int flags, int *ret_fd, blkid_probe *ret) {
+        int fd = open(device, flags | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open %s: %s", device, strerror(errno));
+        blkid_probe pr = blkid_new_probe();
+        if (!pr) {
+                close(fd);
+                return log_error_errno(ENOMEM, "cannot probe %s: out of memory", device);
+        }
+        if (blkid_probe_set_device(pr, fd, 0, 0) < 0) {
+                blkid_free_probe(pr);
+                close(fd);
+                return log_error_errno(EIO, "cannot probe %s: libblkid refused the device", device);
+        }
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_VERSION | BLKID_SUBLKS_MAGIC);
+        blkid_probe_enable_partitions(pr, 1);
+        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+        *ret_fd = fd;
+        *ret = pr;
+        return 0;
+}
+
+int vs_blk_probe(const char *device, enum vs_blk_content *ret, char **ret_what) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_probe_ blkid_probe pr = NULL;
+        int r = open_probe(device, O_RDONLY, &fd, &pr);
+        if (r < 0)
+                return r;
+        r = blkid_do_safeprobe(pr);
+        if (r == 1) {
+                *ret = VS_BLK_EMPTY;
+                if (ret_what)
+                        *ret_what = strdup("nothing");
+                return 0;
+        }
+        if (r == -2) {
+                *ret = VS_BLK_FOREIGN;
+                if (ret_what)
+                        *ret_what = strdup("several conflicting signatures");
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(EIO, "cannot probe %s: libblkid failed to read it", device);
+        const char *type = NULL, *version = NULL, *pttype = NULL;
+        (void) blkid_probe_lookup_value(pr, "TYPE", &type, NULL);
+        (void) blkid_probe_lookup_value(pr, "VERSION", &version, NULL);
+        (void) blkid_probe_lookup_value(pr, "PTTYPE", &pttype, NULL);
+        char *what = NULL;
+        if (type && streq(type, "crypto_LUKS") && version && streq(version, "2"))
+                *ret = VS_BLK_LUKS2;
+        else
+                *ret = VS_BLK_FOREIGN;
+        if (type && version && streq(type, "crypto_LUKS"))
+                r = asprintf(&what, "crypto_LUKS version %s", version);
+        else if (type)
+                r = asprintf(&what, "%s", type);
+        else if (pttype)
+                r = asprintf(&what, "%s partition table", pttype);
+        else
+                r = asprintf(&what, "an unknown signature");
+        if (r < 0)
+                return -ENOMEM;
+        if (ret_what)
+                *ret_what = what;
+        else
+                free(what);
+        return 0;
+}
+
+int vs_blk_wipe(const char *device) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_probe_ blkid_probe pr = NULL;
+        int r = open_probe(device, O_RDWR, &fd, &pr);
+        if (r < 0)
+                return r;
+        int n = 0;
+        /* blkid_do_probe() walks every signature; blkid_do_wipe() erases the current one and steps back so
+         * the same area is probed again (a LUKS2 secondary header or a backup GPT shows up next). */
+        for (int guard = 0; guard < 64; guard++) {
+                r = blkid_do_probe(pr);
+                if (r == 1)
+                        break;
+                if (r < 0)
+                        return log_error_errno(EIO, "cannot probe %s while wiping", device);
+                if (blkid_do_wipe(pr, 0) < 0)
+                        return log_error_errno(errno ? errno : EIO, "cannot erase a signature on %s: %s", device,
+                                               strerror(errno ? errno : EIO));
+                n++;
+        }
+        if (fsync(fd) < 0)
+                return log_error_errno(errno, "cannot sync %s: %s", device, strerror(errno));
+        return n;
+}

@@ -1,0 +1,84 @@
+/* keys.h: one vtable for every key kind (static, nodeID, tpm, kms) and the per-run context they share.
+ * Promise: volume.c never knows how a passphrase is made; a kind never touches the LUKS header. A kind
+ * returns the passphrase in a struct vs_secret; lockToSTATE's salt is appended by vs_key_new()/vs_key_get()
+ * (the kinds never see it). Expected failures (wrong UUID, PCRs changed, KMS down) are not logged by the
+ * kind: it records one sentence with vs_key_reason() and volume.c reports it with the slot. */
+#pragma once
+#include <stdbool.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "secret.h"
+
+/* Created once per `volseal unlock`/`status` run, shared by every volume, so a TPM context (SRK, loaded PCR
+ * key) or an HTTP/2 connection is made once and reused. Kinds keep their state in kind_state[their kind]
+ * and free it in their run_done. Paths are NULL when not given: the kind applies its default. */
+struct vs_key_run {
+        const char *tcti;                /* --tcti, else $VOLSEAL_TCTI, else NULL (kind's default) */
+        const char *pcr_signature_path;  /* --pcr-signature, default /.extra/tpm2-pcr-signature.json */
+        const char *pcr_public_key_path; /* --pcr-public-key, default /.extra/tpm2-pcr-public-key.pem */
+        const char *product_uuid_file;   /* --product-uuid-file, default /sys/class/dmi/id/product_uuid */
+        const char *uuid_override;       /* META tag 15 (issue 4 fills it); wins over product_uuid_file */
+        const char *state_dir;           /* --state-dir: STATE is mounted there (lockToSTATE salt) */
+        bool create_salt;                /* unlock: create the salt when STATE is mounted and it is absent */
+        bool debug_tpm;                  /* --debug-tpm: let tpm2-tss log (it logs secrets) */
+        unsigned kms_timeout_ms;         /* 0 = 10 s */
+        void *kind_state[_VS_KEY_KIND_MAX];
+        struct vs_secret *salt;          /* loaded on first use by vs_key_run_salt() */
+        char reason[512];                /* the last vs_key_reason() */
+};
+
+/* The volume a key is for. */
+struct vs_key_volume {
+        const char *id;                  /* volume ID = PARTLABEL: STATE, EPHEMERAL, u-<name> */
+        const char *device;              /* block device or image file */
+};
+
+struct vs_key_ops {
+        enum vs_key_kind kind;
+        const char *name;                /* "static", "nodeID", "tpm", "kms" */
+        const char *token_type;          /* LUKS2 token type it writes at id = slot ("talos-tpm2", "sideroKMS"),
+                                          * NULL = none (a token found at its slot is stale and removed) */
+        bool minimal_pbkdf;              /* true: a random high-entropy secret -> argon2id minimum;
+                                          * false: low entropy -> benchmarked argon2id */
+        /* Whether a key of this kind can be enrolled now: 1 yes; 0 pending (reason in run->reason, e.g.
+         * "no signed PCR policy: enrolment waits for a boot of a signed UKI"); <0 error. NULL = always 1. */
+        int (*can_enroll)(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key);
+        /* Enrolment: makes a new passphrase for keyslot `slot` and, when token_type is set, the token JSON to
+         * store at token id `slot` (without "keyslots": volume.c sets it after the keyslot exists). */
+        int (*new_key)(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
+                       unsigned slot, struct vs_secret **ret_pass, struct json_object **ret_token);
+        /* Unlock/verify: the passphrase for keyslot `slot` given the token found at id `slot`: for a kind with
+         * token_type, volume.c calls this only with a token of that type (a missing/foreign token is
+         * handled as stale before); for kinds without a token it is NULL or a stale token to ignore.
+         * Returns 0; -ENOKEY when the token is missing/foreign or the key can no longer be recovered and the
+         * kind allows sync to replace the slot with a new key; any other -errno: the slot failed (reason in
+         * run->reason) and sync leaves it alone. */
+        int (*get_key)(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
+                       unsigned slot, struct json_object *token, struct vs_secret **ret_pass);
+        /* Frees run->kind_state[kind] (TPM context, connection). NULL = nothing to free. */
+        void (*run_done)(struct vs_key_run *run);
+};
+
+extern const struct vs_key_ops vs_key_ops_static;
+extern const struct vs_key_ops vs_key_ops_nodeid;
+
+/* The kind's ops, or NULL when that kind is not built yet. */
+const struct vs_key_ops *vs_key_ops_get(enum vs_key_kind kind);
+
+/* Records why a key could not be made or recovered (one sentence, no secrets), logs it at debug level and
+ * returns -abs(err). */
+__attribute__((format(printf, 3, 4)))
+int vs_key_reason(struct vs_key_run *run, int err, const char *fmt, ...);
+
+/* The wrappers volume.c uses: they dispatch to the kind, and append the lockToSTATE salt. -ENOSYS (reason
+ * set) when the kind is not built. */
+int vs_key_can_enroll(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key);
+int vs_key_new(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
+               unsigned slot, struct vs_secret **ret_pass, struct json_object **ret_token);
+int vs_key_get(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
+               unsigned slot, struct json_object *token, struct vs_secret **ret_pass);
+/* The lockToSTATE salt (loaded, or created when run->create_salt). -EAGAIN when no --state-dir. */
+int vs_key_run_salt(struct vs_key_run *run, const struct vs_secret **ret);
+/* Ends a run: every kind's run_done, the salt wiped. */
+void vs_key_run_done(struct vs_key_run *run);

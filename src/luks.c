@@ -1,0 +1,317 @@
+/* luks.c: see luks.h. libcryptsetup's own messages are routed to the debug log: the caller decides what the
+ * user sees (one sentence naming the volume and slot). */
+#include "luks.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libcryptsetup.h>
+#include <stdio.h>
+
+struct vs_luks {
+        struct crypt_device *cd;
+        char *device;
+};
+
+static void luks_log(int level, const char *msg, void *usrptr) {
+        size_t n = strlen(msg);
+        while (n > 0 && msg[n - 1] == '\n')
+                n--;
+        log_debug("libcryptsetup: %.*s", (int) n, msg);
+}
+
+static int init(const char *device, struct vs_luks **ret) {
+        /* libcryptsetup's context-free messages (device-mapper probing) go to the debug log as well. */
+        crypt_set_log_callback(NULL, luks_log, NULL);
+        struct vs_luks *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->device = strdup(device);
+        if (!l->device) {
+                free(l);
+                return -ENOMEM;
+        }
+        int r = crypt_init(&l->cd, device);
+        if (r < 0) {
+                free(l->device);
+                free(l);
+                return log_error_errno(r, "cannot open %s for LUKS2: %s", device, strerror(-r));
+        }
+        crypt_set_log_callback(l->cd, luks_log, NULL);
+        *ret = l;
+        return 0;
+}
+
+void vs_luks_free(struct vs_luks *l) {
+        if (!l)
+                return;
+        crypt_free(l->cd);
+        free(l->device);
+        free(l);
+}
+
+const char *vs_luks_device(const struct vs_luks *l) { return l->device; }
+
+int vs_luks_load(const char *device, struct vs_luks **ret) {
+        struct vs_luks *l;
+        int r = init(device, &l);
+        if (r < 0)
+                return r;
+        r = crypt_load(l->cd, CRYPT_LUKS2, NULL);
+        if (r < 0) {
+                vs_luks_free(l);
+                return log_error_errno(r, "cannot read the LUKS2 header of %s: %s", device,
+                                       r == -EINVAL ? "not a valid LUKS2 header" : strerror(-r));
+        }
+        *ret = l;
+        return 0;
+}
+
+int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,
+                   struct vs_luks **ret) {
+        const char *cipher = p->cipher ? p->cipher : "aes-xts-plain64";
+        const char *c, *mode;
+        char buf[64];
+        if (vs_cipher_is_adiantum(cipher)) {
+                snprintf(buf, sizeof(buf), "%s,aes", cipher);
+                c = buf;
+                mode = "adiantum-plain64";
+        } else if (streq(cipher, "aes-xts-plain64")) {
+                c = "aes";
+                mode = "xts-plain64";
+        } else
+                return log_error_errno(EINVAL, "cannot format %s: unknown cipher %s", device, cipher);
+        unsigned bits = p->key_bits ? p->key_bits : vs_cipher_is_adiantum(cipher) ? 256 : 512;
+        if (vk->len * 8 != bits)
+                return log_error_errno(EINVAL, "cannot format %s: volume key is %zu bits, cipher wants %u", device,
+                                       vk->len * 8, bits);
+        struct vs_luks *l;
+        int r = init(device, &l);
+        if (r < 0)
+                return r;
+        /* The volume-key digest: the volume key is full-entropy, so the minimum (design §10). */
+        struct crypt_pbkdf_type digest = {
+                .type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000, .flags = CRYPT_PBKDF_NO_BENCHMARK,
+        };
+        r = crypt_set_pbkdf_type(l->cd, &digest);
+        if (r < 0)
+                goto fail;
+        struct crypt_params_luks2 params = { .sector_size = p->sector_size };
+        r = crypt_format(l->cd, CRYPT_LUKS2, c, mode, NULL, (const char *) vk->data, vk->len, &params);
+        if (r < 0)
+                goto fail;
+        *ret = l;
+        return 0;
+fail:
+        vs_luks_free(l);
+        return log_error_errno(r, "cannot format %s as LUKS2 (%s, %u-bit key): %s", device, cipher, bits, strerror(-r));
+}
+
+size_t vs_luks_volume_key_size(struct vs_luks *l) {
+        int n = crypt_get_volume_key_size(l->cd);
+        return n > 0 ? (size_t) n : 0;
+}
+
+int vs_luks_slot_active(struct vs_luks *l, unsigned slot) {
+        crypt_keyslot_info i = crypt_keyslot_status(l->cd, (int) slot);
+        return i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST || i == CRYPT_SLOT_UNBOUND;
+}
+
+int vs_luks_slot_kdf(struct vs_luks *l, unsigned slot, char *buf, size_t size) {
+        struct crypt_pbkdf_type pbkdf = {};
+        int r = crypt_keyslot_get_pbkdf(l->cd, (int) slot, &pbkdf);
+        if (r < 0)
+                return r;
+        snprintf(buf, size, "%s", pbkdf.type ? pbkdf.type : "?");
+        return 0;
+}
+
+int vs_luks_volume_key(struct vs_luks *l, unsigned slot, const struct vs_secret *pass, struct vs_secret **ret_vk) {
+        if (!vs_luks_slot_active(l, slot))
+                return -ENOENT;
+        _cleanup_secret_ struct vs_secret *vk = NULL;
+        size_t size = vs_luks_volume_key_size(l);
+        int r = vs_secret_new(size, &vk);
+        if (r < 0)
+                return r;
+        r = crypt_volume_key_get(l->cd, (int) slot, (char *) vk->data, &size, (const char *) pass->data, pass->len);
+        if (r == -EPERM || r == -ENOENT)
+                return r;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read keyslot %u: %s", l->device, slot, strerror(-r));
+        vk->len = size;
+        *ret_vk = TAKE_PTR(vk);
+        return 0;
+}
+
+int vs_luks_test_passphrase(struct vs_luks *l, unsigned slot, const struct vs_secret *pass) {
+        if (!vs_luks_slot_active(l, slot))
+                return -ENOENT;
+        int r = crypt_activate_by_passphrase(l->cd, NULL, (int) slot, (const char *) pass->data, pass->len, 0);
+        if (r == -EPERM || r == -ENOENT)
+                return r;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot test keyslot %u: %s", l->device, slot, strerror(-r));
+        return 0;
+}
+
+static int set_pbkdf(struct vs_luks *l, const struct vs_pbkdf *p) {
+        if (p->minimal) {
+                /* libcryptsetup's floor for argon2: as cheap as PBKDF2-1000, still argon2id for Talos. */
+                static const struct crypt_pbkdf_type minimal = {
+                        .type = CRYPT_KDF_ARGON2ID, .hash = "sha256", .iterations = 4, .max_memory_kb = 32,
+                        .parallel_threads = 1, .flags = CRYPT_PBKDF_NO_BENCHMARK,
+                };
+                return crypt_set_pbkdf_type(l->cd, &minimal);
+        }
+        if (!p->memory_kib && !p->iterations && !p->time_ms)
+                return crypt_set_pbkdf_type(l->cd, NULL); /* benchmarked defaults */
+        const struct crypt_pbkdf_type *def = crypt_get_pbkdf_default(CRYPT_LUKS2);
+        struct crypt_pbkdf_type t = {
+                .type = CRYPT_KDF_ARGON2ID, .hash = "sha256",
+                .time_ms = p->time_ms ? p->time_ms : def ? def->time_ms : 2000,
+                .max_memory_kb = p->memory_kib ? p->memory_kib : def ? def->max_memory_kb : 1048576,
+                .parallel_threads = p->iterations ? 1 : def ? def->parallel_threads : 4,
+        };
+        if (p->iterations) {
+                t.iterations = p->iterations;
+                t.flags = CRYPT_PBKDF_NO_BENCHMARK;
+        }
+        return crypt_set_pbkdf_type(l->cd, &t);
+}
+
+int vs_luks_add_slot(struct vs_luks *l, unsigned slot, const struct vs_secret *vk, const struct vs_secret *pass,
+                     const struct vs_pbkdf *pbkdf) {
+        int r = set_pbkdf(l, pbkdf);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot set the argon2id parameters for keyslot %u: %s", l->device, slot,
+                                       strerror(-r));
+        r = crypt_keyslot_add_by_volume_key(l->cd, (int) slot, (const char *) vk->data, vk->len,
+                                            (const char *) pass->data, pass->len);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot add keyslot %u: %s", l->device, slot, strerror(-r));
+        return 0;
+}
+
+int vs_luks_destroy_slot(struct vs_luks *l, unsigned slot) {
+        if (!vs_luks_slot_active(l, slot))
+                return 0;
+        int r = crypt_keyslot_destroy(l->cd, (int) slot);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot destroy keyslot %u: %s", l->device, slot, strerror(-r));
+        return 0;
+}
+
+int vs_luks_token_get(struct vs_luks *l, unsigned id, struct json_object **ret) {
+        const char *json = NULL;
+        int r = crypt_token_json_get(l->cd, (int) id, &json);
+        if (r < 0)
+                return -ENOENT;
+        struct json_object *o = json_tokener_parse(json);
+        if (!o)
+                return log_error_errno(EINVAL, "%s: token %u is not valid JSON", l->device, id);
+        *ret = o;
+        return 0;
+}
+
+int vs_luks_token_set(struct vs_luks *l, unsigned id, struct json_object *token, int slot) {
+        int r;
+        if (!token) {
+                const char *json = NULL;
+                if (crypt_token_json_get(l->cd, (int) id, &json) < 0)
+                        return 0;
+                r = crypt_token_json_set(l->cd, (int) id, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot remove token %u: %s", l->device, id, strerror(-r));
+                return 0;
+        }
+        struct json_object *ks = json_object_new_array();
+        if (slot >= 0) {
+                char s[16];
+                snprintf(s, sizeof(s), "%d", slot);
+                json_object_array_add(ks, json_object_new_string(s));
+        }
+        json_object_object_add(token, "keyslots", ks);
+        const char *json = json_object_to_json_string_ext(token, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        r = crypt_token_json_set(l->cd, (int) id, json);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write token %u: %s", l->device, id, strerror(-r));
+        return 0;
+}
+
+static uint32_t activation_flags(const struct vs_luks_activation *a) {
+        uint32_t f = 0;
+        if (a) {
+                if (a->perf_flags & VS_PERF_NO_READ_WORKQUEUE)
+                        f |= CRYPT_ACTIVATE_NO_READ_WORKQUEUE;
+                if (a->perf_flags & VS_PERF_NO_WRITE_WORKQUEUE)
+                        f |= CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE;
+                if (a->perf_flags & VS_PERF_SAME_CPU_CRYPT)
+                        f |= CRYPT_ACTIVATE_SAME_CPU_CRYPT;
+                if (a->allow_discards)
+                        f |= CRYPT_ACTIVATE_ALLOW_DISCARDS;
+        }
+        return f;
+}
+
+int vs_luks_mapping_active(const char *name) {
+        crypt_set_log_callback(NULL, luks_log, NULL);
+        crypt_status_info s = crypt_status(NULL, name);
+        return s == CRYPT_ACTIVE || s == CRYPT_BUSY;
+}
+
+int vs_luks_activate(struct vs_luks *l, const char *name, const struct vs_secret *vk, const struct vs_luks_activation *a) {
+        if (name && vs_luks_mapping_active(name))
+                return -EEXIST;
+        int r = crypt_activate_by_volume_key(l->cd, name, (const char *) vk->data, vk->len, name ? activation_flags(a) : 0);
+        if (r == -EEXIST)
+                return r;
+        if (r < 0 && name && (r == -ENOTSUP || r == -ENODEV || r == -ENOENT))
+                return -EOPNOTSUPP; /* the caller reports it: "device-mapper is not available" */
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot activate%s%s: %s", l->device, name ? " " : "", name ? name : "",
+                                       strerror(-r));
+        return 0;
+}
+
+const char *vs_luks_subsystem(struct vs_luks *l) {
+        return crypt_get_subsystem(l->cd);
+}
+
+int vs_luks_set_subsystem(struct vs_luks *l, const char *subsystem) {
+        /* crypt_get_label() points into the header that crypt_set_label() rewrites: copy it first. */
+        const char *label = crypt_get_label(l->cd);
+        _cleanup_free_ char *copy = label ? strdup(label) : NULL;
+        if (label && !copy)
+                return -ENOMEM;
+        int r = crypt_set_label(l->cd, copy, subsystem);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write the header's subsystem field: %s", l->device, strerror(-r));
+        return 0;
+}
+
+int vs_luks_destroy_all_slots(const char *device) {
+        struct vs_luks *l;
+        int r = init(device, &l);
+        if (r < 0)
+                return r;
+        r = crypt_load(l->cd, CRYPT_LUKS, NULL);
+        if (r < 0) {
+                vs_luks_free(l);
+                return log_error_errno(r, "cannot read the LUKS header of %s: %s", device, strerror(-r));
+        }
+        int n = 0, max = crypt_keyslot_max(crypt_get_type(l->cd));
+        for (int s = 0; s < max; s++) {
+                if (!vs_luks_slot_active(l, (unsigned) s))
+                        continue;
+                r = crypt_keyslot_destroy(l->cd, s);
+                if (r < 0) {
+                        vs_luks_free(l);
+                        return log_error_errno(r, "%s: cannot destroy keyslot %d: %s", device, s, strerror(-r));
+                }
+                n++;
+        }
+        vs_luks_free(l);
+        return n;
+}

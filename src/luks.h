@@ -1,0 +1,84 @@
+/* luks.h: the only module that calls libcryptsetup: LUKS2 format, keyslots at given numbers, tokens with
+ * id = slot, check-only and real activation.
+ * Promise: every keyslot written is argon2id; a key is only ever tried against the one keyslot named
+ * (libcryptsetup never walks every slot); the volume key passes through struct vs_secret only; a
+ * device-mapper that is missing is reported as -EOPNOTSUPP. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "secret.h"
+
+struct vs_luks;
+
+/* How a keyslot's argon2id is tuned. `minimal`: libcryptsetup's minimum (4 iterations, 32 KiB, 1 thread,
+ * no benchmark) for high-entropy secrets (tpm, kms). Otherwise the benchmarked cryptsetup defaults
+ * (~1 GiB, 2 s), unless memory_kib/iterations/time_ms override them (tests: memory_kib + iterations skip
+ * the benchmark). */
+struct vs_pbkdf {
+        bool minimal;
+        uint32_t memory_kib;
+        uint32_t iterations;
+        uint32_t time_ms;
+};
+
+struct vs_luks_format_params {
+        const char *cipher;      /* "aes-xts-plain64" (NULL), "xchacha12", "xchacha20" */
+        unsigned key_bits;       /* 0: 512 for XTS, 256 for Adiantum */
+        unsigned sector_size;    /* 0: libcryptsetup's choice */
+};
+
+/* Loads a LUKS2 header (both copies are validated by libcryptsetup). -EINVAL when not LUKS2. */
+int vs_luks_load(const char *device, struct vs_luks **ret);
+/* Formats `device` as LUKS2 with volume key `vk` (its length must match key_bits/8) and a 1000-iteration
+ * PBKDF2 volume-key digest. No keyslot yet. */
+int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,
+                   struct vs_luks **ret);
+void vs_luks_free(struct vs_luks *l);
+static inline void vs_luks_freep(struct vs_luks **l) { vs_luks_free(*l); *l = NULL; }
+#define _cleanup_luks_ __attribute__((cleanup(vs_luks_freep)))
+
+const char *vs_luks_device(const struct vs_luks *l);
+/* Bytes of the volume key (64 for aes-xts-plain64 512). */
+size_t vs_luks_volume_key_size(struct vs_luks *l);
+/* 1 when keyslot `slot` holds a key, 0 when free. */
+int vs_luks_slot_active(struct vs_luks *l, unsigned slot);
+/* The KDF type of an active keyslot ("argon2id", "pbkdf2", ...), for status. */
+int vs_luks_slot_kdf(struct vs_luks *l, unsigned slot, char *buf, size_t size);
+
+/* Derives the volume key from keyslot `slot` only. -EPERM: the passphrase does not open that slot;
+ * -ENOENT: the slot is empty. Nothing is logged for those two (the caller reports them). */
+int vs_luks_volume_key(struct vs_luks *l, unsigned slot, const struct vs_secret *pass, struct vs_secret **ret_vk);
+/* Tests `pass` against keyslot `slot` only, check-only (crypt_activate_by_passphrase with a NULL name). */
+int vs_luks_test_passphrase(struct vs_luks *l, unsigned slot, const struct vs_secret *pass);
+/* Writes keyslot `slot` (must be free) holding `vk` under `pass`, argon2id tuned by `pbkdf`. */
+int vs_luks_add_slot(struct vs_luks *l, unsigned slot, const struct vs_secret *vk, const struct vs_secret *pass,
+                     const struct vs_pbkdf *pbkdf);
+/* Destroys keyslot `slot` (its key material is overwritten). A free slot is fine. */
+int vs_luks_destroy_slot(struct vs_luks *l, unsigned slot);
+
+/* Token `id` as JSON (caller owns it); -ENOENT when there is none. */
+int vs_luks_token_get(struct vs_luks *l, unsigned id, struct json_object **ret);
+/* Writes token `id` = `token` with "keyslots": ["slot"] set (the keyslot must exist); NULL removes it. */
+int vs_luks_token_set(struct vs_luks *l, unsigned id, struct json_object *token, int slot);
+
+/* Activation flags from the config (enum vs_perf_flag of config.h, allowDiscards). */
+struct vs_luks_activation {
+        unsigned perf_flags;
+        bool allow_discards;
+};
+/* Activates the volume as `name` with the volume key; name NULL = check-only (verifies the key against the
+ * header digest, needs no device-mapper). -EEXIST when `name` is already active, -EOPNOTSUPP when
+ * device-mapper is not available. */
+int vs_luks_activate(struct vs_luks *l, const char *name, const struct vs_secret *vk, const struct vs_luks_activation *a);
+/* 1 when a mapping called `name` exists, 0 when not (or device-mapper is unavailable). */
+int vs_luks_mapping_active(const char *name);
+
+/* The header's subsystem field (volseal keeps its sync fingerprint there, docs/operations.md). */
+const char *vs_luks_subsystem(struct vs_luks *l);
+int vs_luks_set_subsystem(struct vs_luks *l, const char *subsystem);
+
+/* `volseal wipe`: loads any LUKS header (1 or 2) on `device` and destroys every keyslot. Returns the
+ * number destroyed, or -errno. */
+int vs_luks_destroy_all_slots(const char *device);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# test-cli-volume.sh: usage errors of unlock, status and wipe; each refused before anything is touched.
+. "$(dirname "$0")/../lib/common.sh"
+
+expect() { # expected-exit-code command...
+  local want=$1; shift
+  set +e; "$@" >"$T/out" 2>"$T/err" </dev/null; local rc=$?; set -e
+  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
+  [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stderr: $ERR"
+}
+printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  keys:\n    - nodeID: {}\n      slot: 0\n' >"$T/c.yaml"
+truncate -s 20M "$T/e.img"
+sum=$(sha256sum <"$T/e.img")
+
+expect 1 "$VOLSEAL" unlock
+contains "$ERR" "no config file given (-c FILE)"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume nodevice
+contains "$ERR" "--volume wants ID=DEVICE, got 'nodevice'"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "STATE=$T/e.img" --check
+contains "$ERR" "--volume STATE: the config has no volume STATE"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --pbkdf-iterations 4
+contains "$ERR" "--pbkdf-iterations needs --pbkdf-memory"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --pbkdf-memory lots
+contains "$ERR" "'lots' is not a positive number"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --frob
+contains "$ERR" "unknown option --frob"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --state-dir
+contains "$ERR" "needs a value"
+expect 5 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --meta /dev/null
+expect 5 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --cap-phase start-the-world
+expect 1 "$VOLSEAL" status -c "$T/c.yaml" --check
+contains "$ERR" "option --check is for 'volseal unlock' only"
+expect 1 "$VOLSEAL" unlock -c "$T/missing.yaml" --volume "EPHEMERAL=$T/e.img"
+[ "$(sha256sum <"$T/e.img")" = "$sum" ] || fail "a usage error touched the image"
+ok "unlock/status usage errors exit 1 (5 for --meta/--cap-phase), nothing touched"
+
+expect 1 "$VOLSEAL" wipe
+contains "$ERR" "missing volume ID"
+expect 1 "$VOLSEAL" wipe EPHEMERAL
+contains "$ERR" "--volume EPHEMERAL=DEVICE or --label EPHEMERAL"
+expect 1 "$VOLSEAL" wipe EPHEMERAL --volume "STATE=$T/e.img"
+contains "$ERR" "--volume names STATE, but the volume to wipe is EPHEMERAL"
+expect 1 "$VOLSEAL" wipe EPHEMERAL --volume "EPHEMERAL=$T/e.img" --label EPHEMERAL
+expect 4 "$VOLSEAL" wipe u-none$$ --label u-none$$
+contains "$ERR" "no partition labelled"
+ok "wipe usage errors"
+done_testing
