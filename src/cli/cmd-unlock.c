@@ -12,7 +12,7 @@
 static const char usage[] =
         "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--meta DEVICE]\n"
         "              [--state-dir DIR] [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE]\n"
-        "              [--product-uuid-file FILE] [--check] [--no-sync] [--full-sync] [--cap-phase WORD] [--json]\n"
+        "              [--product-uuid-file FILE] [--kms-ca FILE] [--check] [--no-sync] [--full-sync] [--cap-phase WORD] [--json]\n"
         "\n"
         "For each configured volume (STATE first, then EPHEMERAL, then user volumes u-NAME): find it by\n"
         "PARTLABEL (or --volume), format it as LUKS2 when it is empty, else open it with the configured keys\n"
@@ -22,12 +22,16 @@ static const char usage[] =
         "Options:\n"
         "  -c, --config FILE          config documents (VolumeConfig, UserVolumeConfig); repeatable\n"
         "      --volume ID=DEVICE     use DEVICE (block device or image file) for volume ID; repeatable\n"
-        "      --meta DEVICE          the META partition (UUID override, STATE config): not read yet (exit 5)\n"
+        "      --meta DEVICE          the META partition (default: the partition labelled META, if any): tag 15\n"
+        "                             replaces the machine UUID of nodeID keys; tag 9 gives STATE's config when\n"
+        "                             the machine config has no STATE VolumeConfig, and is updated after STATE\n"
+        "                             opened with the machine config's (docs/meta.md)\n"
         "      --state-dir DIR        STATE is mounted at DIR: lockToSTATE volumes open (salt created once)\n"
         "      --tcti TCTI            TPM access (default $VOLSEAL_TCTI, then device:/dev/tpmrm0)\n"
         "      --pcr-signature FILE   signed PCR policy (default /.extra/tpm2-pcr-signature.json)\n"
         "      --pcr-public-key FILE  its key (default /.extra/tpm2-pcr-public-key.pem)\n"
         "      --product-uuid-file F  machine UUID for nodeID keys (default /sys/class/dmi/id/product_uuid)\n"
+        "      --kms-ca FILE          PEM CA bundle to verify TLS KMS endpoints (default: system CA store)\n"
         "      --check                verify keys without activating dm-crypt (hosts without device-mapper)\n"
         "      --no-sync              open only; leave keyslots as they are\n"
         "      --full-sync            verify every configured slot even when the sync fingerprint matches\n"
@@ -58,7 +62,7 @@ static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t *
 
 int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         const char *cmd = argv[0];
-        enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
+        enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_KMS_CA, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
                O_CAP, O_JSON, O_MEM, O_ITER, O_TIME };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
@@ -69,6 +73,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 { "pcr-signature", required_argument, NULL, O_PCRSIG },
                 { "pcr-public-key", required_argument, NULL, O_PCRKEY },
                 { "product-uuid-file", required_argument, NULL, O_UUID },
+                { "kms-ca", required_argument, NULL, O_KMS_CA },
                 { "check", no_argument, NULL, O_CHECK },
                 { "no-sync", no_argument, NULL, O_NO_SYNC },
                 { "full-sync", no_argument, NULL, O_FULL_SYNC },
@@ -85,7 +90,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         optind = 1;
         opterr = 0;
         while ((o = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
-                bool unlock_only = o == O_META || o == O_CHECK || o == O_NO_SYNC || o == O_FULL_SYNC || o == O_CAP ||
+                bool unlock_only = o == O_CHECK || o == O_NO_SYNC || o == O_FULL_SYNC || o == O_CAP ||
                                    o == O_MEM || o == O_ITER || o == O_TIME;
                 if (unlock_only && !unlock)
                         return cli_usage_error(cmd, "option %s is for 'volseal unlock' only", argv[optind - 1]);
@@ -111,6 +116,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 case O_PCRSIG: c->run.pcr_signature_path = optarg; break;
                 case O_PCRKEY: c->run.pcr_public_key_path = optarg; break;
                 case O_UUID: c->run.product_uuid_file = optarg; break;
+                case O_KMS_CA: c->run.kms_ca_file = optarg; break;
                 case O_CHECK: c->opts.check = true; break;
                 case O_NO_SYNC: c->opts.no_sync = true; break;
                 case O_FULL_SYNC: c->opts.full_sync = true; break;
@@ -156,25 +162,36 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
         struct vs_config cfg = {};
         if (vs_config_load(&cfg, c->files, c->n_files) < 0)
                 return EXIT_USAGE;
+        bool unlock = fn == vs_volume_unlock;
+        struct volume_meta vm;
+        int rc = volume_meta_begin(&vm, c->meta, &cfg, &c->run, &c->opts);
+        if (rc != EXIT_OK) {
+                volume_meta_done(&vm);
+                vs_config_free(&cfg);
+                return rc;
+        }
         for (size_t i = 0; i < c->n_overrides; i++)
-                if (!vs_config_find(&cfg, c->overrides[i].id)) {
+                if (!vs_config_find(&cfg, c->overrides[i].id) && !(streq(c->overrides[i].id, "STATE") && c->opts.state_from_meta)) {
                         log_error("--volume %s: the config has no volume %s", c->overrides[i].id, c->overrides[i].id);
+                        volume_meta_done(&vm);
                         vs_config_free(&cfg);
                         return EXIT_USAGE;
                 }
         const struct vs_volume_config **list = NULL;
         size_t n = 0;
         if (vs_volume_list(&cfg, &c->opts, &list, &n) < 0) {
+                volume_meta_done(&vm);
                 vs_config_free(&cfg);
                 return EXIT_ENV;
         }
-        int rc = EXIT_OK;
         for (size_t i = 0; i < n; i++) {
                 struct vs_volume_report rep;
                 int r = fn(list[i], &c->opts, &rep);
                 rc = vs_exit_merge(rc, r);
+                rc = vs_exit_merge(rc, volume_meta_after(&vm, &cfg, list[i], &rep, unlock));
                 if (c->json) {
                         struct json_object *o = vs_volume_report_to_json(&rep);
+                        volume_meta_annotate(&vm, list[i], o);
                         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                         json_object_put(o);
                 } else
@@ -184,6 +201,7 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
         }
         free(list);
         vs_key_run_done(&c->run);
+        volume_meta_done(&vm);
         vs_config_free(&cfg);
         return rc;
 }
@@ -195,12 +213,6 @@ int cmd_unlock(int argc, char **argv) {
         int r = volume_cli_parse(&c, argc, argv, true);
         if (r != EXIT_OK)
                 return r;
-        /* Hooks for issue 4 (META): read tag 15 into c.run.uuid_override and, when the machine config has no
-         * encrypted STATE, tag 9 into c.opts.state_from_meta. Until then --meta is refused, nothing touched. */
-        if (c.meta) {
-                fprintf(stderr, "volseal unlock: --meta is not implemented yet (META is read by a later release)\n");
-                return EXIT_NOT_IMPLEMENTED;
-        }
         /* Hook for issue 7 (TPM): extend PCR 11 with c.cap_phase after every volume is open, then check that no
          * .pcrsig entry matches the new value. */
         if (c.cap_phase) {
