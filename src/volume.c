@@ -402,7 +402,13 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
         uint32_t configured = configured_mask(v);
         char fp[64];
         const char *have = vs_luks_subsystem(l);
-        if (!o->full_sync && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
+        /* A configured slot that failed while opening (a tpm slot after a dbx update) must be looked at again
+         * even though config and header are unchanged: its key kind may ask for a re-seal. */
+        bool open_failed = false;
+        for (size_t i = 0; i < rep->n_slots; i++)
+                if (rep->slots[i].slot != opened && rep->slots[i].status && streq(rep->slots[i].status, "failed"))
+                        open_failed = true;
+        if (!o->full_sync && !open_failed && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
                 for (size_t i = 0; i < v->enc.n_keys; i++)
                         if (v->enc.keys[i].slot != opened)
                                 slot_set(rep, v->enc.keys[i].slot, kind_name(&v->enc.keys[i]), "unchanged",

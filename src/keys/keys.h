@@ -62,6 +62,11 @@ struct vs_key_ops {
 
 extern const struct vs_key_ops vs_key_ops_static;
 extern const struct vs_key_ops vs_key_ops_nodeid;
+extern const struct vs_key_ops vs_key_ops_tpm;
+
+/* tpm: `volseal tpm reseal --force`: every failed unseal in this run asks sync to re-seal the slot (-ENOKEY),
+ * bypassing the SecureBoot/PK/KEK/db gate. */
+void vs_key_tpm_force_reseal(struct vs_key_run *run);
 
 /* The kind's ops, or NULL when that kind is not built yet. */
 const struct vs_key_ops *vs_key_ops_get(enum vs_key_kind kind);
