@@ -452,6 +452,7 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                 }
                 bool add = !vs_luks_slot_active(l, s);
                 const char *why = NULL;
+                char why_buf[sizeof(run->reason)];
                 if (!add) {
                         (void) vs_luks_token_get(l, s, &tok);
                         _cleanup_secret_ struct vs_secret *pass = NULL;
@@ -460,7 +461,9 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                         json_object_put(tok);
                         tok = NULL;
                         if (r == -ENOKEY) {
-                                why = run->reason[0] ? run->reason : "its token is missing";
+                                /* copied: can_enroll/new_key below overwrite run->reason */
+                                snprintf(why_buf, sizeof(why_buf), "%s", run->reason[0] ? run->reason : "its token is missing");
+                                why = why_buf;
                         } else if (r < 0) {
                                 slot_fail(rep, s, kind_name(k), "%s", run->reason[0] ? run->reason : strerror(-r));
                                 complete = false;

@@ -82,3 +82,23 @@ tstatus() {
 }
 # token_field DEVICE SLOT FIELD: UserData.FIELD of the talos-tpm2 token at id SLOT (via the real cryptsetup)
 token_field() { cryptsetup luksDump --dump-json-metadata "$1" | jq -c -r ".tokens[\"$2\"].UserData.$3"; }
+# tpm_volume CFG-FILE [tpm options YAML]: $STATE (one image) and a config with tpm at slot 0, nodeID at slot 1;
+# the first boot of the signed UKI formats it with the tpm slot and adds nodeID.
+tpm_volume() {
+  STATE=$(img state)
+  VOLUMES=(--volume "STATE=$STATE")
+  config "$1" <<Y
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: STATE
+encryption:
+  keys:
+    - tpm: {${2:-}}
+      slot: 0
+    - nodeID: {}
+      slot: 1
+Y
+}
+lockout_counter() { "$VOLSEAL" tpm info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lockout"]["counter"])'; }
+token_sum() { cryptsetup luksDump --dump-json-metadata "$1" | jq -c '.tokens["0"]' | sha256sum | cut -c1-64; }
+flush_all() { tpm2_flushcontext -t; tpm2_flushcontext -s; tpm2_flushcontext -l; }
