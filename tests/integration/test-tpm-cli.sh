@@ -138,11 +138,8 @@ ok "no TPM is exit 4: $out"
 
 # --- Startup(CLEAR) is sent only when the TPM answers TPM_RC_INITIALIZE
 mkdir -p "$T/cold"
-port=$(python3 -c 'import random; print(random.randrange(20000, 60000, 2))')
-swtpm socket --tpm2 --server type=tcp,port=$port,bindaddr=127.0.0.1 --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-  --tpmstate dir="$T/cold" --flags not-need-init --pid file="$T/cold/pid" --daemon
-add_cleanup "\"$VOLSEAL_TOP/swtpm/stop\" \"$T/cold/pid\""
-for _ in $(seq 1 100); do [ -s "$T/cold/pid" ] && break; sleep 0.02; done
+port=$(SWTPM_NO_STARTUP=1 "$VOLSEAL_TOP/swtpm/start" "$T/cold" --env | sed -n "s/^SWTPM_PORT=//p")
+add_cleanup "\"$VOLSEAL_TOP/swtpm/stop\" \"$T/cold\""
 set +e
 cold=$(tpm2_getcap -T "swtpm:host=127.0.0.1,port=$port" properties-fixed 2>&1)
 set -e
