@@ -107,6 +107,8 @@ static int load_policy(struct vs_key_run *run, struct tpm_state *st) {
         if (r == -ENOENT && !run->pcr_signature_path)
                 snprintf(st->sig_reason, sizeof(st->sig_reason), "no signed PCR policy (%s or %s): the machine did not boot a signed UKI",
                          sig_defaults[0], sig_defaults[1]);
+        else if (r == -ENOENT)
+                snprintf(st->sig_reason, sizeof(st->sig_reason), "no signed PCR policy at %s: the machine did not boot a signed UKI", sp);
         else if (r < 0)
                 snprintf(st->sig_reason, sizeof(st->sig_reason), "cannot read the signed PCR policy %s: %s", sp, strerror(-r));
         if (r >= 0) {
@@ -114,6 +116,8 @@ static int load_policy(struct vs_key_run *run, struct tpm_state *st) {
                 if (r == -ENOENT && !run->pcr_public_key_path)
                         snprintf(st->sig_reason, sizeof(st->sig_reason), "no PCR public key (%s or %s): the machine did not boot a signed UKI",
                                  key_defaults[0], key_defaults[1]);
+                else if (r == -ENOENT)
+                        snprintf(st->sig_reason, sizeof(st->sig_reason), "no PCR public key at %s: the machine did not boot a signed UKI", kp);
                 else if (r < 0)
                         snprintf(st->sig_reason, sizeof(st->sig_reason), "cannot read the PCR public key %s: %s", kp, strerror(-r));
         }
