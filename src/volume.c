@@ -470,7 +470,14 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                                 continue;
                         } else {
                                 r = vs_luks_test_passphrase(l, s, pass);
-                                if (r == -EPERM) {
+                                if (r == -EPERM && k->kind == VS_KEY_KMS) {
+                                        /* The KMS answered a secret that does not open the slot: the KMS is
+                                         * wrong, not the config. Re-sealing would lose the slot; leave it. */
+                                        slot_fail(rep, s, kind_name(k), "the KMS returned a secret that does not open "
+                                                  "keyslot %u (left as it is)", s);
+                                        complete = false;
+                                        continue;
+                                } else if (r == -EPERM) {
                                         why = "the configured key does not open it (the config changed)";
                                 } else if (r < 0) {
                                         slot_fail(rep, s, kind_name(k), "cannot test keyslot %u: %s", s, strerror(-r));
@@ -748,6 +755,10 @@ int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_op
                         continue;
                 }
                 r = vs_luks_volume_key(l, k->slot, pass, &vk);
+                if (r == -EPERM && k->kind == VS_KEY_KMS) {
+                        slot_set(rep, k->slot, kind_name(k), "rejected", "the KMS returned a secret that does not open keyslot %u", k->slot);
+                        continue;
+                }
                 if (r == -EPERM) {
                         slot_set(rep, k->slot, kind_name(k), "rejected", "the %s key does not open keyslot %u", kind_name(k), k->slot);
                         config_changed = true;

@@ -5,7 +5,7 @@
 
 static const char usage[] =
         "Usage: volseal status -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--state-dir DIR]\n"
-        "              [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE] [--product-uuid-file FILE]\n"
+        "              [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE] [--product-uuid-file FILE] [--kms-ca FILE]\n"
         "              [--json] [--debug-tpm]\n"
         "\n"
         "For each configured volume: where it is, what it holds (empty, luks2, already-open, foreign,\n"
@@ -15,7 +15,7 @@ static const char usage[] =
         "with benchmarked argon2id take ~2 s each. Nothing is written.\n"
         "\n"
         "Options: as for 'volseal unlock' (-c, --volume, --state-dir, --tcti, --pcr-signature,\n"
-        "--pcr-public-key, --product-uuid-file, --debug-tpm); --json prints one object per volume and line.\n"
+        "--pcr-public-key, --product-uuid-file, --kms-ca, --debug-tpm); --json prints one object per volume and line.\n"
         "A tpm slot that would be re-sealed (design §3's gate) shows as does-not-open with 'replace slot N'\n"
         "pending; one that is refused and not re-sealable shows as unknown with the reason.\n"
         "\n"

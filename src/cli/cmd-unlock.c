@@ -14,7 +14,7 @@
 static const char usage[] =
         "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--meta DEVICE]\n"
         "              [--state-dir DIR] [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE]\n"
-        "              [--product-uuid-file FILE] [--check] [--no-sync] [--full-sync] [--cap-phase WORD] [--json]\n"
+        "              [--product-uuid-file FILE] [--kms-ca FILE] [--check] [--no-sync] [--full-sync] [--cap-phase WORD] [--json]\n"
         "              [--debug-tpm]\n"
         "\n"
         "For each configured volume (STATE first, then EPHEMERAL, then user volumes u-NAME): find it by\n"
@@ -31,6 +31,7 @@ static const char usage[] =
         "      --pcr-signature FILE   signed PCR policy (default /.extra/tpm2-pcr-signature.json)\n"
         "      --pcr-public-key FILE  its key (default /.extra/tpm2-pcr-public-key.pem)\n"
         "      --product-uuid-file F  machine UUID for nodeID keys (default /sys/class/dmi/id/product_uuid)\n"
+        "      --kms-ca FILE          PEM CA bundle to verify TLS KMS endpoints (default: system CA store)\n"
         "      --check                verify keys without activating dm-crypt (hosts without device-mapper)\n"
         "      --no-sync              open only; leave keyslots as they are\n"
         "      --full-sync            verify every configured slot even when the sync fingerprint matches\n"
@@ -64,7 +65,7 @@ static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t *
 
 int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         const char *cmd = argv[0];
-        enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
+        enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_KMS_CA, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
                O_CAP, O_JSON, O_MEM, O_ITER, O_TIME, O_DEBUG_TPM, O_FORCE };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
@@ -75,6 +76,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 { "pcr-signature", required_argument, NULL, O_PCRSIG },
                 { "pcr-public-key", required_argument, NULL, O_PCRKEY },
                 { "product-uuid-file", required_argument, NULL, O_UUID },
+                { "kms-ca", required_argument, NULL, O_KMS_CA },
                 { "check", no_argument, NULL, O_CHECK },
                 { "no-sync", no_argument, NULL, O_NO_SYNC },
                 { "full-sync", no_argument, NULL, O_FULL_SYNC },
@@ -119,6 +121,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 case O_PCRSIG: c->run.pcr_signature_path = optarg; break;
                 case O_PCRKEY: c->run.pcr_public_key_path = optarg; break;
                 case O_UUID: c->run.product_uuid_file = optarg; break;
+                case O_KMS_CA: c->run.kms_ca_file = optarg; break;
                 case O_CHECK: c->opts.check = true; break;
                 case O_NO_SYNC: c->opts.no_sync = true; break;
                 case O_FULL_SYNC: c->opts.full_sync = true; break;

@@ -23,6 +23,7 @@ struct vs_key_run {
         bool create_salt;                /* unlock: create the salt when STATE is mounted and it is absent */
         bool debug_tpm;                  /* --debug-tpm: let tpm2-tss log (it logs secrets) */
         unsigned kms_timeout_ms;         /* 0 = 10 s */
+        const char *kms_ca_file;         /* --kms-ca: PEM CA bundle for TLS KMS endpoints; NULL = system store */
         void *kind_state[_VS_KEY_KIND_MAX];
         struct vs_secret *salt;          /* loaded on first use by vs_key_run_salt() */
         char reason[512];                /* the last vs_key_reason() */
@@ -63,10 +64,15 @@ struct vs_key_ops {
 extern const struct vs_key_ops vs_key_ops_static;
 extern const struct vs_key_ops vs_key_ops_nodeid;
 extern const struct vs_key_ops vs_key_ops_tpm;
+extern const struct vs_key_ops vs_key_ops_kms;
 
 /* tpm: `volseal tpm reseal --force`: every failed unseal in this run asks sync to re-seal the slot (-ENOKEY),
  * bypassing the SecureBoot/PK/KEK/db gate. */
 void vs_key_tpm_force_reseal(struct vs_key_run *run);
+
+/* The machine UUID the nodeID kind uses (META tag 15 override, else SMBIOS), entropy-checked; the kms kind
+ * sends it as node_uuid. Reason recorded on failure. */
+int vs_key_node_uuid(struct vs_key_run *run, char *buf, size_t size);
 
 /* The kind's ops, or NULL when that kind is not built yet. */
 const struct vs_key_ops *vs_key_ops_get(enum vs_key_kind kind);

@@ -45,6 +45,13 @@ static int check_entropy(struct vs_key_run *run, const char *uuid) {
         return 0;
 }
 
+int vs_key_node_uuid(struct vs_key_run *run, char *buf, size_t size) {
+        int r = read_uuid(run, buf, size);
+        if (r < 0)
+                return r;
+        return check_entropy(run, buf);
+}
+
 static int nodeid_key(struct vs_key_run *run, const struct vs_key_volume *vol, struct vs_secret **ret) {
         char uuid[128];
         int r = read_uuid(run, uuid, sizeof(uuid));
