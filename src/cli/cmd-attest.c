@@ -1,37 +1,89 @@
-/* cmd-attest.c: `volseal attest verify` (offline, pure: quote.json + nonce + enrolled AK in, verdict out).
- * `attest enroll` and `attest quote` need the TPM (src/tpm/) and are not built yet. quote.json: docs/pcr.md. */
+/* cmd-attest.c: `volseal attest`: the node's side (ek, ak, enroll activate, quote: src/tpm/attest.c) and the
+ * verifier's side (enroll make-credential, enroll verify-response: pcr/credential.c; verify: pcr/quote.c,
+ * offline). Formats (quote.json, challenge.json, the state file): docs/pcr.md. */
 #include "cli.h"
 #include "cmd-pcr.h"
 #include "log.h"
+#include "credential.h"
 #include "pcr.h"
+#include "secret.h"
+#include "tpm/tpm.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <json-c/json.h>
+#include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <tss2/tss2_mu.h>
 
 static const char usage[] =
-        "Usage: volseal attest verify QUOTE.json --nonce HEX --ak AK.pem [--expect-pcr [ALG:]N=HEX]... [--json]\n"
-        "       volseal attest enroll ...   (not implemented yet: needs the TPM side)\n"
-        "       volseal attest quote ...    (not implemented yet: needs the TPM side)\n"
+        "Usage: volseal attest ek [-o EK.pem] [--tcti T]\n"
+        "       volseal attest ak [--ak-handle H] [--tcti T] -o AK.pub [--pem AK.pem]\n"
+        "       volseal attest enroll make-credential --ek EK.pem --ak AK.pub [--ak-name HEX] --state STATE.json\n"
+        "                                             -o CHALLENGE.json\n"
+        "       volseal attest enroll activate CHALLENGE.json [--ak-handle H] [--tcti T] -o RESPONSE\n"
+        "       volseal attest enroll verify-response RESPONSE --state STATE.json -o AK.pem\n"
+        "       volseal attest quote --nonce HEX [--pcrs 0,7,11] [--bank sha256] [--ak-handle H] [--tcti T]\n"
+        "                            [--eventlog FILE | --no-eventlog] [--measure-log FILE | --no-measure-log] -o QUOTE.json\n"
+        "       volseal attest verify QUOTE.json --nonce HEX --ak AK.pem [--expect-pcr [ALG:]N=HEX]... [--json]\n"
         "\n"
-        "verify  checks, offline and with nothing but volseal: the quote's signature with the enrolled\n"
-        "        attestation key AK.pem (PEM public key; ECDSA P-256 or RSA), that the TPM generated it, that\n"
-        "        it carries NONCE, that the event logs in QUOTE.json replay to the quoted PCR digest, that the\n"
-        "        PCR values listed in QUOTE.json are the replayed ones, and every --expect-pcr.\n"
-        "        The AK inside QUOTE.json is never trusted: --ak must be the key enrolled for this node.\n"
+        "Node (N) and verifier (V); the flow is in docs/pcr.md \"Attestation\".\n"
+        "ek       N: prints the endorsement key's public part (PEM): the key at persistent handle 0x81010001, else\n"
+        "         one made from the TCG default RSA-2048 template. V must trust it (EK certificate, inventory).\n"
+        "ak       N: creates the attestation key (restricted ECC P-256 ECDSA-SHA256 signing key under the EK) at\n"
+        "         persistent handle H (default 0x81010002), or reuses volseal's AK there; another key at H is\n"
+        "         never evicted (exit 1). Writes its public area (TPM2B_PUBLIC, tpm2-tools \"tss\" format).\n"
+        "enroll make-credential\n"
+        "         V: checks that AK.pub is a restricted, fixedTPM signing key, draws a 32-byte secret and runs\n"
+        "         TPM2_MakeCredential in software against EK.pem (RSA-2048 or ECC P-256) for the AK's Name.\n"
+        "         STATE.json (mode 0600) keeps the secret and the AK for verify-response; CHALLENGE.json goes to N.\n"
+        "enroll activate\n"
+        "         N: TPM2_ActivateCredential with the AK at H and the EK; only the TPM holding both recovers the\n"
+        "         secret, which is written (hex, mode 0600) to RESPONSE for V.\n"
+        "enroll verify-response\n"
+        "         V: compares RESPONSE with the secret in STATE.json; only when they match is AK.pem written: the\n"
+        "         enrolled AK that `verify --ak` needs.\n"
+        "quote    N: TPM2_Quote of the PCRs with the AK at H (created if the handle is free) and NONCE as\n"
+        "         qualifyingData; QUOTE.json holds the AK (PEM), the quote, its signature, the PCR values and the\n"
+        "         event logs: the firmware log (default " VS_FIRMWARE_EVENTLOG ",\n"
+        "         skipped when absent) and volseal's measurement log ($VOLSEAL_MEASURE_LOG, else\n"
+        "         " VS_MEASURE_LOG "). At least one log is required.\n"
+        "verify   V: checks, offline and with nothing but volseal: the quote's signature with the enrolled\n"
+        "         attestation key AK.pem (PEM public key; ECDSA P-256 or RSA), that the TPM generated it, that\n"
+        "         it carries NONCE, that the event logs in QUOTE.json replay to the quoted PCR digest, that the\n"
+        "         PCR values listed in QUOTE.json are the replayed ones, and every --expect-pcr.\n"
+        "         The AK inside QUOTE.json is never trusted: --ak must be the key enrolled for this node.\n"
         "\n"
         "Options:\n"
-        "      --nonce HEX             the nonce the verifier sent (hex)\n"
-        "      --ak AK.pem             the node's enrolled attestation key (public, PEM)\n"
+        "      --tcti T                TPM to use (default $VOLSEAL_TCTI, then device:/dev/tpmrm0, then /dev/tpm0)\n"
+        "      --ak-handle H           persistent handle of the AK (default 0x81010002)\n"
+        "      --nonce HEX             the nonce the verifier sent (hex, 1 to 64 bytes for quote)\n"
+        "      --pcrs LIST             PCRs to quote (default 0,7,11)\n"
+        "      --bank B                PCR bank to quote (default sha256)\n"
+        "      --eventlog FILE         firmware event log to include; --no-eventlog: none\n"
+        "      --measure-log FILE      volseal's measurement log to include; --no-measure-log: none\n"
+        "      --ak AK.pem / AK.pub    verify: the enrolled AK (PEM); make-credential: the AK's public area\n"
+        "      --ak-name HEX           make-credential: the AK Name the node reported; must be AK.pub's Name\n"
+        "      --ek EK.pem             the node's endorsement key (PEM)\n"
+        "      --state STATE.json      the verifier's enrolment state (keep it private)\n"
         "      --expect-pcr [ALG:]N=HEX  PCR N must have this value (bank from ALG, or from HEX's length)\n"
-        "      --json                  JSON verdict\n"
+        "  -o, --output FILE           output file (ek: default stdout)\n"
+        "      --json                  JSON verdict (verify)\n"
+        "      --debug-tpm             let tpm2-tss log as TSS2_LOG says (never in production)\n"
         "  -h, --help                  this text\n"
         "\n"
-        "Exit codes: 0 verified; 1 usage error or malformed quote.json; 2 refused (signature, nonce, event\n"
-        "log, PCR value or expectation does not match); 5 not implemented yet (enroll, quote).\n";
+        "Exit codes: 0 done / verified / enrolled; 1 usage error, malformed input, or the TPM failed; 2 refused\n"
+        "(verify: signature, nonce, event log, PCR value or expectation does not match; activate: the challenge is\n"
+        "not for this TPM's EK and AK; verify-response: wrong secret); 4 no TPM, or no attestation key at H.\n";
 
 #define EXIT_REFUSED EXIT_NOT_OPENED
 
@@ -239,15 +291,606 @@ out:
         return ret;
 }
 
+/* ---- shared helpers of the TPM and enrolment commands ---- */
+
+static int write_file(const char *path, const void *data, size_t size, mode_t mode, const char *what) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot create %s %s: %m", what, path);
+        if (fchmod(fd, mode) < 0)
+                return log_error_errno(-errno, "cannot set the mode of %s %s: %m", what, path);
+        const uint8_t *p = data;
+        while (size > 0) {
+                ssize_t k = write(fd, p, size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(-errno, "cannot write %s %s: %m", what, path);
+                }
+                p += k;
+                size -= (size_t) k;
+        }
+        if (close(TAKE_FD(fd)) < 0)
+                return log_error_errno(-errno, "cannot write %s %s: %m", what, path);
+        return 0;
+}
+
+static int write_json(const char *path, struct json_object *o, mode_t mode, const char *what) {
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        _cleanup_free_ char *t = NULL;
+        if (asprintf(&t, "%s\n", s) < 0)
+                return -ENOMEM;
+        return write_file(path, t, strlen(t), mode, what);
+}
+
+static int read_json(const char *path, const char *what, struct json_object **ret) {
+        _cleanup_free_ uint8_t *b = NULL;
+        size_t n;
+        int r = vs_read_file(path, what, &b, &n);
+        if (r < 0)
+                return r;
+        uint8_t *b2 = realloc(b, n + 1);
+        if (!b2)
+                return -ENOMEM;
+        b = b2;
+        b[n] = 0;
+        struct json_object *o = json_tokener_parse((const char *) b);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return log_error_errno(-EBADMSG, "%s %s is not a JSON object", what, path);
+        }
+        struct json_object *v;
+        if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1) {
+                json_object_put(o);
+                return log_error_errno(-EBADMSG, "%s %s: \"version\" must be 1", what, path);
+        }
+        *ret = o;
+        return 0;
+}
+
+static void add_hex(struct json_object *o, const char *key, const uint8_t *b, size_t n) {
+        _cleanup_free_ char *h = pcr_hex(b, n);
+        json_object_object_add(o, key, json_object_new_string(h ?: ""));
+}
+
+static char *b64(const uint8_t *b, size_t n) {
+        char *out = malloc(4 * ((n + 2) / 3) + 1);
+        if (out && n <= INT32_MAX)
+                EVP_EncodeBlock((unsigned char *) out, b, (int) n);
+        return out;
+}
+
+static int parse_handle(const char *s, uint32_t *ret) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 0);
+        if (errno || !end || *end || end == s || v < 0x81000000ul || v > 0x817ffffful)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static int parse_pcrs(const char *s, uint32_t *ret) {
+        uint32_t mask = 0;
+        _cleanup_free_ char *copy = strdup(s);
+        if (!copy)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                char *end = NULL;
+                errno = 0;
+                unsigned long v = strtoul(tok, &end, 10);
+                if (errno || !end || *end || end == tok || v >= VS_TPM_PCR_COUNT)
+                        return -EINVAL;
+                mask |= 1u << v;
+        }
+        if (!mask)
+                return -EINVAL;
+        *ret = mask;
+        return 0;
+}
+
+/* Marshalled TPM2B_PUBLIC (tpm2-tools "tss" format) from a file. */
+static int read_public(const char *path, TPM2B_PUBLIC *ret) {
+        _cleanup_free_ uint8_t *b = NULL;
+        size_t n;
+        int r = vs_read_file(path, "attestation key public area", &b, &n);
+        if (r < 0)
+                return r;
+        if (vs_tpm_parse_public(b, n, ret) < 0)
+                return log_error_errno(-EBADMSG, "%s is not a marshalled TPM2B_PUBLIC (tpm2-tools \"tss\" format)", path);
+        return 0;
+}
+
+static int tpm_exit(int r) {
+        return r == -EIO ? EXIT_USAGE : cli_exit_from_errno(r);
+}
+
+enum {
+        OPT_TCTI = 0x100, OPT_AK_HANDLE, OPT_PEM, OPT_EK, OPT_AK, OPT_STATE, OPT_NONCE, OPT_PCRS, OPT_BANK,
+        OPT_EVENTLOG, OPT_NO_EVENTLOG, OPT_MEASURE_LOG, OPT_NO_MEASURE_LOG, OPT_DEBUG_TPM, OPT_AK_NAME,
+};
+
+struct opts {
+        const char *tcti, *output, *pem, *ek, *ak, *ak_name, *state, *nonce, *pcrs, *bank, *eventlog, *measure_log;
+        bool no_eventlog, no_measure_log;
+        uint32_t ak_handle;
+        unsigned flags;
+};
+
+/* Parses the options of the TPM and enrolment subcommands; ret_args, ret_n: the positional arguments. */
+static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o, char ***ret_args, int *ret_n) {
+        static const struct option opts[] = {
+                { "tcti", required_argument, NULL, OPT_TCTI },
+                { "ak-handle", required_argument, NULL, OPT_AK_HANDLE },
+                { "output", required_argument, NULL, 'o' },
+                { "pem", required_argument, NULL, OPT_PEM },
+                { "ek", required_argument, NULL, OPT_EK },
+                { "ak", required_argument, NULL, OPT_AK },
+                { "ak-name", required_argument, NULL, OPT_AK_NAME },
+                { "state", required_argument, NULL, OPT_STATE },
+                { "nonce", required_argument, NULL, OPT_NONCE },
+                { "pcrs", required_argument, NULL, OPT_PCRS },
+                { "bank", required_argument, NULL, OPT_BANK },
+                { "eventlog", required_argument, NULL, OPT_EVENTLOG },
+                { "no-eventlog", no_argument, NULL, OPT_NO_EVENTLOG },
+                { "measure-log", required_argument, NULL, OPT_MEASURE_LOG },
+                { "no-measure-log", no_argument, NULL, OPT_NO_MEASURE_LOG },
+                { "debug-tpm", no_argument, NULL, OPT_DEBUG_TPM },
+                {}
+        };
+        *o = (struct opts) { .ak_handle = VS_TPM_AK_HANDLE_DEFAULT, .pcrs = "0,7,11", .bank = "sha256" };
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+                switch (c) {
+                case OPT_TCTI: o->tcti = optarg; break;
+                case OPT_AK_HANDLE:
+                        if (parse_handle(optarg, &o->ak_handle) < 0)
+                                return cli_usage_error(cmd, "--ak-handle '%s' is not an owner persistent handle "
+                                                       "(0x81000000-0x817fffff)", optarg);
+                        break;
+                case 'o': o->output = optarg; break;
+                case OPT_PEM: o->pem = optarg; break;
+                case OPT_EK: o->ek = optarg; break;
+                case OPT_AK: o->ak = optarg; break;
+                case OPT_AK_NAME: o->ak_name = optarg; break;
+                case OPT_STATE: o->state = optarg; break;
+                case OPT_NONCE: o->nonce = optarg; break;
+                case OPT_PCRS: o->pcrs = optarg; break;
+                case OPT_BANK: o->bank = optarg; break;
+                case OPT_EVENTLOG: o->eventlog = optarg; break;
+                case OPT_NO_EVENTLOG: o->no_eventlog = true; break;
+                case OPT_MEASURE_LOG: o->measure_log = optarg; break;
+                case OPT_NO_MEASURE_LOG: o->no_measure_log = true; break;
+                case OPT_DEBUG_TPM: o->flags |= VS_TPM_DEBUG_LOG; break;
+                default: return cli_usage_error(cmd, "invalid option");
+                }
+        }
+        *ret_args = argv + optind;
+        *ret_n = argc - optind;
+        return EXIT_OK;
+}
+
+#define PARSE(cmd, argc, argv, o, args, n, want)                                                      \
+        do {                                                                                          \
+                int _e = parse_opts(cmd, argc, argv, o, args, n);                                     \
+                if (_e != EXIT_OK)                                                                    \
+                        return _e;                                                                    \
+                if (*(n) != (want))                                                                   \
+                        return cli_usage_error(cmd, "needs %s file argument(s), got %d", (want) ? "one" : "no", *(n)); \
+        } while (0)
+
+/* ---- ek, ak ---- */
+
+static int cmd_ek(int argc, char **argv) {
+        struct opts o;
+        char **args;
+        int n;
+        PARSE("attest ek", argc, argv, &o, &args, &n, 0);
+        _cleanup_tpm_ struct vs_tpm *t = NULL;
+        int r = vs_tpm_open(o.tcti, o.flags, &t);
+        if (r < 0)
+                return cli_exit_from_errno(r);
+        TPM2B_PUBLIC pub;
+        uint32_t handle = 0;
+        r = vs_tpm_ek_public(t, &pub, &handle);
+        if (r < 0)
+                return tpm_exit(r);
+        EVP_PKEY *pkey = NULL;
+        _cleanup_free_ char *pem = NULL;
+        r = pcr_tpm_public_to_pkey(&pub, &pkey);
+        if (r == 0)
+                r = pcr_pkey_to_pem(pkey, &pem);
+        EVP_PKEY_free(pkey);
+        if (r < 0)
+                return EXIT_USAGE;
+        if (handle)
+                log_info("endorsement key at persistent handle 0x%08x", handle);
+        else
+                log_info("no endorsement key at 0x%08x: this is the one the TCG default RSA-2048 template gives",
+                         VS_TPM_EK_HANDLE);
+        if (!o.output) {
+                fputs(pem, stdout);
+                return EXIT_OK;
+        }
+        return write_file(o.output, pem, strlen(pem), 0644, "endorsement key") < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
+static int write_ak(const struct opts *o, const TPM2B_PUBLIC *pub) {
+        _cleanup_free_ uint8_t *b = NULL;
+        size_t n;
+        if (vs_tpm_blob_public(pub, &b, &n) < 0 || write_file(o->output, b, n, 0644, "attestation key") < 0)
+                return -EIO;
+        if (o->pem) {
+                EVP_PKEY *pkey = NULL;
+                _cleanup_free_ char *pem = NULL;
+                int r = pcr_tpm_public_to_pkey(pub, &pkey);
+                if (r == 0)
+                        r = pcr_pkey_to_pem(pkey, &pem);
+                EVP_PKEY_free(pkey);
+                if (r < 0 || write_file(o->pem, pem, strlen(pem), 0644, "attestation key") < 0)
+                        return -EIO;
+        }
+        return 0;
+}
+
+static int cmd_ak(int argc, char **argv) {
+        struct opts o;
+        char **args;
+        int n;
+        PARSE("attest ak", argc, argv, &o, &args, &n, 0);
+        if (!o.output)
+                return cli_usage_error("attest ak", "needs -o AK.pub");
+        _cleanup_tpm_ struct vs_tpm *t = NULL;
+        int r = vs_tpm_open(o.tcti, o.flags, &t);
+        if (r < 0)
+                return cli_exit_from_errno(r);
+        TPM2B_PUBLIC pub;
+        bool created = false;
+        r = vs_tpm_ak(t, o.ak_handle, true, &pub, &created);
+        if (r < 0)
+                return r == -EEXIST ? EXIT_USAGE : tpm_exit(r);
+        if (write_ak(&o, &pub) < 0)
+                return EXIT_USAGE;
+        printf("attestation key %s at persistent handle 0x%08x\n", created ? "created" : "reused", o.ak_handle);
+        return EXIT_OK;
+}
+
+/* ---- enroll ---- */
+
+static int cmd_make_credential(int argc, char **argv) {
+        struct opts o;
+        char **args;
+        int n;
+        PARSE("attest enroll make-credential", argc, argv, &o, &args, &n, 0);
+        if (!o.ek || !o.ak || !o.state || !o.output)
+                return cli_usage_error("attest enroll make-credential", "needs --ek EK.pem, --ak AK.pub, --state STATE.json and -o CHALLENGE.json");
+        _cleanup_free_ uint8_t *ekb = NULL;
+        size_t ekn;
+        if (vs_read_file(o.ek, "endorsement key", &ekb, &ekn) < 0)
+                return EXIT_USAGE;
+        BIO *bio = BIO_new_mem_buf(ekb, (int) ekn);
+        EVP_PKEY *ek = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (!ek) {
+                log_error("%s is not a PEM public key", o.ek);
+                return EXIT_USAGE;
+        }
+        TPM2B_PUBLIC akpub;
+        TPM2B_NAME name;
+        int ret = EXIT_USAGE;
+        _cleanup_free_ char *nh = NULL;
+        _cleanup_secret_ struct vs_secret *cred = NULL;
+        struct json_object *st = NULL, *ch = NULL;
+        if (read_public(o.ak, &akpub) < 0 || pcr_public_name(&akpub, &name) < 0)
+                goto out;
+        if (o.ak_name) {
+                uint8_t want[sizeof(name.name)];
+                size_t wn = 0;
+                if (pcr_unhex(o.ak_name, want, sizeof(want), &wn) < 0) {
+                        ret = cli_usage_error("attest enroll make-credential", "--ak-name '%s' is not hex", o.ak_name);
+                        goto out;
+                }
+                if (wn != name.size || memcmp(want, name.name, wn) != 0) {
+                        log_error("%s: the AK's Name is not %s (the node's AK.pub and the Name it reported differ)",
+                                  o.ak, o.ak_name);
+                        ret = EXIT_REFUSED;
+                        goto out;
+                }
+        }
+        if (pcr_ak_check_public(&akpub) < 0) {
+                log_error("%s is refused as an attestation key", o.ak);
+                ret = EXIT_REFUSED;
+                goto out;
+        }
+        if (vs_secret_new(32, &cred) < 0 || RAND_bytes(cred->data, 32) != 1)
+                goto out;
+        cred->len = 32;
+        TPM2B_ID_OBJECT blob;
+        TPM2B_ENCRYPTED_SECRET secret;
+        if (pcr_make_credential(ek, &name, cred->data, cred->len, NULL, &blob, &secret) < 0)
+                goto out;
+        uint8_t bb[sizeof(blob)], sb[sizeof(secret)], pb[sizeof(akpub)];
+        size_t bo = 0, so = 0, po = 0;
+        if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&blob, bb, sizeof(bb), &bo) != TSS2_RC_SUCCESS ||
+            Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&secret, sb, sizeof(sb), &so) != TSS2_RC_SUCCESS ||
+            Tss2_MU_TPM2B_PUBLIC_Marshal(&akpub, pb, sizeof(pb), &po) != TSS2_RC_SUCCESS)
+                goto out;
+        st = json_object_new_object();
+        json_object_object_add(st, "version", json_object_new_int(1));
+        add_hex(st, "ak_public", pb, po);
+        add_hex(st, "ak_name", name.name, name.size);
+        add_hex(st, "credential", cred->data, cred->len);
+        ch = json_object_new_object();
+        json_object_object_add(ch, "version", json_object_new_int(1));
+        add_hex(ch, "ak_name", name.name, name.size);
+        add_hex(ch, "credential_blob", bb, bo);
+        add_hex(ch, "encrypted_secret", sb, so);
+        if (write_json(o.state, st, 0600, "enrolment state") < 0 || write_json(o.output, ch, 0644, "challenge") < 0)
+                goto out;
+        nh = pcr_hex(name.name, name.size);
+        printf("challenge for the attestation key %s written to %s; keep %s private\n", nh ?: "", o.output, o.state);
+        ret = EXIT_OK;
+out:
+        json_object_put(st);
+        json_object_put(ch);
+        EVP_PKEY_free(ek);
+        return ret;
+}
+
+static int unhex_field(struct json_object *o, const char *file, const char *key, uint8_t *buf, size_t max, size_t *n) {
+        struct json_object *j;
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string) ||
+            pcr_unhex(json_object_get_string(j), buf, max, n) < 0)
+                return log_error_errno(-EBADMSG, "%s: \"%s\" is missing or not hex", file, key);
+        return 0;
+}
+
+static int cmd_activate(int argc, char **argv) {
+        struct opts o;
+        char **args;
+        int n;
+        PARSE("attest enroll activate", argc, argv, &o, &args, &n, 1);
+        if (!o.output)
+                return cli_usage_error("attest enroll activate", "needs -o RESPONSE");
+        struct json_object *ch = NULL;
+        if (read_json(args[0], "challenge", &ch) < 0)
+                return EXIT_USAGE;
+        uint8_t bb[sizeof(TPM2B_ID_OBJECT)], sb[sizeof(TPM2B_ENCRYPTED_SECRET)];
+        size_t bn, sn, off = 0, off2 = 0;
+        TPM2B_ID_OBJECT blob = {};
+        TPM2B_ENCRYPTED_SECRET secret = {};
+        int r = unhex_field(ch, args[0], "credential_blob", bb, sizeof(bb), &bn);
+        if (r == 0)
+                r = unhex_field(ch, args[0], "encrypted_secret", sb, sizeof(sb), &sn);
+        json_object_put(ch);
+        if (r < 0)
+                return EXIT_USAGE;
+        if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(bb, bn, &off, &blob) != TSS2_RC_SUCCESS || off != bn ||
+            Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(sb, sn, &off2, &secret) != TSS2_RC_SUCCESS || off2 != sn) {
+                log_error("%s: the credential blob or the encrypted secret is malformed", args[0]);
+                return EXIT_USAGE;
+        }
+        _cleanup_tpm_ struct vs_tpm *t = NULL;
+        r = vs_tpm_open(o.tcti, o.flags, &t);
+        if (r < 0)
+                return cli_exit_from_errno(r);
+        _cleanup_secret_ struct vs_secret *cred = NULL;
+        r = vs_tpm_activate_credential(t, o.ak_handle, &blob, &secret, &cred);
+        if (r == -ENOENT || r == -ENODEV)
+                return EXIT_ENV;
+        if (r == -EEXIST || r == -EACCES || r == -EINVAL || r == -ENOMEM)
+                return EXIT_USAGE;
+        if (r < 0)
+                return EXIT_REFUSED; /* the TPM would not activate: not this TPM's EK, or not this AK's Name */
+        _cleanup_secret_ struct vs_secret *hex = NULL;
+        if (vs_secret_new(2 * cred->len + 1, &hex) < 0)
+                return EXIT_USAGE;
+        for (size_t i = 0; i < cred->len; i++)
+                snprintf((char *) hex->data + 2 * i, 3, "%02x", cred->data[i]);
+        hex->data[2 * cred->len] = '\n';
+        hex->len = 2 * cred->len + 1;
+        if (write_file(o.output, hex->data, hex->len, 0600, "response") < 0)
+                return EXIT_USAGE;
+        printf("credential activated with the attestation key at 0x%08x; send %s to the verifier\n", o.ak_handle, o.output);
+        return EXIT_OK;
+}
+
+static int cmd_verify_response(int argc, char **argv) {
+        struct opts o;
+        char **args;
+        int n;
+        PARSE("attest enroll verify-response", argc, argv, &o, &args, &n, 1);
+        if (!o.state || !o.output)
+                return cli_usage_error("attest enroll verify-response", "needs --state STATE.json and -o AK.pem");
+        struct json_object *st = NULL;
+        if (read_json(o.state, "enrolment state", &st) < 0)
+                return EXIT_USAGE;
+        int ret = EXIT_USAGE;
+        _cleanup_free_ uint8_t *resp = NULL;
+        size_t rn;
+        _cleanup_secret_ struct vs_secret *want = NULL, *got = NULL;
+        uint8_t pb[sizeof(TPM2B_PUBLIC)], cb[64];
+        size_t pn, cn, off = 0;
+        TPM2B_PUBLIC akpub = {};
+        EVP_PKEY *pkey = NULL;
+        _cleanup_free_ char *pem = NULL;
+        if (unhex_field(st, o.state, "ak_public", pb, sizeof(pb), &pn) < 0 ||
+            unhex_field(st, o.state, "credential", cb, sizeof(cb), &cn) < 0)
+                goto out;
+        if (vs_secret_from(cb, cn, &want) < 0)
+                goto out;
+        explicit_bzero(cb, sizeof(cb));
+        if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(pb, pn, &off, &akpub) != TSS2_RC_SUCCESS || off != pn) {
+                log_error("%s: \"ak_public\" is malformed", o.state);
+                goto out;
+        }
+        if (vs_read_file(args[0], "response", &resp, &rn) < 0)
+                goto out;
+        while (rn > 0 && (resp[rn - 1] == '\n' || resp[rn - 1] == ' '))
+                rn--;
+        if (vs_secret_new(rn / 2 + 1, &got) < 0)
+                goto out;
+        char *rs = strndup((const char *) resp, rn);
+        size_t gn = 0;
+        int ur = rs ? pcr_unhex(rs, got->data, got->cap, &gn) : -ENOMEM;
+        if (rs) {
+                explicit_bzero(rs, rn);
+                free(rs);
+        }
+        explicit_bzero(resp, rn);
+        if (ur < 0) {
+                log_error("%s: the response is not hex", args[0]);
+                goto out;
+        }
+        got->len = gn;
+        if (want->len != got->len || !vs_secret_equal(want, got)) {
+                log_error("%s: the response does not match the enrolment secret: the attestation key is not bound "
+                          "to the TPM of that endorsement key; not enrolled", args[0]);
+                ret = EXIT_REFUSED;
+                goto out;
+        }
+        if (pcr_ak_check_public(&akpub) < 0 || pcr_tpm_public_to_pkey(&akpub, &pkey) < 0 ||
+            pcr_pkey_to_pem(pkey, &pem) < 0 || write_file(o.output, pem, strlen(pem), 0644, "enrolled attestation key") < 0)
+                goto out;
+        printf("attestation key enrolled: %s\n", o.output);
+        ret = EXIT_OK;
+out:
+        EVP_PKEY_free(pkey);
+        json_object_put(st);
+        return ret;
+}
+
+/* ---- quote ---- */
+
+static int cmd_quote(int argc, char **argv) {
+        struct opts o;
+        char **args;
+        int n;
+        PARSE("attest quote", argc, argv, &o, &args, &n, 0);
+        uint8_t nonce[64];
+        size_t nonce_size = 0;
+        uint32_t mask;
+        if (!o.nonce || pcr_unhex(o.nonce, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
+                return cli_usage_error("attest quote", "needs --nonce HEX, 1 to %zu bytes", sizeof(nonce));
+        if (!o.output)
+                return cli_usage_error("attest quote", "needs -o QUOTE.json");
+        if (parse_pcrs(o.pcrs, &mask) < 0)
+                return cli_usage_error("attest quote", "--pcrs '%s' is not a list of PCRs 0-23", o.pcrs);
+        uint16_t bank = vs_tpm_alg_from_name(o.bank);
+        if (!bank)
+                return cli_usage_error("attest quote", "unknown bank '%s' (sha1, sha256, sha384, sha512)", o.bank);
+        if (o.eventlog && o.no_eventlog)
+                return cli_usage_error("attest quote", "--eventlog and --no-eventlog exclude each other");
+        if (o.measure_log && o.no_measure_log)
+                return cli_usage_error("attest quote", "--measure-log and --no-measure-log exclude each other");
+
+        /* The logs first: bad input is refused before the TPM is touched. A default path that does not exist
+         * is skipped; a named one must exist. */
+        _cleanup_free_ uint8_t *fw = NULL, *ml = NULL;
+        size_t fw_size = 0, ml_size = 0;
+        const char *fw_path = o.no_eventlog ? NULL : o.eventlog ?: VS_FIRMWARE_EVENTLOG;
+        const char *ml_path = o.no_measure_log ? NULL : o.measure_log ?: vs_measure_log_path();
+        if (fw_path && (o.eventlog || access(fw_path, F_OK) == 0) &&
+            vs_read_file(fw_path, "event log", &fw, &fw_size) < 0)
+                return EXIT_USAGE;
+        if (ml_path && (o.measure_log || access(ml_path, F_OK) == 0) &&
+            vs_read_file(ml_path, "measurement log", &ml, &ml_size) < 0)
+                return EXIT_USAGE;
+        if (!fw && !ml) {
+                log_error("no event log to send: neither %s nor %s exists, so the quoted PCRs cannot be explained",
+                          fw_path ?: "(no firmware log)", ml_path ?: "(no measurement log)");
+                return EXIT_USAGE;
+        }
+
+        _cleanup_tpm_ struct vs_tpm *t = NULL;
+        int r = vs_tpm_open(o.tcti, o.flags, &t);
+        if (r < 0)
+                return cli_exit_from_errno(r);
+        TPM2B_PUBLIC akpub;
+        bool created = false;
+        r = vs_tpm_ak(t, o.ak_handle, true, &akpub, &created);
+        if (r < 0)
+                return r == -EEXIST ? EXIT_USAGE : tpm_exit(r);
+        if (created)
+                log_notice("created a new attestation key at 0x%08x: it must be enrolled before a verifier accepts "
+                           "its quotes", o.ak_handle);
+        TPM2B_ATTEST quoted;
+        TPMT_SIGNATURE sig;
+        r = vs_tpm_quote(t, o.ak_handle, bank, mask, nonce, nonce_size, &quoted, &sig);
+        if (r < 0)
+                return tpm_exit(r);
+        struct vs_tpm_pcrs pcrs;
+        r = vs_tpm_pcr_read(t, bank, mask, &pcrs);
+        if (r < 0)
+                return tpm_exit(r);
+
+        uint8_t sb[sizeof(sig)];
+        size_t so = 0;
+        if (Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, sb, sizeof(sb), &so) != TSS2_RC_SUCCESS)
+                return EXIT_USAGE;
+        EVP_PKEY *pkey = NULL;
+        _cleanup_free_ char *pem = NULL, *fw64 = NULL, *ml64 = NULL;
+        r = pcr_tpm_public_to_pkey(&akpub, &pkey);
+        if (r == 0)
+                r = pcr_pkey_to_pem(pkey, &pem);
+        EVP_PKEY_free(pkey);
+        if (r < 0)
+                return EXIT_USAGE;
+        struct json_object *q = json_object_new_object(), *pv = json_object_new_object(), *bv = json_object_new_object();
+        json_object_object_add(q, "version", json_object_new_int(1));
+        json_object_object_add(q, "ak", json_object_new_string(pem));
+        add_hex(q, "quoted", quoted.attestationData, quoted.size);
+        add_hex(q, "signature", sb, so);
+        for (uint32_t i = 0; i < VS_TPM_PCR_COUNT; i++)
+                if (pcrs.mask & (1u << i)) {
+                        char key[4];
+                        snprintf(key, sizeof(key), "%u", i);
+                        add_hex(bv, key, pcrs.value[i], pcrs.size);
+                }
+        json_object_object_add(pv, vs_tpm_alg_name(bank), bv);
+        json_object_object_add(q, "pcrs", pv);
+        if (fw) {
+                fw64 = b64(fw, fw_size);
+                json_object_object_add(q, "eventlog", json_object_new_string(fw64 ?: ""));
+        }
+        if (ml) {
+                ml64 = b64(ml, ml_size);
+                json_object_object_add(q, "measure_log", json_object_new_string(ml64 ?: ""));
+        }
+        r = (fw && !fw64) || (ml && !ml64) ? -ENOMEM : write_json(o.output, q, 0644, "quote");
+        json_object_put(q);
+        if (r < 0)
+                return EXIT_USAGE;
+        printf("quoted %s PCRs %s with the attestation key at 0x%08x into %s\n", o.bank, o.pcrs, o.ak_handle, o.output);
+        return EXIT_OK;
+}
+
 int cmd_attest(int argc, char **argv) {
         if (cli_wants_help(argc, argv, usage))
                 return EXIT_OK;
         if (argc < 2)
-                return cli_usage_error("attest", "missing subcommand (verify, enroll or quote)");
-        if (streq(argv[1], "enroll") || streq(argv[1], "quote"))
-                return cli_not_implemented(streq(argv[1], "enroll") ? "attest enroll" : "attest quote");
+                return cli_usage_error("attest", "missing subcommand (ek, ak, enroll, quote or verify)");
+        if (streq(argv[1], "ek"))
+                return cmd_ek(argc - 1, argv + 1);
+        if (streq(argv[1], "ak"))
+                return cmd_ak(argc - 1, argv + 1);
+        if (streq(argv[1], "quote"))
+                return cmd_quote(argc - 1, argv + 1);
+        if (streq(argv[1], "enroll")) {
+                if (argc < 3)
+                        return cli_usage_error("attest", "enroll needs make-credential, activate or verify-response");
+                if (streq(argv[2], "make-credential"))
+                        return cmd_make_credential(argc - 2, argv + 2);
+                if (streq(argv[2], "activate"))
+                        return cmd_activate(argc - 2, argv + 2);
+                if (streq(argv[2], "verify-response"))
+                        return cmd_verify_response(argc - 2, argv + 2);
+                return cli_usage_error("attest", "unknown enroll step '%s' (make-credential, activate or verify-response)", argv[2]);
+        }
         if (!streq(argv[1], "verify"))
-                return cli_usage_error("attest", "unknown subcommand '%s' (verify, enroll or quote)", argv[1]);
+                return cli_usage_error("attest", "unknown subcommand '%s' (ek, ak, enroll, quote or verify)", argv[1]);
         static const struct option opts[] = {
                 { "nonce", required_argument, NULL, 'n' },
                 { "ak", required_argument, NULL, 'a' },

@@ -25,7 +25,10 @@ static const char usage[] =
         "Options:\n"
         "  -c, --config FILE          config documents (VolumeConfig, UserVolumeConfig); repeatable\n"
         "      --volume ID=DEVICE     use DEVICE (block device or image file) for volume ID; repeatable\n"
-        "      --meta DEVICE          the META partition (UUID override, STATE config): not read yet (exit 5)\n"
+        "      --meta DEVICE          the META partition (default: the partition labelled META, if any): tag 15\n"
+        "                             replaces the machine UUID of nodeID keys; tag 9 gives STATE's config when\n"
+        "                             the machine config has no STATE VolumeConfig, and is updated after STATE\n"
+        "                             opened with the machine config's (docs/meta.md)\n"
         "      --state-dir DIR        STATE is mounted at DIR: lockToSTATE volumes open (salt created once)\n"
         "      --tcti TCTI            TPM access (default $VOLSEAL_TCTI, then device:/dev/tpmrm0)\n"
         "      --pcr-signature FILE   signed PCR policy (default /.extra/tpm2-pcr-signature.json)\n"
@@ -95,7 +98,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         optind = 1;
         opterr = 0;
         while ((o = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
-                bool unlock_only = o == O_META || o == O_CHECK || o == O_NO_SYNC || o == O_FULL_SYNC || o == O_CAP ||
+                bool unlock_only = o == O_CHECK || o == O_NO_SYNC || o == O_FULL_SYNC || o == O_CAP ||
                                    o == O_MEM || o == O_ITER || o == O_TIME || o == O_FORCE;
                 if (unlock_only && !unlock)
                         return cli_usage_error(cmd, "option %s is for 'volseal unlock' only", argv[optind - 1]);
@@ -169,25 +172,36 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
         struct vs_config cfg = {};
         if (vs_config_load(&cfg, c->files, c->n_files) < 0)
                 return EXIT_USAGE;
+        bool unlock = fn == vs_volume_unlock;
+        struct volume_meta vm;
+        int rc = volume_meta_begin(&vm, c->meta, &cfg, &c->run, &c->opts);
+        if (rc != EXIT_OK) {
+                volume_meta_done(&vm);
+                vs_config_free(&cfg);
+                return rc;
+        }
         for (size_t i = 0; i < c->n_overrides; i++)
-                if (!vs_config_find(&cfg, c->overrides[i].id)) {
+                if (!vs_config_find(&cfg, c->overrides[i].id) && !(streq(c->overrides[i].id, "STATE") && c->opts.state_from_meta)) {
                         log_error("--volume %s: the config has no volume %s", c->overrides[i].id, c->overrides[i].id);
+                        volume_meta_done(&vm);
                         vs_config_free(&cfg);
                         return EXIT_USAGE;
                 }
         const struct vs_volume_config **list = NULL;
         size_t n = 0;
         if (vs_volume_list(&cfg, &c->opts, &list, &n) < 0) {
+                volume_meta_done(&vm);
                 vs_config_free(&cfg);
                 return EXIT_ENV;
         }
-        int rc = EXIT_OK;
         for (size_t i = 0; i < n; i++) {
                 struct vs_volume_report rep;
                 int r = fn(list[i], &c->opts, &rep);
                 rc = vs_exit_merge(rc, r);
+                rc = vs_exit_merge(rc, volume_meta_after(&vm, &cfg, list[i], &rep, unlock));
                 if (c->json) {
                         struct json_object *o = vs_volume_report_to_json(&rep);
+                        volume_meta_annotate(&vm, list[i], o);
                         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                         json_object_put(o);
                 } else
@@ -197,6 +211,7 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
         }
         free(list);
         vs_key_run_done(&c->run);
+        volume_meta_done(&vm);
         vs_config_free(&cfg);
         return rc;
 }
@@ -292,14 +307,8 @@ int cmd_unlock(int argc, char **argv) {
         int r = volume_cli_parse(&c, argc, argv, true);
         if (r != EXIT_OK)
                 return r;
-        /* Hooks for issue 4 (META): read tag 15 into c.run.uuid_override and, when the machine config has no
-         * encrypted STATE, tag 9 into c.opts.state_from_meta. Until then --meta is refused, nothing touched. */
         if (c.force)
                 return cli_usage_error("unlock", "--force is an option of 'volseal tpm reseal'");
-        if (c.meta) {
-                fprintf(stderr, "volseal unlock: --meta is not implemented yet (META is read by a later release)\n");
-                return EXIT_NOT_IMPLEMENTED;
-        }
         if (c.cap_phase && !valid_phase(c.cap_phase))
                 return cli_usage_error("unlock", "--cap-phase: the word must be 1-256 printable ASCII characters without blanks");
         int rc = volume_cli_run(&c, vs_volume_unlock);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "meta.h"
 #include "volume.h"
 
 struct volume_cli {
@@ -27,3 +28,25 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock);
 int cmd_reseal(int argc, char **argv);
 int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config *, const struct vs_volume_options *,
                                                    struct vs_volume_report *));
+
+/* META in unlock/status (cmd-volume-meta.c, issue 4). */
+struct volume_meta {
+        struct vs_meta meta;
+        bool loaded;
+        char *path;                        /* --meta, else the partition labelled META */
+        struct vs_encryption_config state; /* tag 9, when the machine config has no STATE document */
+        bool have_state;
+        char *uuid;                        /* tag 15 */
+        char warning[384];                 /* a static STATE passphrase is in tag 9 */
+};
+/* Before the volumes: loads META (absent partition = none), sets run->uuid_override from tag 15 and
+ * opts->state_from_meta from tag 9 when `cfg` has no STATE. Returns EXIT_OK or the exit code to stop with. */
+int volume_meta_begin(struct volume_meta *vm, const char *meta_arg, const struct vs_config *cfg, struct vs_key_run *run,
+                      struct vs_volume_options *opts);
+/* After each volume: unlock saves the machine config's STATE in tag 9 once STATE is open. Returns an exit
+ * code to merge (EXIT_SYNC when META could not be written). */
+int volume_meta_after(struct volume_meta *vm, const struct vs_config *cfg, const struct vs_volume_config *v,
+                      const struct vs_volume_report *rep, bool unlock);
+/* --json: adds "warnings" to STATE's object when tag 9 holds a static passphrase. */
+void volume_meta_annotate(const struct volume_meta *vm, const struct vs_volume_config *v, struct json_object *o);
+void volume_meta_done(struct volume_meta *vm);

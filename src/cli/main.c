@@ -19,7 +19,7 @@ static const struct cli_command commands[] = {
         { "pcr", cmd_pcr, "read PCRs, replay event logs, predict PCR 7, extend boot phases", false },
         { "policy", cmd_policy, "compute TPM2 policy digests, verify signed PCR policies", false },
         { "tpm", cmd_tpm, "TPM information, SRK setup, re-seal", true },
-        { "attest", cmd_attest, "quote PCRs with an attestation key and verify quotes", false },
+        { "attest", cmd_attest, "enrol an attestation key, quote PCRs, verify quotes", true },
         { "token", cmd_token, "LUKS2 token maintenance (adopt Talos tokens)", true },
 };
 

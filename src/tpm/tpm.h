@@ -148,6 +148,27 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
 int vs_tpm_policy_trial(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t exponent, uint32_t pcr_mask,
                         uint8_t ret[32]);
 
+/* ---- attestation (attest.c; docs/pcr.md "Attestation") ---- */
+#define VS_TPM_EK_HANDLE 0x81010001u          /* TCG: the RSA-2048 EK's persistent handle */
+#define VS_TPM_AK_HANDLE_DEFAULT 0x81010002u  /* volseal's attestation key, unless --ak-handle */
+/* The EK's public area: the key at VS_TPM_EK_HANDLE (it must have the TCG default policy), else a transient
+ * EK from the TCG default template L-1 (RSA-2048, AES-128-CFB, PolicySecret(endorsement)), flushed again.
+ * *ret_handle (optional) = VS_TPM_EK_HANDLE or 0 (transient). */
+int vs_tpm_ek_public(struct vs_tpm *t, TPM2B_PUBLIC *ret, uint32_t *ret_handle);
+/* The attestation key at persistent `handle` (owner range): reused when it is volseal's kind (restricted
+ * signing ECC P-256, ECDSA-SHA256, fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth); if the handle
+ * is free and `create`, a new one is created under the EK (PolicySecret(endorsement) sessions) and
+ * persisted there. Another key at the handle is -EEXIST (never evicted); a free handle without `create`
+ * is -ENOENT. */
+int vs_tpm_ak(struct vs_tpm *t, uint32_t handle, bool create, TPM2B_PUBLIC *ret_pub, bool *ret_created);
+/* TPM2_ActivateCredential(AK at ak_handle, EK): the credential the verifier protected with MakeCredential.
+ * A challenge made for another EK or another AK Name fails (-EBADMSG/-EKEYREJECTED/-EIO, logged). */
+int vs_tpm_activate_credential(struct vs_tpm *t, uint32_t ak_handle, const TPM2B_ID_OBJECT *blob,
+                               const TPM2B_ENCRYPTED_SECRET *secret, struct vs_secret **ret);
+/* TPM2_Quote of the PCRs in `mask` of `bank` with the AK at ak_handle, `nonce` as qualifyingData. */
+int vs_tpm_quote(struct vs_tpm *t, uint32_t ak_handle, uint16_t bank, uint32_t mask, const uint8_t *nonce,
+                 size_t nonce_size, TPM2B_ATTEST *ret_quoted, TPMT_SIGNATURE *ret_sig);
+
 /* ---- token blobs (tss2-mu, no TPM) ---- */
 /* Size-prefixed TPM2B encodings as the `talos-tpm2` token stores them (before base64). Output malloc()ed. */
 int vs_tpm_blob_private(const TPM2B_PRIVATE *p, uint8_t **ret, size_t *ret_len);
