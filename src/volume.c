@@ -402,7 +402,13 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
         uint32_t configured = configured_mask(v);
         char fp[64];
         const char *have = vs_luks_subsystem(l);
-        if (!o->full_sync && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
+        /* A configured slot that failed while opening (a tpm slot after a dbx update) must be looked at again
+         * even though config and header are unchanged: its key kind may ask for a re-seal. */
+        bool open_failed = false;
+        for (size_t i = 0; i < rep->n_slots; i++)
+                if (rep->slots[i].slot != opened && rep->slots[i].status && streq(rep->slots[i].status, "failed"))
+                        open_failed = true;
+        if (!o->full_sync && !open_failed && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
                 for (size_t i = 0; i < v->enc.n_keys; i++)
                         if (v->enc.keys[i].slot != opened)
                                 slot_set(rep, v->enc.keys[i].slot, kind_name(&v->enc.keys[i]), "unchanged",
@@ -446,6 +452,7 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                 }
                 bool add = !vs_luks_slot_active(l, s);
                 const char *why = NULL;
+                char why_buf[sizeof(run->reason)];
                 if (!add) {
                         (void) vs_luks_token_get(l, s, &tok);
                         _cleanup_secret_ struct vs_secret *pass = NULL;
@@ -454,7 +461,9 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                         json_object_put(tok);
                         tok = NULL;
                         if (r == -ENOKEY) {
-                                why = run->reason[0] ? run->reason : "its token is missing";
+                                /* copied: can_enroll/new_key below overwrite run->reason */
+                                snprintf(why_buf, sizeof(why_buf), "%s", run->reason[0] ? run->reason : "its token is missing");
+                                why = why_buf;
                         } else if (r < 0) {
                                 slot_fail(rep, s, kind_name(k), "%s", run->reason[0] ? run->reason : strerror(-r));
                                 complete = false;
