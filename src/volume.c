@@ -402,15 +402,25 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
         uint32_t configured = configured_mask(v);
         char fp[64];
         const char *have = vs_luks_subsystem(l);
-        if (!o->full_sync && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
+        /* A configured slot that failed while opening (a tpm slot after a dbx update) must be looked at again
+         * even though config and header are unchanged: its key kind may ask for a re-seal. A kms slot is not:
+         * sync never re-seals it, and asking a down or slow KMS again would cost a second timeout. */
+        bool open_failed = false;
+        for (size_t i = 0; i < v->enc.n_keys; i++) {
+                const struct vs_key_config *k = &v->enc.keys[i];
+                const struct vs_slot_report *e = k->slot != opened ? slot_entry(rep, k->slot, NULL) : NULL;
+                if (e && e->status && streq(e->status, "failed") && k->kind != VS_KEY_KMS)
+                        open_failed = true;
+        }
+        if (!o->full_sync && !open_failed && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
                 for (size_t i = 0; i < v->enc.n_keys; i++) {
                         const struct vs_key_config *k = &v->enc.keys[i];
                         if (k->slot == opened)
                                 continue;
-                        /* A slot tried before `opened` in this boot's open loop did not give its key (KMS down or
-                         * slow, PCRs changed, ...): the fingerprint says its config is as synced, not that it
+                        /* A kms slot tried before `opened` in this boot's open loop did not give its key (KMS
+                         * down, slow, wrong secret): the fingerprint says its config is as synced, not that it
                          * works, so it is reported as the failure it was, as --full-sync would, never as
-                         * "unchanged". Its key is not asked for again (no second KMS timeout). */
+                         * "unchanged". */
                         const struct vs_slot_report *e = slot_entry(rep, k->slot, NULL);
                         if (e && e->status && (streq(e->status, "failed") || streq(e->status, "rejected"))) {
                                 slot_fail(rep, k->slot, kind_name(k), "%s", e->detail ? e->detail : e->status);
@@ -458,6 +468,7 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                 }
                 bool add = !vs_luks_slot_active(l, s);
                 const char *why = NULL;
+                char why_buf[sizeof(run->reason)];
                 if (!add) {
                         (void) vs_luks_token_get(l, s, &tok);
                         _cleanup_secret_ struct vs_secret *pass = NULL;
@@ -466,7 +477,9 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                         json_object_put(tok);
                         tok = NULL;
                         if (r == -ENOKEY) {
-                                why = run->reason[0] ? run->reason : "its token is missing";
+                                /* copied: can_enroll/new_key below overwrite run->reason */
+                                snprintf(why_buf, sizeof(why_buf), "%s", run->reason[0] ? run->reason : "its token is missing");
+                                why = why_buf;
                         } else if (r < 0) {
                                 slot_fail(rep, s, kind_name(k), "%s", run->reason[0] ? run->reason : strerror(-r));
                                 complete = false;

@@ -1,6 +1,7 @@
 /* cmd-tpm.c: `volseal tpm info` (what the TPM is and whether volseal can use it) and `volseal tpm setup`
  * (persist the SRK of design §3 into a free handle). `tpm reseal` belongs to the tpm key kind (later). */
 #include "cli.h"
+#include "cmd-volume.h"
 #include "log.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -14,7 +15,7 @@
 static const char usage[] =
         "Usage: volseal tpm info [--tcti T] [--json] [--debug-tpm]\n"
         "       volseal tpm setup [--tcti T] [--handle H] [--json] [--debug-tpm]\n"
-        "       volseal tpm reseal --force ...   (not implemented yet)\n"
+        "       volseal tpm reseal --force -c CONFIG.yaml [--volume ID=DEVICE]... [unlock's key options]\n"
         "\n"
         "info   the TPM's manufacturer, firmware, PCR banks and PCR count, AES-128-CFB support, dictionary-\n"
         "       attack lockout state, and the persistent handle holding volseal's SRK (ECC P-256, the\n"
@@ -22,6 +23,10 @@ static const char usage[] =
         "       AES-128-CFB).\n"
         "setup  persist the SRK so unlock skips CreatePrimary: into --handle, else 0x81000001 if free, else the\n"
         "       next free handle. Does nothing when a persistent handle already holds it. Never evicts.\n"
+        "reseal the operator's override of the re-seal gate (SecureBoot off, PK/KEK/db replaced, Talos tokens):\n"
+        "       opens each volume with its other keys (no activation) and replaces every tpm slot that does not\n"
+        "       unseal with a fresh seal to the current PCR 7 and signed policy. Needs --force. Exit codes as\n"
+        "       for 'volseal unlock'.\n"
         "\n"
         "Options:\n"
         "      --tcti T      TPM to use (tctildr string, e.g. device:/dev/tpmrm0 or swtpm:host=H,port=P);\n"
@@ -32,7 +37,7 @@ static const char usage[] =
         "  -h, --help        this text\n"
         "\n"
         "Exit codes: 0 ok; 1 usage error, or setup refused (handle occupied, owner password set);\n"
-        "4 no TPM, or the TPM lacks what volseal needs (info); 5 not implemented yet (reseal).\n";
+        "4 no TPM, or the TPM lacks what volseal needs (info).\n";
 
 static char *hex(const uint8_t *p, size_t n) {
         char *s = malloc(2 * n + 1);
@@ -137,7 +142,7 @@ int cmd_tpm(int argc, char **argv) {
                 return cli_usage_error("tpm", "missing subcommand (info or setup)");
         const char *sub = argv[1];
         if (streq(sub, "reseal"))
-                return cli_not_implemented("tpm reseal");
+                return cmd_reseal(argc - 1, argv + 1);
         if (!streq(sub, "info") && !streq(sub, "setup"))
                 return cli_usage_error("tpm", "unknown subcommand '%s' (info, setup or reseal)", sub);
         static const struct option opts[] = {

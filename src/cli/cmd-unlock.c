@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "cmd-volume.h"
 #include "log.h"
+#include "policy.h"
+#include "tpm/tpm.h"
 #include "util.h"
 
 #include <errno.h>
@@ -12,7 +14,8 @@
 static const char usage[] =
         "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--meta DEVICE]\n"
         "              [--state-dir DIR] [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE]\n"
-        "              [--product-uuid-file FILE] [--kms-ca FILE] [--kms-timeout SECONDS] [--check] [--no-sync] [--full-sync] [--cap-phase WORD] [--json]\n"
+        "              [--product-uuid-file FILE] [--kms-ca FILE] [--kms-timeout SECONDS] [--check] [--no-sync] [--full-sync]\n"
+        "              [--cap-phase WORD] [--json] [--debug-tpm]\n"
         "\n"
         "For each configured volume (STATE first, then EPHEMERAL, then user volumes u-NAME): find it by\n"
         "PARTLABEL (or --volume), format it as LUKS2 when it is empty, else open it with the configured keys\n"
@@ -37,7 +40,10 @@ static const char usage[] =
         "      --check                verify keys without activating dm-crypt (hosts without device-mapper)\n"
         "      --no-sync              open only; leave keyslots as they are\n"
         "      --full-sync            verify every configured slot even when the sync fingerprint matches\n"
-        "      --cap-phase WORD       extend PCR 11 with WORD when all volumes are open: not built yet (exit 5)\n"
+        "      --cap-phase WORD       after every volume (also when some failed): extend PCR 11 with WORD, log it\n"
+        "                             ($VOLSEAL_MEASURE_LOG or /run/volseal/tpm2-measure.log), then check that the\n"
+        "                             new PCR 11 matches no signed policy entry (else exit 3)\n"
+        "      --debug-tpm            let tpm2-tss log as TSS2_LOG says (prints session keys: never in production)\n"
         "      --json                 one JSON object per volume and line: volume, device, state,\n"
         "                             opened_by_slot, mapper, slots [{slot, kind, status, detail}], errors, pending\n"
         "  For tests and demos only (never on real machines): argon2id of static/nodeID keyslots\n"
@@ -89,7 +95,7 @@ static int parse_seconds_ms(const char *cmd, const char *opt, const char *s, uns
 int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         const char *cmd = argv[0];
         enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_KMS_CA, O_KMS_TIMEOUT, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
-               O_CAP, O_JSON, O_MEM, O_ITER, O_TIME };
+               O_CAP, O_JSON, O_MEM, O_ITER, O_TIME, O_DEBUG_TPM, O_FORCE };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "volume", required_argument, NULL, O_VOLUME },
@@ -109,6 +115,8 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 { "pbkdf-memory", required_argument, NULL, O_MEM },
                 { "pbkdf-iterations", required_argument, NULL, O_ITER },
                 { "pbkdf-time", required_argument, NULL, O_TIME },
+                { "debug-tpm", no_argument, NULL, O_DEBUG_TPM },
+                { "force", no_argument, NULL, O_FORCE },
                 {}
         };
         *c = (struct volume_cli) {};
@@ -118,7 +126,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         opterr = 0;
         while ((o = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
                 bool unlock_only = o == O_CHECK || o == O_NO_SYNC || o == O_FULL_SYNC || o == O_CAP ||
-                                   o == O_MEM || o == O_ITER || o == O_TIME;
+                                   o == O_MEM || o == O_ITER || o == O_TIME || o == O_FORCE;
                 if (unlock_only && !unlock)
                         return cli_usage_error(cmd, "option %s is for 'volseal unlock' only", argv[optind - 1]);
                 switch (o) {
@@ -153,6 +161,8 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 case O_FULL_SYNC: c->opts.full_sync = true; break;
                 case O_CAP: c->cap_phase = optarg; break;
                 case O_JSON: c->json = true; break;
+                case O_DEBUG_TPM: c->run.debug_tpm = true; break;
+                case O_FORCE: c->force = true; break;
                 case O_MEM:
                         if ((r = parse_u32(cmd, "--pbkdf-memory", optarg, &c->opts.pbkdf.memory_kib)) != EXIT_OK)
                                 return r;
@@ -237,6 +247,90 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
         return rc;
 }
 
+static bool valid_phase(const char *w) {
+        size_t n = strlen(w);
+        if (n == 0 || n > 256)
+                return false;
+        for (const char *p = w; *p; p++)
+                if ((unsigned char) *p < 0x21 || (unsigned char) *p > 0x7e)
+                        return false;
+        return true;
+}
+
+/* The signed policy (as the tpm kind finds it), or 0 entries when there is none. */
+static int load_pcrsig(const char *given, struct pcrsig *ret) {
+        static const char *const defaults[] = { "/.extra/tpm2-pcr-signature.json", "/run/systemd/tpm2-pcr-signature.json" };
+        for (size_t i = 0; i < (given ? 1 : ELEMENTSOF(defaults)); i++) {
+                const char *path = given ? given : defaults[i];
+                _cleanup_fclose_ FILE *f = fopen(path, "re");
+                if (!f) {
+                        if (errno == ENOENT && !given)
+                                continue;
+                        log_error("cannot read the signed PCR policy %s: %s", path, strerror(errno));
+                        return -errno;
+                }
+                char buf[65536];
+                size_t n = fread(buf, 1, sizeof(buf), f);
+                return pcrsig_parse(buf, n, "sha256", ret);
+        }
+        *ret = (struct pcrsig) {};
+        return 0;
+}
+
+/* design §2.6: extend PCR 11 with the cap word, log it, then check that no .pcrsig entry matches the new
+ * value (a cap word can itself complete a signed path). */
+static int cap(struct volume_cli *c) {
+        _cleanup_tpm_ struct vs_tpm *t = NULL;
+        int r = vs_tpm_open(c->run.tcti, c->run.debug_tpm ? VS_TPM_DEBUG_LOG : 0, &t);
+        if (r < 0)
+                return EXIT_ENV;
+        const char *log_path = vs_measure_log_path();
+        r = vs_tpm_extend_word(t, 11, c->cap_phase, log_path, NULL);
+        if (r < 0) {
+                log_error("cannot cap PCR 11 with '%s': %s", c->cap_phase, vs_tpm_last_error(t));
+                return EXIT_ENV;
+        }
+        struct vs_tpm_pcrs p;
+        r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, 1u << 11, &p);
+        if (r < 0)
+                return EXIT_ENV;
+        struct pcrsig sig = {};
+        r = load_pcrsig(c->run.pcr_signature_path, &sig);
+        if (r < 0)
+                return EXIT_SYNC;
+        uint8_t pol[32];
+        r = policy_pcr_signed_pol(TPM2_ALG_SHA256, 1u << 11, p.value[11], 32, pol);
+        const struct pcrsig_entry *e = r >= 0 ? pcrsig_find(&sig, 1u << 11, NULL, pol) : NULL;
+        pcrsig_done(&sig);
+        if (r < 0)
+                return EXIT_SYNC;
+        char hex[65];
+        policy_hex(p.value[11], 32, hex);
+        if (e) {
+                log_error("PCR 11 after the cap phase '%s' (%s) still matches an entry of the signed PCR policy: "
+                          "a later boot stage could unseal; cap with another word", c->cap_phase, hex);
+                return EXIT_SYNC;
+        }
+        log_info("capped PCR 11 with '%s' (now %s, matched by no signed policy entry; logged to %s)", c->cap_phase, hex, log_path);
+        return EXIT_OK;
+}
+
+int cmd_reseal(int argc, char **argv) {
+        struct volume_cli c;
+        int r = volume_cli_parse(&c, argc, argv, true);
+        if (r != EXIT_OK)
+                return r;
+        if (!c.force)
+                return cli_usage_error("tpm reseal", "re-sealing bypasses the SecureBoot/PK/KEK/db gate: confirm with --force");
+        if (c.cap_phase)
+                return cli_usage_error("tpm reseal", "--cap-phase is an option of 'volseal unlock'");
+        /* Open with the other keys (no activation), then sync re-seals every tpm slot that does not unseal. */
+        c.opts.check = true;
+        c.opts.full_sync = true;
+        vs_key_tpm_force_reseal(&c.run);
+        return volume_cli_run(&c, vs_volume_unlock);
+}
+
 int cmd_unlock(int argc, char **argv) {
         if (cli_wants_help(argc, argv, usage))
                 return EXIT_OK;
@@ -244,11 +338,12 @@ int cmd_unlock(int argc, char **argv) {
         int r = volume_cli_parse(&c, argc, argv, true);
         if (r != EXIT_OK)
                 return r;
-        /* Hook for issue 7 (TPM): extend PCR 11 with c.cap_phase after every volume is open, then check that no
-         * .pcrsig entry matches the new value. */
-        if (c.cap_phase) {
-                fprintf(stderr, "volseal unlock: --cap-phase is not implemented yet\n");
-                return EXIT_NOT_IMPLEMENTED;
-        }
-        return volume_cli_run(&c, vs_volume_unlock);
+        if (c.force)
+                return cli_usage_error("unlock", "--force is an option of 'volseal tpm reseal'");
+        if (c.cap_phase && !valid_phase(c.cap_phase))
+                return cli_usage_error("unlock", "--cap-phase: the word must be 1-256 printable ASCII characters without blanks");
+        int rc = volume_cli_run(&c, vs_volume_unlock);
+        if (c.cap_phase)
+                rc = vs_exit_merge(rc, cap(&c));
+        return rc;
 }

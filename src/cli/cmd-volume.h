@@ -17,12 +17,15 @@ struct volume_cli {
         const char *meta;        /* --meta DEVICE (issue 4) */
         const char *cap_phase;   /* --cap-phase WORD (issue 7) */
         bool json;
+        bool force;              /* tpm reseal --force */
 };
 
 /* Parses argv (argv[0] = command). `unlock` accepts every option, `status` the read-only ones. Returns
  * EXIT_OK or an exit code after printing a usage error. */
 int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock);
 /* Loads the config and runs `fn` over every volume in order, printing reports (JSON lines with --json). */
+/* `volseal tpm reseal --force -c ... --volume ...` (argv[0] = "reseal"). */
+int cmd_reseal(int argc, char **argv);
 int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config *, const struct vs_volume_options *,
                                                    struct vs_volume_report *));
 

@@ -11,7 +11,7 @@
 static const struct vs_key_ops *const kinds[_VS_KEY_KIND_MAX] = {
         [VS_KEY_STATIC] = &vs_key_ops_static,
         [VS_KEY_NODEID] = &vs_key_ops_nodeid,
-        /* [VS_KEY_TPM] = &vs_key_ops_tpm,   issue 7 */
+        [VS_KEY_TPM] = &vs_key_ops_tpm,
         [VS_KEY_KMS] = &vs_key_ops_kms,
 };
 

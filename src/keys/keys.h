@@ -63,7 +63,12 @@ struct vs_key_ops {
 
 extern const struct vs_key_ops vs_key_ops_static;
 extern const struct vs_key_ops vs_key_ops_nodeid;
+extern const struct vs_key_ops vs_key_ops_tpm;
 extern const struct vs_key_ops vs_key_ops_kms;
+
+/* tpm: `volseal tpm reseal --force`: every failed unseal in this run asks sync to re-seal the slot (-ENOKEY),
+ * bypassing the SecureBoot/PK/KEK/db gate. */
+void vs_key_tpm_force_reseal(struct vs_key_run *run);
 
 /* The machine UUID the nodeID kind uses (META tag 15 override, else SMBIOS), entropy-checked; the kms kind
  * sends it as node_uuid. Reason recorded on failure. */

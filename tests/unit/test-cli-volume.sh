@@ -28,12 +28,17 @@ expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --state-dir
 contains "$ERR" "needs a value"
 expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --meta /dev/null
 contains "$ERR" "too small for META"
-expect 5 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --cap-phase start-the-world
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --cap-phase 'two words'
+contains "$ERR" "--cap-phase"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --force
+contains "$ERR" "--force is an option of 'volseal tpm reseal'"
+expect 1 "$VOLSEAL" tpm reseal -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img"
+contains "$ERR" "confirm with --force"
 expect 1 "$VOLSEAL" status -c "$T/c.yaml" --check
 contains "$ERR" "option --check is for 'volseal unlock' only"
 expect 1 "$VOLSEAL" unlock -c "$T/missing.yaml" --volume "EPHEMERAL=$T/e.img"
 [ "$(sha256sum <"$T/e.img")" = "$sum" ] || fail "a usage error touched the image"
-ok "unlock/status usage errors exit 1 (a bad --meta too; 5 for --cap-phase), nothing touched"
+ok "unlock/status/tpm reseal usage errors exit 1 (a bad --meta and --cap-phase word too), nothing touched"
 
 expect 1 "$VOLSEAL" wipe
 contains "$ERR" "missing volume ID"

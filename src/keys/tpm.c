@@ -1,0 +1,546 @@
+/* tpm.c: the `tpm` kind (design §3 "tpm"): the passphrase is base64 of 32 bytes sealed in the TPM to
+ * PolicyAuthorize(PCR key) + PolicyPCR(configured, default [7]), stored in a `talos-tpm2` token.
+ * Promise: one TPM context per run (run->kind_state), the SRK and PCR key loaded once; enrolment only after
+ * a measured boot of a signed UKI; get_key returns -ENOKEY (sync replaces the slot with a fresh seal) only
+ * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
+#include "keys.h"
+#include "efi.h"
+#include "log.h"
+#include "policy.h"
+#include "tpm/tpm.h"
+#include "util.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_TYPE "talos-tpm2"
+#define PCR11 (1u << 11)
+#define FIELD_PK "volseal_pk_sha256"
+#define FIELD_KEK "volseal_kek_sha256"
+#define FIELD_DB "volseal_db_sha256"
+
+static const char *const sig_defaults[] = { "/.extra/tpm2-pcr-signature.json", "/run/systemd/tpm2-pcr-signature.json" };
+static const char *const key_defaults[] = { "/.extra/tpm2-pcr-public-key.pem", "/run/systemd/tpm2-pcr-public-key.pem" };
+
+struct tpm_state {
+        struct vs_tpm *tpm;
+        int tpm_err;                 /* <0: opening failed once; not retried in this run */
+        bool sig_loaded;
+        int sig_err;
+        char sig_reason[400];
+        struct pcrsig sig;
+        EVP_PKEY *key;
+        bool force_reseal;
+};
+
+static struct tpm_state *state(struct vs_key_run *run) {
+        if (!run->kind_state[VS_KEY_TPM])
+                run->kind_state[VS_KEY_TPM] = calloc(1, sizeof(struct tpm_state));
+        return run->kind_state[VS_KEY_TPM];
+}
+
+void vs_key_tpm_force_reseal(struct vs_key_run *run) {
+        struct tpm_state *st = state(run);
+        if (st)
+                st->force_reseal = true;
+}
+
+static int read_whole(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+                if (len + 4096 + 1 > cap) {
+                        cap = cap ? cap * 2 : 8192;
+                        if (cap > (1u << 24))
+                                return -EFBIG;
+                        char *n = realloc(buf, cap);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                }
+                size_t k = fread(buf + len, 1, 4096, f);
+                len += k;
+                if (k < 4096)
+                        break;
+        }
+        if (ferror(f))
+                return -EIO;
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+/* Opens the first existing file of `given` or the defaults; -ENOENT with the path list in `which`. */
+static int read_source(const char *given, const char *const defaults[2], char **ret, size_t *ret_len, const char **ret_path) {
+        if (given) {
+                *ret_path = given;
+                return read_whole(given, ret, ret_len);
+        }
+        for (int i = 0; i < 2; i++) {
+                int r = read_whole(defaults[i], ret, ret_len);
+                *ret_path = defaults[i];
+                if (r != -ENOENT)
+                        return r;
+        }
+        return -ENOENT;
+}
+
+/* The signed PCR policy and its key, loaded once per run. */
+static int load_policy(struct vs_key_run *run, struct tpm_state *st) {
+        if (st->sig_loaded) {
+                if (st->sig_err < 0)
+                        return vs_key_reason(run, st->sig_err, "%s", st->sig_reason);
+                return 0;
+        }
+        st->sig_loaded = true;
+        _cleanup_free_ char *js = NULL, *pem = NULL;
+        size_t js_len = 0, pem_len = 0;
+        const char *sp = NULL, *kp = NULL;
+        int r = read_source(run->pcr_signature_path, sig_defaults, &js, &js_len, &sp);
+        if (r == -ENOENT && !run->pcr_signature_path)
+                snprintf(st->sig_reason, sizeof(st->sig_reason), "no signed PCR policy (%s or %s): the machine did not boot a signed UKI",
+                         sig_defaults[0], sig_defaults[1]);
+        else if (r == -ENOENT)
+                snprintf(st->sig_reason, sizeof(st->sig_reason), "no signed PCR policy at %s: the machine did not boot a signed UKI", sp);
+        else if (r < 0)
+                snprintf(st->sig_reason, sizeof(st->sig_reason), "cannot read the signed PCR policy %s: %s", sp, strerror(-r));
+        if (r >= 0) {
+                r = read_source(run->pcr_public_key_path, key_defaults, &pem, &pem_len, &kp);
+                if (r == -ENOENT && !run->pcr_public_key_path)
+                        snprintf(st->sig_reason, sizeof(st->sig_reason), "no PCR public key (%s or %s): the machine did not boot a signed UKI",
+                                 key_defaults[0], key_defaults[1]);
+                else if (r == -ENOENT)
+                        snprintf(st->sig_reason, sizeof(st->sig_reason), "no PCR public key at %s: the machine did not boot a signed UKI", kp);
+                else if (r < 0)
+                        snprintf(st->sig_reason, sizeof(st->sig_reason), "cannot read the PCR public key %s: %s", kp, strerror(-r));
+        }
+        if (r >= 0 && pcrsig_parse(js, js_len, "sha256", &st->sig) < 0) {
+                r = -EBADMSG;
+                snprintf(st->sig_reason, sizeof(st->sig_reason), "the signed PCR policy %s is malformed", sp);
+        }
+        if (r >= 0 && policy_load_public_pem(pem, pem_len, &st->key) < 0) {
+                r = -EBADMSG;
+                snprintf(st->sig_reason, sizeof(st->sig_reason), "the PCR public key %s is not an RSA public key in PEM", kp);
+        }
+        if (r < 0) {
+                st->sig_err = r;
+                return vs_key_reason(run, r, "%s", st->sig_reason);
+        }
+        return 0;
+}
+
+static int open_tpm(struct vs_key_run *run, struct tpm_state *st) {
+        if (st->tpm)
+                return 0;
+        if (st->tpm_err < 0)
+                return vs_key_reason(run, st->tpm_err, "no TPM: %s", strerror(-st->tpm_err));
+        int r = vs_tpm_open(run->tcti, run->debug_tpm ? VS_TPM_DEBUG_LOG : 0, &st->tpm);
+        if (r >= 0)
+                r = vs_tpm_check_caps(st->tpm);
+        if (r < 0) {
+                st->tpm_err = r;
+                const char *why = st->tpm ? vs_tpm_last_error(st->tpm) : "";
+                vs_tpm_close(st->tpm);
+                st->tpm = NULL;
+                return vs_key_reason(run, r, "cannot use the TPM: %s", why[0] ? why : strerror(-r));
+        }
+        return 0;
+}
+
+/* PCR 11 as read now and whether a .pcrsig entry for this key signs it. */
+static int pcr11_signed(struct tpm_state *st, bool *ret_signed, bool *ret_blank) {
+        struct vs_tpm_pcrs p;
+        int r = vs_tpm_pcr_read(st->tpm, TPM2_ALG_SHA256, PCR11, &p);
+        if (r < 0)
+                return r;
+        bool zero = true, ff = true;
+        for (size_t i = 0; i < 32; i++) {
+                zero = zero && p.value[11][i] == 0;
+                ff = ff && p.value[11][i] == 0xff;
+        }
+        *ret_blank = zero || ff;
+        uint8_t pol[POLICY_SHA256_SIZE], pkfp[POLICY_SHA256_SIZE];
+        r = policy_pcr_signed_pol(TPM2_ALG_SHA256, PCR11, p.value[11], 32, pol);
+        if (r >= 0)
+                r = policy_pkfp(st->key, pkfp);
+        if (r < 0)
+                return r;
+        *ret_signed = pcrsig_find(&st->sig, PCR11, pkfp, pol) != NULL;
+        return 0;
+}
+
+/* ---- EFI: SecureBoot modes and SHA-256 of PK, KEK, db ---- */
+
+struct sb_hashes {
+        bool ok;                     /* SecureBoot = 1 and PK, KEK, db all present */
+        char hex[3][65];             /* PK, KEK, db */
+};
+
+static void read_sb_hashes(struct sb_hashes *h) {
+        *h = (struct sb_hashes) {};
+        struct pcr_sb_vars vars = {};
+        if (vs_efi_read_secureboot_vars(&vars) < 0)
+                return;
+        static const enum pcr_sb_var which[3] = { PCR_SB_PK, PCR_SB_KEK, PCR_SB_DB };
+        bool ok = vars.v[PCR_SB_SECUREBOOT].present && vars.v[PCR_SB_SECUREBOOT].size >= 1 &&
+                  vars.v[PCR_SB_SECUREBOOT].data[0] == 1;
+        for (int i = 0; i < 3 && ok; i++) {
+                if (!vars.v[which[i]].present) {
+                        ok = false;
+                        break;
+                }
+                uint8_t d[32];
+                unsigned n = 0;
+                if (!EVP_Digest(vars.v[which[i]].data, vars.v[which[i]].size, d, &n, EVP_sha256(), NULL)) {
+                        ok = false;
+                        break;
+                }
+                policy_hex(d, 32, h->hex[i]);
+        }
+        h->ok = ok;
+        pcr_sb_vars_free(&vars);
+}
+
+/* ---- base64 ---- */
+
+static int b64_secret(const struct vs_secret *s, struct vs_secret **ret) {
+        _cleanup_secret_ struct vs_secret *out = NULL;
+        size_t n = 4 * ((s->len + 2) / 3);
+        int r = vs_secret_new(n + 1, &out);
+        if (r < 0)
+                return r;
+        EVP_EncodeBlock((unsigned char *) out->data, (const unsigned char *) s->data, (int) s->len);
+        out->len = n; /* without the NUL EVP_EncodeBlock adds */
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static char *b64(const uint8_t *p, size_t n) {
+        char *out = malloc(4 * ((n + 2) / 3) + 1);
+        if (out)
+                EVP_EncodeBlock((unsigned char *) out, p, (int) n);
+        return out;
+}
+
+/* Decodes standard padded base64; -EBADMSG if it is not. */
+static int unb64(const char *s, uint8_t **ret, size_t *ret_len) {
+        size_t n = strlen(s);
+        if (n == 0 || n % 4)
+                return -EBADMSG;
+        _cleanup_free_ uint8_t *out = malloc(n / 4 * 3 + 1);
+        if (!out)
+                return -ENOMEM;
+        int k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
+        if (k < 0)
+                return -EBADMSG;
+        size_t len = (size_t) k;
+        if (n >= 1 && s[n - 1] == '=')
+                len--;
+        if (n >= 2 && s[n - 2] == '=')
+                len--;
+        *ret = TAKE_PTR(out);
+        *ret_len = len;
+        return 0;
+}
+
+/* ---- the token ---- */
+
+struct parsed_token {
+        struct vs_tpm_sealed sealed;
+        bool has_hashes;
+        char hex[3][65];
+};
+
+static const char *ud_string(struct json_object *ud, const char *field) {
+        struct json_object *o;
+        if (!json_object_object_get_ex(ud, field, &o) || !json_object_is_type(o, json_type_string))
+                return NULL;
+        return json_object_get_string(o);
+}
+
+static int parse_token(struct vs_key_run *run, unsigned slot, struct json_object *token, struct parsed_token *ret) {
+        *ret = (struct parsed_token) {};
+        struct json_object *ud;
+        if (!token || !json_object_object_get_ex(token, "UserData", &ud) || !json_object_is_type(ud, json_type_object))
+                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token has no UserData object", slot);
+        static const char *const need[] = { "sealed_blob_private", "sealed_blob_public", "policy_hash" };
+        for (size_t i = 0; i < ELEMENTSOF(need); i++)
+                if (!ud_string(ud, need[i]))
+                        return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token lacks UserData.%s", slot, need[i]);
+        _cleanup_free_ uint8_t *b = NULL;
+        size_t n = 0;
+        int r = unb64(ud_string(ud, "sealed_blob_private"), &b, &n);
+        if (r >= 0)
+                r = vs_tpm_parse_private(b, n, &ret->sealed.priv);
+        if (r < 0)
+                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_private is not a TPM2B_PRIVATE in base64", slot);
+        free(TAKE_PTR(b));
+        r = unb64(ud_string(ud, "sealed_blob_public"), &b, &n);
+        if (r >= 0)
+                r = vs_tpm_parse_public(b, n, &ret->sealed.pub);
+        if (r < 0)
+                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_public is not a TPM2B_PUBLIC in base64", slot);
+        free(TAKE_PTR(b));
+        r = unb64(ud_string(ud, "policy_hash"), &b, &n);
+        if (r < 0 || n != 32)
+                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's policy_hash is not 32 bytes in base64", slot);
+        memcpy(ret->sealed.policy_hash, b, 32);
+        free(TAKE_PTR(b));
+        const char *kn = ud_string(ud, "key_name");
+        if (kn && kn[0]) {
+                r = unb64(kn, &b, &n);
+                if (r >= 0)
+                        r = vs_tpm_parse_name(b, n, &ret->sealed.srk_name);
+                if (r < 0)
+                        return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's key_name is not a TPM2B_NAME in base64", slot);
+        }
+        /* pcrs: the literal PCRs. Talos tokens written before encryption_version carry pcrs [11], which meant
+         * PolicyAuthorize (PCR 11 through the signed policy) + PolicyPCR(7). */
+        bool versioned = ud_string(ud, "encryption_version") != NULL;
+        uint32_t mask = 0;
+        struct json_object *pcrs;
+        if (json_object_object_get_ex(ud, "pcrs", &pcrs) && json_object_is_type(pcrs, json_type_array)) {
+                for (size_t i = 0; i < json_object_array_length(pcrs); i++) {
+                        int64_t p = json_object_get_int64(json_object_array_get_idx(pcrs, i));
+                        if (p < 0 || p >= VS_TPM_PCR_COUNT)
+                                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token names PCR %lld", slot, (long long) p);
+                        mask |= 1u << p;
+                }
+        }
+        if (!versioned && (mask & PCR11))
+                mask = (mask & ~PCR11) | (1u << 7);
+        if (mask & PCR11)
+                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token lists PCR 11 as a literal PCR", slot);
+        ret->sealed.pcr_mask = mask;
+        const char *h[3] = { ud_string(ud, FIELD_PK), ud_string(ud, FIELD_KEK), ud_string(ud, FIELD_DB) };
+        ret->has_hashes = h[0] && h[1] && h[2] && strlen(h[0]) == 64 && strlen(h[1]) == 64 && strlen(h[2]) == 64;
+        for (int i = 0; i < 3 && ret->has_hashes; i++)
+                memcpy(ret->hex[i], h[i], 65);
+        return 0;
+}
+
+static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
+        char *s = b64(p, n);
+        if (!s)
+                return -ENOMEM;
+        json_object_object_add(o, field, json_object_new_string(s));
+        free(s);
+        return 0;
+}
+
+static int make_token(unsigned slot, const struct vs_tpm_sealed *sd, const struct sb_hashes *h, struct json_object **ret) {
+        _cleanup_free_ uint8_t *priv = NULL, *pub = NULL, *name = NULL;
+        size_t priv_len, pub_len, name_len;
+        int r = vs_tpm_blob_private(&sd->priv, &priv, &priv_len);
+        if (r >= 0)
+                r = vs_tpm_blob_public(&sd->pub, &pub, &pub_len);
+        if (r >= 0)
+                r = vs_tpm_blob_name(&sd->srk_name, &name, &name_len);
+        if (r < 0)
+                return r;
+        struct json_object *ud = json_object_new_object();
+        struct json_object *ks = json_object_new_array();
+        json_object_array_add(ks, json_object_new_int((int) slot));
+        json_object_object_add(ud, "keyslots", ks);
+        r = add_b64(ud, "sealed_blob_private", priv, priv_len);
+        if (r >= 0)
+                r = add_b64(ud, "sealed_blob_public", pub, pub_len);
+        if (sd->pcr_mask) {
+                struct json_object *pcrs = json_object_new_array();
+                for (int i = 0; i < VS_TPM_PCR_COUNT; i++)
+                        if (sd->pcr_mask & (1u << i))
+                                json_object_array_add(pcrs, json_object_new_int(i));
+                json_object_object_add(ud, "pcrs", pcrs);
+        }
+        struct json_object *pk = json_object_new_array();
+        json_object_array_add(pk, json_object_new_int(11));
+        json_object_object_add(ud, "pubkey_pcrs", pk);
+        json_object_object_add(ud, "alg", json_object_new_string("sha256"));
+        json_object_object_add(ud, "encryption_version", json_object_new_string("1"));
+        if (r >= 0)
+                r = add_b64(ud, "policy_hash", sd->policy_hash, 32);
+        if (r >= 0)
+                r = add_b64(ud, "key_name", name, name_len);
+        if (h->ok) {
+                json_object_object_add(ud, FIELD_PK, json_object_new_string(h->hex[0]));
+                json_object_object_add(ud, FIELD_KEK, json_object_new_string(h->hex[1]));
+                json_object_object_add(ud, FIELD_DB, json_object_new_string(h->hex[2]));
+        }
+        if (r < 0) {
+                json_object_put(ud);
+                return r;
+        }
+        struct json_object *t = json_object_new_object();
+        json_object_object_add(t, "type", json_object_new_string(TOKEN_TYPE));
+        json_object_object_add(t, "UserData", ud);
+        *ret = t;
+        return 0;
+}
+
+/* ---- the ops ---- */
+
+static int tpm_can_enroll(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key) {
+        struct tpm_state *st = state(run);
+        if (!st)
+                return -ENOMEM;
+        int r = load_policy(run, st);
+        if (r == -ENOENT)
+                return vs_key_reason(run, 0, "%s: enrolment waits for a boot of a signed UKI", st->sig_reason), 0;
+        if (r < 0)
+                return r;
+        r = open_tpm(run, st);
+        if (r < 0)
+                return r;
+        bool sig = false, blank = false;
+        r = pcr11_signed(st, &sig, &blank);
+        if (r < 0)
+                return vs_key_reason(run, r, "cannot read PCR 11: %s", vs_tpm_last_error(st->tpm));
+        if (blank)
+                return vs_key_reason(run, 0, "PCR 11 is all zero or all FF (no UKI was measured): enrolment waits for a boot of a signed UKI"), 0;
+        if (!sig)
+                return vs_key_reason(run, 0, "PCR 11 matches no entry of the signed PCR policy (a UKI other than the signed one, "
+                                     "or PCR 11 has moved past the signed phase): enrolment waits"), 0;
+        if (key->tpm_check_secureboot) {
+                bool sb = false, setup = false;
+                if (vs_efi_read_modes(&sb, &setup) < 0)
+                        sb = false;
+                if (!sb)
+                        return vs_key_reason(run, 0, "SecureBoot is not enabled (checkSecurebootStatusOnEnroll): enrolment waits"), 0;
+                if (setup)
+                        return vs_key_reason(run, 0, "the firmware is in SetupMode (checkSecurebootStatusOnEnroll): enrolment waits"), 0;
+        }
+        return 1;
+}
+
+static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
+                   unsigned slot, struct vs_secret **ret_pass, struct json_object **ret_token) {
+        struct tpm_state *st = state(run);
+        if (!st)
+                return -ENOMEM;
+        int r = load_policy(run, st);
+        if (r < 0)
+                return r;
+        r = open_tpm(run, st);
+        if (r < 0)
+                return r;
+        _cleanup_secret_ struct vs_secret *secret = NULL;
+        struct vs_tpm_sealed sd;
+        r = vs_tpm_seal(st->tpm, st->key, key->tpm_pcrs, &secret, &sd);
+        if (r < 0)
+                return vs_key_reason(run, r, "cannot seal a key in the TPM: %s", vs_tpm_last_error(st->tpm));
+        struct sb_hashes h;
+        read_sb_hashes(&h);
+        struct json_object *token = NULL;
+        r = make_token(slot, &sd, &h, &token);
+        if (r < 0)
+                return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
+        _cleanup_secret_ struct vs_secret *pass = NULL;
+        r = b64_secret(secret, &pass);
+        if (r < 0) {
+                json_object_put(token);
+                return r;
+        }
+        *ret_pass = TAKE_PTR(pass);
+        *ret_token = token;
+        return 0;
+}
+
+/* The re-seal gate of design §3, for a slot whose unseal failed because of PCR 7 / the policy or a
+ * cleared TPM. Returns NULL when sync may re-seal, else why not. */
+static const char *reseal_refused(const struct parsed_token *pt) {
+        bool sb = false, setup = false;
+        if (vs_efi_read_modes(&sb, &setup) < 0)
+                sb = false;
+        if (!sb)
+                return "SecureBoot is not enabled";
+        if (setup)
+                return "the firmware is in SetupMode";
+        if (!pt->has_hashes)
+                return "the token records no PK/KEK/db hashes (not written by volseal)";
+        struct sb_hashes h;
+        read_sb_hashes(&h);
+        if (!h.ok)
+                return "PK, KEK or db cannot be read";
+        if (!streq(h.hex[0], pt->hex[0]))
+                return "PK changed since enrolment";
+        if (!streq(h.hex[1], pt->hex[1]))
+                return "KEK changed since enrolment";
+        if (!streq(h.hex[2], pt->hex[2]))
+                return "db changed since enrolment";
+        return NULL;
+}
+
+static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
+                   unsigned slot, struct json_object *token, struct vs_secret **ret_pass) {
+        struct tpm_state *st = state(run);
+        if (!st)
+                return -ENOMEM;
+        struct parsed_token pt;
+        int r = parse_token(run, slot, token, &pt);
+        if (r < 0)
+                return r;
+        r = load_policy(run, st);
+        if (r < 0)
+                return r == -ENOKEY ? -ENOENT : r;
+        r = open_tpm(run, st);
+        if (r < 0)
+                return r == -ENOKEY ? -ENODEV : r;
+        _cleanup_secret_ struct vs_secret *secret = NULL;
+        r = vs_tpm_unseal(st->tpm, &pt.sealed, st->key, &st->sig, &secret);
+        if (r >= 0) {
+                if (secret->len != VS_TPM_SECRET_SIZE)
+                        return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
+                return b64_secret(secret, ret_pass);
+        }
+        char why[400];
+        snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));
+        /* Which failures a re-seal can heal: a cleared TPM (SRK changed), or PCR 7 / the policy while PCR 11 is
+         * still one the signed policy covers. Never a modified UKI or a capped PCR 11. */
+        bool healable = false;
+        if (r == -ENOKEY)
+                healable = true;
+        else if (r == -EKEYREJECTED) {
+                bool sig = false, blank = false;
+                if (pcr11_signed(st, &sig, &blank) >= 0 && sig)
+                        healable = true;
+        }
+        if (st->force_reseal)
+                return vs_key_reason(run, ENOKEY, "keyslot %u: %s; re-sealing (--force)", slot, why);
+        if (!healable)
+                return vs_key_reason(run, r == -ENOKEY ? EKEYREVOKED : r, "keyslot %u: %s", slot, why);
+        const char *refused = reseal_refused(&pt);
+        if (refused)
+                return vs_key_reason(run, r == -ENOKEY ? EKEYREVOKED : r,
+                                     "keyslot %u: %s; not re-sealed automatically: %s (volseal tpm reseal --force re-seals)",
+                                     slot, why, refused);
+        return vs_key_reason(run, ENOKEY, "keyslot %u: %s; re-sealing: SecureBoot is on and PK, KEK and db are unchanged", slot, why);
+}
+
+static void tpm_run_done(struct vs_key_run *run) {
+        struct tpm_state *st = run->kind_state[VS_KEY_TPM];
+        if (!st)
+                return;
+        vs_tpm_close(st->tpm);
+        pcrsig_done(&st->sig);
+        EVP_PKEY_free(st->key);
+        free(st);
+        run->kind_state[VS_KEY_TPM] = NULL;
+}
+
+const struct vs_key_ops vs_key_ops_tpm = {
+        .kind = VS_KEY_TPM,
+        .name = "tpm",
+        .token_type = TOKEN_TYPE,
+        .minimal_pbkdf = true,
+        .can_enroll = tpm_can_enroll,
+        .new_key = tpm_new,
+        .get_key = tpm_get,
+        .run_done = tpm_run_done,
+};

@@ -1,0 +1,104 @@
+# boot.sh: sourced by the tpm scenario tests after common.sh and luks.sh (under with-swtpm). Real reboots on
+# swtpm: an EFI variable directory, signed UKIs, and boot/reboot through swtpm/boot.
+#   make_efivars [sb]           $T/efivars (SecureBoot=sb (default 1), SetupMode=0, PK, KEK, db, dbx)
+#   setvar NAME FILE            replaces variable NAME (guid chosen by name) with FILE's bytes
+#   make_ukis                   $T/pcr.key/.pub; $T/uki1.efi (signed), $T/uki2.efi (another kernel,
+#                               same key), $T/uki-mod.efi (uki1 with another cmdline, uki1's .pcrsig)
+#   use_uki UKI                 $T/extra/tpm2-pcr-signature.json and ...public-key.pem from the UKI
+#   reboot [UKI]                swtpm stopped and started on the same state (PCRs reset), boot measured
+#   tpm_clear_state             the swtpm's state deleted (a cleared/replaced TPM), started again
+#   tunlock EXIT CFG [ARGS]     unlock with --pcr-signature/--pcr-public-key from $T/extra
+GLOBAL=8be4df61-93ca-11d2-aa0d-00e098032b8c
+IMGDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
+STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+export VOLSEAL_MEASURE_LOG=$T/measure.log
+setvar() {
+  local g=$GLOBAL
+  case $1 in db|dbx) g=$IMGDB ;; esac
+  { printf '\x27\x00\x00\x00'; cat "$2"; } > "$T/efivars/$1-$g"
+}
+make_efivars() {
+  mkdir -p "$T/efivars"
+  printf "\\x0${1:-1}" > "$T/sb"; printf '\x00' > "$T/zero"
+  setvar SecureBoot "$T/sb"; setvar SetupMode "$T/zero"
+  for v in PK KEK db dbx; do head -c 100 /dev/urandom > "$T/$v.esl"; setvar $v "$T/$v.esl"; done
+  export EFIVARFS_PATH=$T/efivars/
+  [ -f "$T/db.der" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/db.key" -subj /CN=volseal-test-db \
+    -days 30 -outform DER -out "$T/db.der" 2>/dev/null
+}
+make_ukis() {
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/pcr.key" 2>/dev/null
+  openssl pkey -in "$T/pcr.key" -pubout -out "$T/pcr.pub"
+  printf 'ID=volseal-test\nVERSION_ID=1\n' > "$T/os-release"
+  head -c 3000 /dev/urandom > "$T/vmlinuz1"; head -c 3000 /dev/urandom > "$T/vmlinuz2"
+  head -c 2000 /dev/urandom > "$T/initrd"
+  printf 'console=ttyS0' > "$T/cmdline"; printf 'console=ttyS0 init=/bin/sh' > "$T/cmdline-mod"
+  local n
+  for n in 1 2; do
+    "$VOLSEAL" uki build --stub "$STUB" --linux "$T/vmlinuz$n" --initrd "$T/initrd" --cmdline "$T/cmdline" \
+      --os-release "$T/os-release" --pcr-key "$T/pcr.pub" --pcr-sign-key "$T/pcr.key" -o "$T/uki$n.efi" >/dev/null
+  done
+  # the attacker's UKI: cmdline changed, the old signed policy and key kept
+  "$VOLSEAL" uki build --stub "$STUB" --linux "$T/vmlinuz1" --initrd "$T/initrd" --cmdline "$T/cmdline-mod" \
+    --os-release "$T/os-release" --pcr-key "$T/pcr.pub" -o "$T/uki-mod.efi" >/dev/null
+  objcopy -O binary --only-section=.pcrsig "$T/uki1.efi" "$T/uki1.pcrsig"
+}
+use_uki() {
+  mkdir -p "$T/extra"
+  local sig=$1
+  [ "$1" = "$T/uki-mod.efi" ] && sig=$T/uki1.efi
+  objcopy -O binary --only-section=.pcrsig "$sig" "$T/extra/tpm2-pcr-signature.json.raw"
+  tr -d '\0' < "$T/extra/tpm2-pcr-signature.json.raw" > "$T/extra/tpm2-pcr-signature.json"
+  cp "$T/pcr.pub" "$T/extra/tpm2-pcr-public-key.pem"
+}
+no_uki_policy() { rm -rf "$T/extra"; mkdir -p "$T/extra"; }
+swtpm_restart() {
+  "$TOP/swtpm/stop" "$SWTPM_STATE"
+  eval "$("$TOP/swtpm/start" "$SWTPM_STATE" --env)"
+  export VOLSEAL_TCTI TPM2TOOLS_TCTI=$VOLSEAL_TCTI SWTPM_PIDFILE SWTPM_PORT
+}
+# reboot UKI [swtpm/boot args]: PCRs reset, firmware + stub + enter-initrd measured, UKI's policy in $T/extra.
+reboot() {
+  local uki=$1; shift
+  swtpm_restart
+  rm -f "$VOLSEAL_MEASURE_LOG"
+  "$TOP/swtpm/boot" --efivars "$T/efivars" --uki "$uki" --authority "$T/db.der" --log "$T/eventlog.bin" "$@" >/dev/null
+  use_uki "$uki"
+}
+tpm_clear_state() {
+  "$TOP/swtpm/stop" "$SWTPM_STATE"
+  find "$SWTPM_STATE" -mindepth 1 -delete
+  eval "$("$TOP/swtpm/start" "$SWTPM_STATE" --env)"
+  export VOLSEAL_TCTI TPM2TOOLS_TCTI=$VOLSEAL_TCTI SWTPM_PIDFILE SWTPM_PORT
+}
+tunlock() {
+  local want=$1 cfg=$2; shift 2
+  unlock "$want" "$cfg" --pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem" "$@"
+}
+tstatus() {
+  local want=$1 cfg=$2; shift 2
+  run_volseal "$want" status -c "$cfg" "${VOLUMES[@]}" --json --product-uuid-file "$T/product_uuid" \
+    --pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem" "$@"
+}
+# token_field DEVICE SLOT FIELD: UserData.FIELD of the talos-tpm2 token at id SLOT (via the real cryptsetup)
+token_field() { cryptsetup luksDump --dump-json-metadata "$1" | jq -c -r ".tokens[\"$2\"].UserData.$3"; }
+# tpm_volume CFG-FILE [tpm options YAML]: $STATE (one image) and a config with tpm at slot 0, nodeID at slot 1;
+# the first boot of the signed UKI formats it with the tpm slot and adds nodeID.
+tpm_volume() {
+  STATE=$(img state)
+  VOLUMES=(--volume "STATE=$STATE")
+  config "$1" <<Y
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: STATE
+encryption:
+  keys:
+    - tpm: {${2:-}}
+      slot: 0
+    - nodeID: {}
+      slot: 1
+Y
+}
+lockout_counter() { "$VOLSEAL" tpm info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lockout"]["counter"])'; }
+token_sum() { cryptsetup luksDump --dump-json-metadata "$1" | jq -c '.tokens["0"]' | sha256sum | cut -c1-64; }
+flush_all() { tpm2_flushcontext -t; tpm2_flushcontext -s; tpm2_flushcontext -l; }
