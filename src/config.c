@@ -1,6 +1,7 @@
 /* config.c: see config.h. libyaml's document loader gives every node its position, so every error can
  * name FILE:LINE:COL; the semantic rules live in one function (encryption_check) shared with META. */
 #include "config.h"
+#include "kms/endpoint.h"
 #include "log.h"
 #include "util.h"
 
@@ -68,6 +69,14 @@ static int encryption_check(const struct vs_encryption_config *enc, const char *
                 if (k->kind == VS_KEY_KMS && (!k->kms_endpoint || !*k->kms_endpoint)) {
                         report(userdata, (int) i, "kms.endpoint", "a kms key needs an endpoint (host:port, grpc://host:port or https://host[:port])");
                         errors++;
+                } else if (k->kind == VS_KEY_KMS) {
+                        /* The KMS client's own parser: what it would refuse at unlock is refused here. */
+                        const char *why = NULL;
+                        if (vs_kms_endpoint_parse(k->kms_endpoint, NULL, &why) < 0) {
+                                report(userdata, (int) i, "kms.endpoint", "endpoint \"%s\" cannot be used: %s",
+                                       k->kms_endpoint, why);
+                                errors++;
+                        }
                 }
                 if (k->kind == VS_KEY_TPM && (k->tpm_pcrs >> VS_MAX_PCRS)) {
                         report(userdata, (int) i, "tpm.options.pcrs", "PCRs must be 0-23");

@@ -403,16 +403,32 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
         char fp[64];
         const char *have = vs_luks_subsystem(l);
         /* A configured slot that failed while opening (a tpm slot after a dbx update) must be looked at again
-         * even though config and header are unchanged: its key kind may ask for a re-seal. */
+         * even though config and header are unchanged: its key kind may ask for a re-seal. A kms slot is not:
+         * sync never re-seals it, and asking a down or slow KMS again would cost a second timeout. */
         bool open_failed = false;
-        for (size_t i = 0; i < rep->n_slots; i++)
-                if (rep->slots[i].slot != opened && rep->slots[i].status && streq(rep->slots[i].status, "failed"))
+        for (size_t i = 0; i < v->enc.n_keys; i++) {
+                const struct vs_key_config *k = &v->enc.keys[i];
+                const struct vs_slot_report *e = k->slot != opened ? slot_entry(rep, k->slot, NULL) : NULL;
+                if (e && e->status && streq(e->status, "failed") && k->kind != VS_KEY_KMS)
                         open_failed = true;
+        }
         if (!o->full_sync && !open_failed && fingerprint(l, v, o, kv, vk, fp) >= 0 && have && streq(have, fp)) {
-                for (size_t i = 0; i < v->enc.n_keys; i++)
-                        if (v->enc.keys[i].slot != opened)
-                                slot_set(rep, v->enc.keys[i].slot, kind_name(&v->enc.keys[i]), "unchanged",
-                                         "config and header unchanged since the last sync (--full-sync verifies)");
+                for (size_t i = 0; i < v->enc.n_keys; i++) {
+                        const struct vs_key_config *k = &v->enc.keys[i];
+                        if (k->slot == opened)
+                                continue;
+                        /* A kms slot tried before `opened` in this boot's open loop did not give its key (KMS
+                         * down, slow, wrong secret): the fingerprint says its config is as synced, not that it
+                         * works, so it is reported as the failure it was, as --full-sync would, never as
+                         * "unchanged". */
+                        const struct vs_slot_report *e = slot_entry(rep, k->slot, NULL);
+                        if (e && e->status && (streq(e->status, "failed") || streq(e->status, "rejected"))) {
+                                slot_fail(rep, k->slot, kind_name(k), "%s", e->detail ? e->detail : e->status);
+                                continue;
+                        }
+                        slot_set(rep, k->slot, kind_name(k), "unchanged",
+                                 "config and header unchanged since the last sync (--full-sync verifies)");
+                }
                 return;
         }
 

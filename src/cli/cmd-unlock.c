@@ -14,8 +14,8 @@
 static const char usage[] =
         "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--meta DEVICE]\n"
         "              [--state-dir DIR] [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE]\n"
-        "              [--product-uuid-file FILE] [--kms-ca FILE] [--check] [--no-sync] [--full-sync] [--cap-phase WORD] [--json]\n"
-        "              [--debug-tpm]\n"
+        "              [--product-uuid-file FILE] [--kms-ca FILE] [--kms-timeout SECONDS] [--check] [--no-sync] [--full-sync]\n"
+        "              [--cap-phase WORD] [--json] [--debug-tpm]\n"
         "\n"
         "For each configured volume (STATE first, then EPHEMERAL, then user volumes u-NAME): find it by\n"
         "PARTLABEL (or --volume), format it as LUKS2 when it is empty, else open it with the configured keys\n"
@@ -35,6 +35,8 @@ static const char usage[] =
         "      --pcr-public-key FILE  its key (default /.extra/tpm2-pcr-public-key.pem)\n"
         "      --product-uuid-file F  machine UUID for nodeID keys (default /sys/class/dmi/id/product_uuid)\n"
         "      --kms-ca FILE          PEM CA bundle to verify TLS KMS endpoints (default: system CA store)\n"
+        "      --kms-timeout SECONDS  total time per KMS call (Seal/Unseal), 0.001-600, fractions allowed\n"
+        "                             (0.5 = 500 ms); a call that takes longer fails as \"slow\" (default 10)\n"
         "      --check                verify keys without activating dm-crypt (hosts without device-mapper)\n"
         "      --no-sync              open only; leave keyslots as they are\n"
         "      --full-sync            verify every configured slot even when the sync fingerprint matches\n"
@@ -66,9 +68,33 @@ static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t *
         return EXIT_OK;
 }
 
+/* SECONDS with up to 3 decimals ("10", "0.5", "2.25") -> milliseconds, 1 ms to max_ms. No strtod: the
+ * decimal point must not depend on the locale. */
+static int parse_seconds_ms(const char *cmd, const char *opt, const char *s, unsigned max_ms, unsigned *ret) {
+        unsigned long ms = 0;
+        const char *p = s;
+        size_t int_digits = 0, frac_digits = 0;
+        for (; *p >= '0' && *p <= '9'; p++, int_digits++) {
+                ms = ms * 10 + (unsigned long) (*p - '0');
+                if (ms > max_ms)
+                        break;
+        }
+        ms *= 1000;
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9' && frac_digits < 3; p++, frac_digits++) {
+                        static const unsigned long scale[] = { 100, 10, 1 };
+                        ms += scale[frac_digits] * (unsigned long) (*p - '0');
+                }
+        if (*p || (int_digits == 0 && frac_digits == 0) || ms == 0 || ms > max_ms)
+                return cli_usage_error(cmd, "%s: '%s' is not a number of seconds from 0.001 to %u (up to 3 decimals)",
+                                       opt, s, max_ms / 1000u);
+        *ret = (unsigned) ms;
+        return EXIT_OK;
+}
+
 int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         const char *cmd = argv[0];
-        enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_KMS_CA, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
+        enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_KMS_CA, O_KMS_TIMEOUT, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
                O_CAP, O_JSON, O_MEM, O_ITER, O_TIME, O_DEBUG_TPM, O_FORCE };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
@@ -80,6 +106,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 { "pcr-public-key", required_argument, NULL, O_PCRKEY },
                 { "product-uuid-file", required_argument, NULL, O_UUID },
                 { "kms-ca", required_argument, NULL, O_KMS_CA },
+                { "kms-timeout", required_argument, NULL, O_KMS_TIMEOUT },
                 { "check", no_argument, NULL, O_CHECK },
                 { "no-sync", no_argument, NULL, O_NO_SYNC },
                 { "full-sync", no_argument, NULL, O_FULL_SYNC },
@@ -125,6 +152,10 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 case O_PCRKEY: c->run.pcr_public_key_path = optarg; break;
                 case O_UUID: c->run.product_uuid_file = optarg; break;
                 case O_KMS_CA: c->run.kms_ca_file = optarg; break;
+                case O_KMS_TIMEOUT:
+                        if ((r = parse_seconds_ms(cmd, "--kms-timeout", optarg, 600u * 1000u, &c->run.kms_timeout_ms)) != EXIT_OK)
+                                return r;
+                        break;
                 case O_CHECK: c->opts.check = true; break;
                 case O_NO_SYNC: c->opts.no_sync = true; break;
                 case O_FULL_SYNC: c->opts.full_sync = true; break;

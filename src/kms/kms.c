@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "endpoint.h"
 #include "kms.pb-c.h"
 #include "log.h"
 #include "util.h"
@@ -110,48 +111,17 @@ const char *vs_kms_endpoint(const struct vs_kms *k) {
         return k ? k->endpoint : "(none)";
 }
 
-/* "host:port", "grpc://host:port" -> plaintext; "https://host[:port]", "grpcs://host[:port]" -> TLS.
- * The authority must be non-empty, without user info, and nothing may follow it but an optional "/". */
+/* Parses with the shared pure parser (endpoint.h) and builds the base URL. */
 static int parse_endpoint(const char *endpoint, char **ret_url, bool *ret_tls) {
-        const char *rest = endpoint;
-        bool tls = false;
-        const char *sep = strstr(endpoint, "://");
-        if (sep) {
-                size_t n = (size_t) (sep - endpoint);
-                if (n == 4 && strncasecmp(endpoint, "grpc", 4) == 0)
-                        tls = false;
-                else if ((n == 5 && strncasecmp(endpoint, "https", 5) == 0) ||
-                         (n == 5 && strncasecmp(endpoint, "grpcs", 5) == 0))
-                        tls = true;
-                else
-                        return log_error_errno(-EINVAL,
-                                               "KMS endpoint '%s': unsupported scheme '%.*s' (use host:port or "
-                                               "grpc://host:port for plaintext, https://host[:port] for TLS).",
-                                               endpoint, (int) n, endpoint);
-                rest = sep + 3;
-        }
-        size_t alen = strcspn(rest, "/?#");
-        if (alen == 0)
-                return log_error_errno(-EINVAL, "KMS endpoint '%s' names no host.", endpoint);
-        if (rest[alen] != '\0' && !(rest[alen] == '/' && rest[alen + 1] == '\0'))
-                return log_error_errno(-EINVAL, "KMS endpoint '%s' has a path, query or fragment; give only "
-                                       "scheme, host and port.", endpoint);
-        for (size_t i = 0; i < alen; i++)
-                if (rest[i] == '@' || isspace((unsigned char) rest[i]) || iscntrl((unsigned char) rest[i]))
-                        return log_error_errno(-EINVAL, "KMS endpoint '%s' has an invalid character in its host "
-                                               "part.", endpoint);
-        /* A port is required for plaintext (there is no default gRPC port); TLS defaults to 443. */
-        const char *host_end = memchr(rest, ']', alen); /* an IPv6 literal's ':' are not the port's */
-        const char *from = host_end ? host_end : rest;
-        const char *colon = memrchr(from, ':', alen - (size_t) (from - rest));
-        if (!tls && !colon)
-                return log_error_errno(-EINVAL, "KMS endpoint '%s' needs a port for plaintext gRPC (host:port).",
-                                       endpoint);
+        struct vs_kms_endpoint e;
+        const char *why = NULL;
+        if (vs_kms_endpoint_parse(endpoint, &e, &why) < 0)
+                return log_error_errno(-EINVAL, "KMS endpoint '%s' cannot be used: %s.", endpoint, why);
         char *url;
-        if (asprintf(&url, "%s://%.*s", tls ? "https" : "http", (int) alen, rest) < 0)
+        if (asprintf(&url, "%s://%.*s", e.tls ? "https" : "http", (int) e.authority_len, e.authority) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory.");
         *ret_url = url;
-        *ret_tls = tls;
+        *ret_tls = e.tls;
         return 0;
 }
 

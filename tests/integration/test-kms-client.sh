@@ -82,7 +82,7 @@ ok "an HTTP/1.1 server -> garbage"
 
 # --- endpoints the client refuses before connecting
 run 3 "http://127.0.0.1:$plain_port" roundtrip
-contains "$last" "unsupported scheme 'http'"
+contains "$last" "KMS endpoint 'http://127.0.0.1:$plain_port' cannot be used: its scheme is not supported"
 run 3 127.0.0.1 roundtrip
 contains "$last" "needs a port"
 run 3 "https://127.0.0.1:1/some/path" roundtrip

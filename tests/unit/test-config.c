@@ -55,6 +55,16 @@ static const struct bad_case bad_cases[] = {
         { "static empty passphrase", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      static: {passphrase: \"\"}\n", "t.yaml:6:7", "non-empty passphrase" },
         { "static unknown field", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      static: {passphrase: x, key: y}\n", "t.yaml:7:31", "unknown field (allowed: passphrase)" },
         { "kms without endpoint", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {}\n", "t.yaml:6:7", "a kms key needs an endpoint" },
+        { "kms endpoint http scheme", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"http://kms:80\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"http://kms:80\" cannot be used: its scheme is not supported" },
+        { "kms endpoint unix scheme", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"unix:///run/kms.sock\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"unix:///run/kms.sock\" cannot be used: its scheme is not supported" },
+        { "kms endpoint path", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"https://kms.example/v1\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"https://kms.example/v1\" cannot be used: it has a path, query or fragment" },
+        { "kms endpoint query", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"grpc://kms:4050?x=1\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"grpc://kms:4050?x=1\" cannot be used: it has a path, query or fragment" },
+        { "kms endpoint user info", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"https://user@kms.example\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"https://user@kms.example\" cannot be used: it has user info" },
+        { "kms endpoint plaintext without port", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"kms.example\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"kms.example\" cannot be used: it needs a port for plaintext gRPC" },
+        { "kms endpoint grpc without port", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"grpc://kms.example\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"grpc://kms.example\" cannot be used: it needs a port for plaintext gRPC" },
+        { "kms endpoint ipv6 without port", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"[::1]\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"[::1]\" cannot be used: it needs a port for plaintext gRPC" },
+        { "kms endpoint bad port", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"grpc://kms:99999\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"grpc://kms:99999\" cannot be used: its port is not a number from 1 to 65535" },
+        { "kms endpoint no host", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      kms: {endpoint: \"grpc://:4050\"}\n", "t.yaml:6:7", "field encryption.keys[0].kms.endpoint: endpoint \"grpc://:4050\" cannot be used: it names no host" },
         { "pcr out of range", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      tpm:\n        options:\n          pcrs: [7, 24]\n", "t.yaml:9:21", "from 0 to 23" },
         { "pcrs not a list", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      tpm: {options: {pcrs: 7}}\n", "t.yaml:7:29", "expected a list of PCR numbers" },
         { "tpm unknown option", H "EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      tpm: {options: {bank: sha1}}\n", "t.yaml:7:23", "unknown field (allowed: pcrs)" },
@@ -232,6 +242,13 @@ static void test_validate_struct(void **state) {
         assert_non_null(strstr(logbuf, "STATE cannot be locked to itself"));
         keys[1].slot = 4;
         keys[1].lock_to_state = false;
+        assert_int_equal(vs_encryption_validate(&enc, "STATE", "META tag 9"), 0);
+        /* META's kms endpoints go through the KMS client's parser too. */
+        keys[1] = (struct vs_key_config) { .slot = 4, .kind = VS_KEY_KMS, .kms_endpoint = (char *) "https://kms/x" };
+        logbuf[0] = 0;
+        assert_int_equal(vs_encryption_validate(&enc, "STATE", "META tag 9"), -EINVAL);
+        assert_non_null(strstr(logbuf, "META tag 9: keys[1].kms.endpoint: endpoint \"https://kms/x\" cannot be used: it has a path"));
+        keys[1].kms_endpoint = (char *) "grpc://127.0.0.1:4050";
         assert_int_equal(vs_encryption_validate(&enc, "STATE", "META tag 9"), 0);
 }
 

@@ -97,7 +97,8 @@ static void test_endpoints(void **state) {
         const char *good[] = { "127.0.0.1:4050", "grpc://kms.example:4050", "GRPC://kms:1/", "https://kms.example",
                                "https://kms.example:8443", "grpcs://[::1]:4050", "[::1]:4050", "https://[::1]" };
         const char *bad[] = { "", "http://kms:80", "unix:///run/kms.sock", "kms.example", "[::1]", "grpc://",
-                              "https://kms/path", "https://kms:1?x", "https://user@kms:1", "grpc://kms :1" };
+                              "https://kms/path", "https://kms:1?x", "https://user@kms:1", "grpc://kms :1",
+                              "grpc://kms:0", "grpc://kms:65536", "kms:x1", "a:b:1", "[::1:4050" };
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 struct vs_kms *k = NULL;
                 assert_int_equal(vs_kms_open(good[i], NULL, &k), 0);
