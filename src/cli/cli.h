@@ -2,6 +2,7 @@
  * Promise: exit codes are the contract of design §9 and docs/volseal.8; every command answers --help. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 enum {
         EXIT_OK = 0,              /* all volumes open and in sync / command succeeded */
@@ -26,6 +27,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
 int cli_not_implemented(const char *cmd);
 /* True when argv holds -h/--help before any "--"; prints `usage` to stdout when so. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
+/* Parses a PCR list such as "7,11" (numbers 0-23, comma-separated, no empty items) into a bit mask;
+ * -EINVAL for anything else or an empty list. The one parser of every --pcrs/--pcr option. */
+int cli_parse_pcr_list(const char *s, uint32_t *ret);
 /* Maps a negative errno from the library to an exit code (ENODEV/ENOENT/EOPNOTSUPP -> 4, else 1). */
 int cli_exit_from_errno(int r);
 

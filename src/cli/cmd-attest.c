@@ -370,26 +370,6 @@ static int parse_handle(const char *s, uint32_t *ret) {
         return 0;
 }
 
-static int parse_pcrs(const char *s, uint32_t *ret) {
-        uint32_t mask = 0;
-        _cleanup_free_ char *copy = strdup(s);
-        if (!copy)
-                return -ENOMEM;
-        char *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                char *end = NULL;
-                errno = 0;
-                unsigned long v = strtoul(tok, &end, 10);
-                if (errno || !end || *end || end == tok || v >= VS_TPM_PCR_COUNT)
-                        return -EINVAL;
-                mask |= 1u << v;
-        }
-        if (!mask)
-                return -EINVAL;
-        *ret = mask;
-        return 0;
-}
-
 /* Marshalled TPM2B_PUBLIC (tpm2-tools "tss" format) from a file. */
 static int read_public(const char *path, TPM2B_PUBLIC *ret) {
         _cleanup_free_ uint8_t *b = NULL;
@@ -776,7 +756,7 @@ static int cmd_quote(int argc, char **argv) {
                 return cli_usage_error("attest quote", "needs --nonce HEX, 1 to %zu bytes", sizeof(nonce));
         if (!o.output)
                 return cli_usage_error("attest quote", "needs -o QUOTE.json");
-        if (parse_pcrs(o.pcrs, &mask) < 0)
+        if (cli_parse_pcr_list(o.pcrs, &mask) < 0)
                 return cli_usage_error("attest quote", "--pcrs '%s' is not a list of PCRs 0-23", o.pcrs);
         uint16_t bank = vs_tpm_alg_from_name(o.bank);
         if (!bank)

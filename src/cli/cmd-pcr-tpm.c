@@ -44,26 +44,6 @@ static const char extend_usage[] =
         "\n"
         "Exit codes: 0 extended; 1 usage error or the TPM refused; 4 no TPM.\n";
 
-static int parse_pcr_list(const char *s, uint32_t *ret) {
-        uint32_t mask = 0;
-        _cleanup_free_ char *copy = strdup(s);
-        if (!copy)
-                return -ENOMEM;
-        char *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                char *end = NULL;
-                errno = 0;
-                unsigned long v = strtoul(tok, &end, 10);
-                if (errno || !end || *end || end == tok || v >= VS_TPM_PCR_COUNT)
-                        return -EINVAL;
-                mask |= 1u << v;
-        }
-        if (!mask)
-                return -EINVAL;
-        *ret = mask;
-        return 0;
-}
-
 int cmd_pcr_read(int argc, char **argv) {
         if (cli_wants_help(argc, argv, read_usage))
                 return EXIT_OK;
@@ -90,7 +70,7 @@ int cmd_pcr_read(int argc, char **argv) {
                         bank_name = optarg;
                         break;
                 case 'p':
-                        if (parse_pcr_list(optarg, &mask) < 0)
+                        if (cli_parse_pcr_list(optarg, &mask) < 0)
                                 return cli_usage_error("pcr read", "--pcr '%s' is not a list of PCRs 0-23", optarg);
                         break;
                 case 'j':

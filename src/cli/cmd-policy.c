@@ -80,23 +80,6 @@ static int load_pub(const char *path, EVP_PKEY **ret) {
         return 0;
 }
 
-static int parse_pcr_list(const char *s, uint32_t *ret) {
-        uint32_t mask = 0;
-        const char *p = s;
-        while (*p) {
-                char *end;
-                long v = strtol(p, &end, 10);
-                if (end == p || v < 0 || v > 23 || (*end && *end != ','))
-                        return -EINVAL;
-                mask |= UINT32_C(1) << v;
-                p = *end ? end + 1 : end;
-        }
-        if (!mask)
-                return -EINVAL;
-        *ret = mask;
-        return 0;
-}
-
 enum { OPT_AUTHKEY = 256, OPT_REF, OPT_PCRS, OPT_VALUE, OPT_AUTHVALUE, OPT_BANK, OPT_JSON, OPT_START, OPT_EXPZERO,
        OPT_KEY, OPT_PCR11 };
 
@@ -142,7 +125,7 @@ static int do_digest(int argc, char **argv) {
                         if (!eq)
                                 return cli_usage_error("policy", "--pcr-value %s: expected N=HEX", optarg);
                         *eq = 0;
-                        r = parse_pcr_list(optarg, &mask);
+                        r = cli_parse_pcr_list(optarg, &mask);
                         *eq = '=';
                         if (r < 0 || __builtin_popcount(mask) != 1)
                                 return cli_usage_error("policy", "--pcr-value %s: N must be one PCR 0-23", optarg);
@@ -208,7 +191,7 @@ static int do_digest(int argc, char **argv) {
                         uint32_t mask;
                         uint8_t buf[24 * 64];
                         size_t n = 0;
-                        if (parse_pcr_list(optarg, &mask) < 0) {
+                        if (cli_parse_pcr_list(optarg, &mask) < 0) {
                                 cli_usage_error("policy", "--pcrs %s: expected a comma-separated list of PCRs 0-23", optarg);
                                 r = -EINVAL;
                                 break;

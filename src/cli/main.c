@@ -72,6 +72,22 @@ bool cli_wants_help(int argc, char **argv, const char *text) {
         return false;
 }
 
+int cli_parse_pcr_list(const char *s, uint32_t *ret) {
+        uint32_t mask = 0;
+        const char *p = s;
+        do {
+                char *end;
+                errno = 0;
+                long v = strtol(p, &end, 10);
+                if (errno || end == p || v < 0 || v > 23 || (*end && *end != ','))
+                        return -EINVAL;
+                mask |= UINT32_C(1) << v;
+                p = *end ? end + 1 : end;
+        } while (*p || p[-1] == ',');
+        *ret = mask;
+        return 0;
+}
+
 int cli_exit_from_errno(int r) {
         switch (-r) {
         case 0:
