@@ -45,4 +45,16 @@ pl_check() {
   opens "$EPH" 0 first-key && opens "$EPH" 1 "${UUID}EPHEMERAL" || fail "after the next unlock the keys do not open slots 0 and 1"
 }
 powerloss format -- "$VOLSEAL" unlock -c "$T/c.yaml" "${VOLUMES[@]}" --check --product-uuid-file "$T/product_uuid" "${FAST[@]}"
+
+# The fix for crash points inside crypt_format treats only an unfinished first format as empty: a real
+# header whose both copies are broken (primary checksum, secondary magic) but whose JSON names keyslots
+# is refused and left alone.
+unlock 0 "$T/c.yaml"
+printf '\xff' | dd of="$EPH" bs=1 seek=448 conv=notrunc status=none
+dd if=/dev/zero of="$EPH" bs=1 seek=16384 count=6 conv=notrunc status=none
+sum=$(image_sum "$EPH")
+run_volseal 2 unlock -c "$T/c.yaml" "${VOLUMES[@]}" --check --product-uuid-file "$T/product_uuid" "${FAST[@]}"
+contains "$ERR" "cannot read the LUKS2 header"
+[ "$(image_sum "$EPH")" = "$sum" ] || fail "a broken real header was written to"
+ok "a LUKS2 header with keyslots whose copies are both broken is refused, not formatted again"
 done_testing
