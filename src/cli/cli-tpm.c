@@ -3,7 +3,7 @@
 #include "cli.h"
 #include "log.h"
 
-bool cli_tpm_option(int c, const char *arg, struct cli_tpm_options *o) {
+static bool cli_tpm_option(int c, const char *arg, struct cli_tpm_options *o) {
         switch (c) {
         case CLI_OPT_TCTI:
                 o->tcti = arg;
@@ -17,6 +17,15 @@ bool cli_tpm_option(int c, const char *arg, struct cli_tpm_options *o) {
         default:
                 return false;
         }
+}
+
+int cli_tpm_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                   struct cli_tpm_options *o) {
+        int c;
+        while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+                if (!cli_tpm_option(c, optarg, o))
+                        break;
+        return c;
 }
 
 int cli_open_tpm(const struct cli_tpm_options *o, struct vs_tpm **ret) {

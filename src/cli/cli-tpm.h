@@ -26,8 +26,10 @@ enum {
         { "debug-tpm", no_argument, NULL, CLI_OPT_DEBUG_TPM }
 #define CLI_JSON_LONG_OPTION { "json", no_argument, NULL, CLI_OPT_JSON }
 
-/* Takes getopt_long's answer c (and optarg); true when c was one of the shared options, now stored in o. */
-bool cli_tpm_option(int c, const char *arg, struct cli_tpm_options *o);
+/* getopt_long() that stores the shared options in o itself: returns the next option of the command's own
+ * (or '?', or -1 at the end), exactly as getopt_long would. The caller resets optind first. */
+int cli_tpm_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                   struct cli_tpm_options *o);
 
 /* Opens the TPM o names (quieting the log first when o->json). Returns EXIT_OK with *ret set, or the exit
  * code for the failure vs_tpm_open() has already logged (no TPM: EXIT_ENV). */

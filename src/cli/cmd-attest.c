@@ -422,9 +422,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o, ch
         *o = (struct opts) { .ak_handle = VS_TPM_AK_HANDLE_DEFAULT, .pcrs = "0,7,11", .bank = "sha256" };
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-                if (cli_tpm_option(c, optarg, &o->tpm))
-                        continue;
+        while ((c = cli_tpm_getopt(argc, argv, "o:", opts, &o->tpm)) != -1) {
                 switch (c) {
                 case OPT_AK_HANDLE:
                         if (parse_handle(optarg, &o->ak_handle) < 0)

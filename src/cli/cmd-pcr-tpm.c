@@ -60,9 +60,7 @@ int cmd_pcr_read(int argc, char **argv) {
         uint32_t mask = (1u << VS_TPM_PCR_COUNT) - 1;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                if (cli_tpm_option(c, optarg, &o))
-                        continue;
+        while ((c = cli_tpm_getopt(argc, argv, "", opts, &o)) != -1) {
                 switch (c) {
                 case 'b':
                         bank_name = optarg;
@@ -139,9 +137,7 @@ int cmd_pcr_extend_phase(int argc, char **argv) {
         uint32_t pcr = 11;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                if (cli_tpm_option(c, optarg, &o))
-                        continue;
+        while ((c = cli_tpm_getopt(argc, argv, "", opts, &o)) != -1) {
                 switch (c) {
                 case 'p': {
                         char *end = NULL;

@@ -157,9 +157,7 @@ int cmd_tpm(int argc, char **argv) {
         uint32_t handle = 0;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
-                if (cli_tpm_option(c, optarg, &o))
-                        continue;
+        while ((c = cli_tpm_getopt(argc - 1, argv + 1, "h", opts, &o)) != -1) {
                 switch (c) {
                 case 'H': {
                         char *end = NULL;
