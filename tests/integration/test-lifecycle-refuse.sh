@@ -9,16 +9,7 @@
 
 EPH=$(img eph)
 VOLUMES=(--volume "EPHEMERAL=$EPH")
-config "$T/eph.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - static:
-        passphrase: ephkey
-      slot: 0
-Y
+volumes_config "$T/eph.yaml" "EPHEMERAL 0:static:ephkey"
 
 refused() { # WHAT: unlock must refuse $EPH, naming WHAT, and leave every byte alone
   local sum; sum=$(image_sum "$EPH")
