@@ -6,21 +6,11 @@
 # both keys in place.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 . "$TOP/tests/lib/powerloss.sh"
 EPH=$(img eph)
 VOLUMES=(--volume "EPHEMERAL=$EPH")
-config "$T/c.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - static:
-        passphrase: first-key
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config "$T/c.yaml" "EPHEMERAL 0:static:first-key 1:nodeID"
 cp "$EPH" "$T/base.img"
 
 PL_FILES=("$EPH")

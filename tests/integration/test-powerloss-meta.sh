@@ -6,6 +6,7 @@
 # next run finishes the job: both copies valid and identical, the legacy block valid.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 . "$TOP/tests/lib/powerloss.sh"
 M=$T/meta.img
 truncate -s 1M "$M"
@@ -91,19 +92,8 @@ powerloss meta-delete -- "$VOLSEAL" meta delete 6 --meta "$M"
 # --- unlock: STATE gains a key (keyslot writes) and META tag 9 follows the config (META writes)
 STATE=$(img state)
 VOLUMES=(--volume "STATE=$STATE")
-config "$T/a.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - static:
-        passphrase: state-secret
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
-{ cat "$T/a.yaml"; printf '    - static:\n        passphrase: added\n      slot: 2\n'; } >"$T/b.yaml"
+volumes_config "$T/a.yaml" "STATE 0:static:state-secret 1:nodeID"
+volumes_config "$T/b.yaml" "STATE 0:static:state-secret 1:nodeID 2:static:added"
 unlock 0 "$T/a.yaml" --meta "$M"
 a9=$(get 9) || fail "setup: tag 9 not written"
 cp "$STATE" "$T/base.state"; cp "$M" "$T/base.meta"

@@ -4,12 +4,13 @@
 # either step a configured key opens the volume (real cryptsetup) and the next unlock of that step finishes.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 . "$TOP/tests/lib/powerloss.sh"
 EPH=$(img eph)
 VOLUMES=(--volume "EPHEMERAL=$EPH")
-static_config "$T/old.yaml" EPHEMERAL 0:oldkey
-static_config "$T/step1.yaml" EPHEMERAL 0:oldkey 1:newkey
-static_config "$T/step2.yaml" EPHEMERAL 1:newkey
+volumes_config "$T/old.yaml" "EPHEMERAL 0:static:oldkey"
+volumes_config "$T/step1.yaml" "EPHEMERAL 0:static:oldkey 1:static:newkey"
+volumes_config "$T/step2.yaml" "EPHEMERAL 1:static:newkey"
 unlock 0 "$T/old.yaml"
 digest=$(header_facts "$EPH"); digest=${digest#*digest=}
 PL_FILES=("$EPH")

@@ -5,11 +5,12 @@
 # and the next unlock finishes the job with the same volume key.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 . "$TOP/tests/lib/powerloss.sh"
 EPH=$(img eph)
 VOLUMES=(--volume "EPHEMERAL=$EPH")
-static_config "$T/old.yaml" EPHEMERAL 0:keep 1:before 2:extra
-static_config "$T/new.yaml" EPHEMERAL 0:keep 1:after 3:added
+volumes_config "$T/old.yaml" "EPHEMERAL 0:static:keep 1:static:before 2:static:extra"
+volumes_config "$T/new.yaml" "EPHEMERAL 0:static:keep 1:static:after 3:static:added"
 unlock 0 "$T/old.yaml"
 [ "$(slots "$EPH")" = "0 1 2" ] || fail "setup: slots $(slots "$EPH")"
 cp "$EPH" "$T/base.img"

@@ -110,12 +110,6 @@ powerloss() {
   ok "$line"
 }
 
-# static_config FILE VOLUME "SLOT:PASSPHRASE"...: a VolumeConfig with static keys.
-static_config() {
-  local f=$1 v=$2; shift 2
-  printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: %s\nencryption:\n  keys:\n' "$v" >"$f"
-  for k in "$@"; do printf '    - static:\n        passphrase: %s\n      slot: %s\n' "${k#*:}" "${k%%:*}" >>"$f"; done
-}
 # header_facts DEVICE: "keyslots=0 1 tokens=0 digest=..." from one luksDump of the real cryptsetup (the
 # digest is the volume key's: unchanged means the data key, and so the data, is the same).
 header_facts() {
