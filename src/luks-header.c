@@ -75,12 +75,13 @@ static void check_copy(const uint8_t *buf, size_t len, uint64_t off, const uint8
                 snprintf(c->why, sizeof(c->why), "version %u, not 2", (unsigned) (h[OFF_VERSION] << 8 | h[OFF_VERSION + 1]));
                 return;
         }
-        c->hdr_size = be64(h + OFF_HDR_SIZE);
-        c->seqid = be64(h + OFF_SEQID);
-        if (!valid_hdr_size(c->hdr_size)) {
-                snprintf(c->why, sizeof(c->why), "header size %" PRIu64 " is not 16 KiB-4 MiB, a power of two", c->hdr_size);
+        uint64_t hdr_size = be64(h + OFF_HDR_SIZE);
+        if (!valid_hdr_size(hdr_size)) {
+                snprintf(c->why, sizeof(c->why), "header size %" PRIu64 " is not 16 KiB-4 MiB, a power of two", hdr_size);
                 return;
         }
+        c->hdr_size = hdr_size;
+        c->seqid = be64(h + OFF_SEQID);
         if (be64(h + OFF_HDR_OFFSET) != off) {
                 snprintf(c->why, sizeof(c->why), "its offset field says %" PRIu64 ", it sits at %" PRIu64,
                          be64(h + OFF_HDR_OFFSET), off);
