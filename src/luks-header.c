@@ -281,10 +281,20 @@ static int check_json(const uint8_t *json_area, uint64_t area_size, uint64_t hdr
                         r = refuse(reason, size, "%s's area has no decimal offset and size", what);
                         goto out;
                 }
-                if (off < 2 * hdr_size || len > info->metadata_size || off > info->metadata_size - len) {
+                if (off < 2 * hdr_size || len == 0 || len > info->metadata_size || off > info->metadata_size - len) {
                         r = refuse(reason, size, "%s's area [%" PRIu64 ", +%" PRIu64 ") lies outside the keyslots area", what, off, len);
                         goto out;
                 }
+                char *end;
+                errno = 0;
+                unsigned long id = strtoul(kid, &end, 10);
+                if (errno || *end || !*kid || id >= VS_LUKS_MAX_KEYSLOTS || info->n_areas == VS_LUKS_MAX_KEYSLOTS) {
+                        r = refuse(reason, size, "%s is not a keyslot number 0-%u", what, VS_LUKS_MAX_KEYSLOTS - 1);
+                        goto out;
+                }
+                info->areas[info->n_areas].offset = off;
+                info->areas[info->n_areas].size = len;
+                info->n_areas++;
         }
 out:
         json_object_put(root);
@@ -373,7 +383,5 @@ int vs_luks_header_validate(const uint8_t *buf, size_t len, struct vs_luks_heade
         }
         info->hdr_size = use->hdr_size;
         info->seqid = use->seqid;
-        if (len < info->metadata_size)
-                return -ENOBUFS;
         return 0;
 }

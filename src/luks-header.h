@@ -15,6 +15,7 @@
 /* The largest metadata area (both headers + keyslots area) volseal reads into memory: 4 MiB headers and
  * a 128 MiB keyslots area are far above anything cryptsetup or Talos writes (16 MiB). */
 #define VS_LUKS_METADATA_MAX (136u * 1024u * 1024u)
+#define VS_LUKS_MAX_KEYSLOTS 32u
 
 struct vs_luks_header_info {
         uint64_t hdr_size;       /* one binary header + its JSON area */
@@ -24,6 +25,9 @@ struct vs_luks_header_info {
         uint64_t json_offset;    /* the JSON area of the copy in use (libcryptsetup's choice: higher seqid) */
         int damaged_copy;        /* 0 none, 1 primary, 2 secondary: failed its checksum (interrupted write) */
         char cipher[64];         /* the segment's cipher, "aes-xts-plain64" */
+        /* the keyslots' binary areas (offset, size from the header's start), in JSON order */
+        struct { uint64_t offset, size; } areas[VS_LUKS_MAX_KEYSLOTS];
+        unsigned n_areas;
 };
 
 /* The allowed ciphers (segments and keyslot areas), NULL-terminated. */
@@ -35,9 +39,10 @@ extern const char *const vs_luks_allowed_ciphers[];
  * secondary. */
 int vs_luks_header_size(const uint8_t *buf, size_t len, uint64_t *ret_hdr_size, char *reason, size_t reason_size);
 
-/* Validates the metadata area `buf` (from the device's LUKS2 start; at least both headers, ideally the
- * whole metadata area). 0 = valid, `info` filled; -EINVAL = refused, `reason` says which check failed
- * (one clause, no volume name: the caller adds it); -ENOBUFS = `buf` is shorter than the metadata area
- * (info->metadata_size says how much to read). */
+/* Validates the two binary headers and JSON areas in `buf` (from the device's LUKS2 start: both headers,
+ * or up to 8 MiB + 4 KiB when the primary is damaged, so the secondary can be found). The keyslot areas'
+ * bytes are not needed: info->areas says where they are (the caller copies exactly those). 0 = valid,
+ * `info` filled; -EINVAL = refused, `reason` says which check failed (one clause, no volume name: the
+ * caller adds it). */
 int vs_luks_header_validate(const uint8_t *buf, size_t len, struct vs_luks_header_info *info, char *reason,
                             size_t reason_size);

@@ -349,9 +349,12 @@ static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off, size_t *re
         return 0;
 }
 
-/* Reads the metadata area at `offset` once and validates it. *ret_buf holds info->metadata_size bytes. */
-static int read_validated(const char *device, uint64_t offset, uint64_t limit, uint8_t **ret_buf,
-                          struct vs_luks_header_info *info, char *reason, size_t reason_size) {
+/* Reads the LUKS2 metadata of `device` at `offset` once: both headers, validated, then exactly the keyslot
+ * areas the validated JSON names. With `mfd` >= 0 the bytes are written there at their offsets (a sparse
+ * detached header: the unused keyslots area stays a hole). `fp` = SHA-256 of the JSON area in use and the
+ * keyslot areas. -EINVAL with `reason` = refused. */
+static int read_metadata(const char *device, uint64_t offset, uint64_t limit, int mfd, struct vs_luks_header_info *info,
+                         uint8_t fp[32], char *reason, size_t reason_size) {
         _cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "cannot open %s: %s", device, strerror(errno));
@@ -364,71 +367,77 @@ static int read_validated(const char *device, uint64_t offset, uint64_t limit, u
         /* A damaged primary: read enough for the largest secondary, the validator looks for it. */
         size_t want = vs_luks_header_size(first, got, &hdr_size, reason, reason_size) == 0 ? (size_t) (2 * hdr_size)
                                                                                            : 8u * 1024 * 1024 + VS_LUKS_HEADER_BINARY;
-        _cleanup_free_ uint8_t *buf = NULL;
-        for (int round = 0; round < 2; round++) {
-                if (limit && want > limit)
-                        want = (size_t) limit;
-                uint8_t *nb = realloc(buf, want ? want : 1);
-                if (!nb)
-                        return -ENOMEM;
-                buf = nb;
-                r = pread_full(fd, buf, want, offset, &got);
-                if (r < 0)
-                        return log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
-                r = vs_luks_header_validate(buf, got, info, reason, reason_size);
-                if (r != -ENOBUFS)
-                        break;
-                if (got < want || want >= info->metadata_size) {
-                        snprintf(reason, reason_size, "it is truncated: the metadata area needs %" PRIu64 " bytes, only %zu are there",
-                                 info->metadata_size, got);
-                        return -EINVAL;
-                }
-                want = (size_t) info->metadata_size;
-        }
-        if (r == -ENOBUFS) {
-                snprintf(reason, reason_size, "it is truncated: the metadata area needs %" PRIu64 " bytes", info->metadata_size);
-                return -EINVAL;
-        }
+        if (limit && want > limit)
+                want = (size_t) limit;
+        _cleanup_free_ uint8_t *buf = malloc(want ? want : 1);
+        if (!buf)
+                return -ENOMEM;
+        r = pread_full(fd, buf, want, offset, &got);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
+        r = vs_luks_header_validate(buf, got, info, reason, reason_size);
         if (r < 0)
                 return r;
-        *ret_buf = TAKE_PTR(buf);
-        return 0;
-}
-
-static int fingerprint(const uint8_t *buf, const struct vs_luks_header_info *info, uint8_t out[32]) {
-        unsigned n = 0;
+        if (limit && info->metadata_size > limit) {
+                snprintf(reason, reason_size, "its metadata area (%" PRIu64 " bytes) is larger than the partition", info->metadata_size);
+                return -EINVAL;
+        }
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-                  EVP_DigestUpdate(ctx, buf + info->json_offset, info->hdr_size - VS_LUKS_HEADER_BINARY) == 1 &&
-                  EVP_DigestUpdate(ctx, buf + 2 * info->hdr_size, info->metadata_size - 2 * info->hdr_size) == 1 &&
-                  EVP_DigestFinal_ex(ctx, out, &n) == 1;
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(ctx, buf + info->json_offset, info->hdr_size - VS_LUKS_HEADER_BINARY) != 1) {
+                EVP_MD_CTX_free(ctx);
+                return -EIO;
+        }
+        errno = 0;
+        if (mfd >= 0 && (ftruncate(mfd, (off_t) info->metadata_size) < 0 ||
+                         pwrite(mfd, buf, (size_t) (2 * info->hdr_size), 0) != (ssize_t) (2 * info->hdr_size)))
+                r = log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
+        for (unsigned i = 0; r >= 0 && i < info->n_areas; i++) {
+                size_t n = (size_t) info->areas[i].size;
+                _cleanup_free_ uint8_t *area = malloc(n);
+                if (!area) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = pread_full(fd, area, n, offset + info->areas[i].offset, &got);
+                if (r < 0) {
+                        r = log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
+                        break;
+                }
+                if (got < n) {
+                        snprintf(reason, reason_size, "it is truncated: keyslot area [%" PRIu64 ", +%" PRIu64 ") lies beyond the end",
+                                 info->areas[i].offset, info->areas[i].size);
+                        r = -EINVAL;
+                        break;
+                }
+                errno = 0;
+                if (EVP_DigestUpdate(ctx, area, n) != 1)
+                        r = -EIO;
+                else if (mfd >= 0 && pwrite(mfd, area, n, (off_t) info->areas[i].offset) != (ssize_t) n)
+                        r = log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
+        }
+        unsigned md_len = 0;
+        if (r >= 0 && EVP_DigestFinal_ex(ctx, fp, &md_len) != 1)
+                r = -EIO;
         EVP_MD_CTX_free(ctx);
-        return ok ? 0 : -EIO;
+        return r;
 }
 
 int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, const char *data_device,
                            struct vs_luks **ret, char *reason, size_t reason_size) {
         reason[0] = 0;
+        _cleanup_close_ int mfd = memfd_create("volseal-luks2-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (mfd < 0)
+                return log_error_errno(errno, "cannot create the in-memory header copy for %s: %s", device, strerror(errno));
         struct vs_luks_header_info info;
-        _cleanup_free_ uint8_t *buf = NULL;
-        int r = read_validated(device, offset, size, &buf, &info, reason, reason_size);
+        uint8_t fp[32];
+        int r = read_metadata(device, offset, size, mfd, &info, fp, reason, reason_size);
         if (r < 0)
                 return r;
         if (info.damaged_copy)
                 log_notice("%s: the %s LUKS2 header copy is %s (an interrupted header write): using the other, validated copy",
                            device, info.damaged_copy == 1 ? "primary" : "secondary",
                            info.damaged_copy == 1 ? "damaged" : "one write behind");
-        _cleanup_close_ int mfd = memfd_create("volseal-luks2-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (mfd < 0)
-                return log_error_errno(errno, "cannot create the in-memory header copy for %s: %s", device, strerror(errno));
-        for (size_t done = 0; done < info.metadata_size;) {
-                ssize_t n = write(mfd, buf + done, (size_t) info.metadata_size - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return log_error_errno(n < 0 ? errno : EIO, "cannot write the in-memory header copy for %s", device);
-                done += (size_t) n;
-        }
         /* The copy's size is fixed; libcryptsetup may still rewrite a stale copy inside it (its repair). */
         (void) fcntl(mfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK);
         char path[64];
@@ -439,14 +448,13 @@ int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, c
                 return -ENOMEM;
         l->hdr_fd = -1;
         l->offset = offset;
+        memcpy(l->fingerprint, fp, sizeof(fp));
         l->device = strdup(device);
         if (!l->device) {
                 free(l);
                 return -ENOMEM;
         }
-        r = fingerprint(buf, &info, l->fingerprint);
-        if (r >= 0)
-                r = crypt_init_data_device(&l->cd, path, data_device ? data_device : device);
+        r = crypt_init_data_device(&l->cd, path, data_device ? data_device : device);
         if (r < 0) {
                 vs_luks_free(l);
                 return log_error_errno(r, "cannot open %s for LUKS2: %s", device, strerror(-r));
@@ -464,8 +472,6 @@ int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, c
         return 0;
 }
 
-bool vs_luks_validated(const struct vs_luks *l) { return l->validated; }
-
 int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret) {
         if (!validated->validated || validated->offset)
                 return log_error_errno(EROFS, "%s: this header copy cannot be written", validated->device);
@@ -475,12 +481,9 @@ int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret
                 return r;
         /* What libcryptsetup has just read must still be what was validated. */
         struct vs_luks_header_info info;
-        _cleanup_free_ uint8_t *buf = NULL;
         char reason[256] = "";
         uint8_t fp[32];
-        r = read_validated(validated->device, 0, 0, &buf, &info, reason, sizeof(reason));
-        if (r >= 0)
-                r = fingerprint(buf, &info, fp);
+        r = read_metadata(validated->device, 0, 0, -1, &info, fp, reason, sizeof(reason));
         if (r >= 0 && memcmp(fp, validated->fingerprint, sizeof(fp)) != 0)
                 r = -ESTALE;
         if (r < 0) {
@@ -491,3 +494,5 @@ int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret
         *ret = w;
         return 0;
 }
+
+bool vs_luks_validated(const struct vs_luks *l) { return l->validated; }
