@@ -790,8 +790,11 @@ int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_op
         struct vs_key_volume kv = { .id = v->id, .device = rep->device };
         if (content == VS_BLK_EMPTY && o->disk) {
                 rep->state = VS_VOLUME_NOT_OPENED;
-                rep_error(rep, EXIT_NOT_OPENED, "volume %s: partition %u of %s holds no LUKS2 header; --disk never formats", v->id,
-                          rep->partition, rep->device);
+                if (rep->partition)
+                        rep_error(rep, EXIT_NOT_OPENED, "volume %s: partition %u of %s holds no LUKS2 header; --disk never formats",
+                                  v->id, rep->partition, rep->device);
+                else
+                        rep_error(rep, EXIT_NOT_OPENED, "volume %s: %s holds no LUKS2 header; --disk never formats", v->id, rep->device);
                 return rep->exit_code;
         }
         if (content == VS_BLK_EMPTY) {
@@ -903,6 +906,11 @@ int vs_volume_status(const struct vs_volume_config *v, const struct vs_volume_op
                 return rep->exit_code;
         struct vs_key_volume kv = { .id = v->id, .device = rep->device };
         struct vs_key_run *run = o->run;
+        if (content == VS_BLK_EMPTY && o->disk) {
+                rep->state = VS_VOLUME_EMPTY;
+                rep_pending(rep, "nothing: --disk never formats");
+                return rep->exit_code;
+        }
         if (content == VS_BLK_EMPTY) {
                 rep->state = VS_VOLUME_EMPTY;
                 bool first = true;

@@ -334,6 +334,8 @@ int cmd_reseal(int argc, char **argv) {
                 return cli_usage_error("tpm reseal", "re-sealing bypasses the SecureBoot/PK/KEK/db gate: confirm with --force");
         if (c.cap_phase)
                 return cli_usage_error("tpm reseal", "--cap-phase is an option of 'volseal unlock'");
+        if (c.opts.disk)
+                return cli_usage_error("tpm reseal", "--disk is read-only rescue: re-sealing writes keyslots");
         /* Open with the other keys (no activation), then sync re-seals every tpm slot that does not unseal. */
         c.opts.check = true;
         c.opts.full_sync = true;

@@ -212,5 +212,7 @@ ok "activation goes through a loop device (autoclear): no device-mapper here -> 
 # --- usage
 run_volseal 1 unlock -c "$T/node.yaml" --disk "$T/disk.img" --cap-phase x
 contains "$ERR" "--cap-phase is for booting, not for --disk"
-ok "--disk refuses --cap-phase"
+run_volseal 1 tpm reseal --force -c "$T/node.yaml" --disk "$T/disk.img"
+contains "$ERR" "--disk is read-only rescue"
+ok "--disk refuses --cap-phase, and tpm reseal refuses --disk"
 done_testing
