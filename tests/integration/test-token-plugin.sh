@@ -23,7 +23,8 @@ tpm_volume "$T/c.yaml"
 tunlock 0 "$T/c.yaml"
 [ "$(slots "$STATE")" = "0 1" ] || fail "volseal did not enrol tpm + nodeID: $OUT"
 export VOLSEAL_PCR_SIGNATURE=$T/extra/tpm2-pcr-signature.json VOLSEAL_PCR_PUBLIC_KEY=$T/extra/tpm2-pcr-public-key.pem
-tt() { set +e; "$TOKEN_TEST" "$@" >"$T/tout" 2>"$T/terr"; TRC=$?; set -e; TOUT=$(cat "$T/tout"); TERR=$(cat "$T/terr"); }
+PRE=()
+tt() { set +e; "${PRE[@]}" "$TOKEN_TEST" "$@" >"$T/tout" 2>"$T/terr"; TRC=$?; set -e; TOUT=$(cat "$T/tout"); TERR=$(cat "$T/terr"); }
 
 tt "$TOKEN_TPM2_SO" talos-tpm2 symbols
 [ "$TRC" = 0 ] || fail "symbols: $TOUT $TERR"
@@ -41,6 +42,17 @@ tt "$TOKEN_TPM2_SO" talos-tpm2 passphrase "$STATE" 0
 contains "$TOUT" "passphrase of 44 bytes opens keyslot 0; buffer unmapped after buffer_free"
 [ "$(tpm2_getcap handles-transient)" = "" ] || fail "objects left loaded: $(tpm2_getcap handles-transient)"
 ok "talos-tpm2 in-process: check-only activation by token opens keyslot 0; the 44-byte buffer is unmapped by buffer_free; nothing left loaded"
+
+if [ "${VOLSEAL_SANITIZED:-0}" = 0 ]; then # under ASan the sanitizer is the memory checker
+  PRE=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+      --show-leak-kinds=definite,indirect)
+  tt "$TOKEN_TPM2_SO" talos-tpm2 open "$STATE"
+  [ "$TRC" = 0 ] && [ "$TOUT" = "opened keyslot 0" ] || fail "open under valgrind ($TRC): $TOUT $TERR"
+  tt "$TOKEN_TPM2_SO" talos-tpm2 dump "$STATE"
+  [ "$TRC" = 0 ] || fail "dump under valgrind ($TRC): $TERR"
+  PRE=()
+  ok "valgrind: open and dump through the plugin without memory errors or leaks"
+fi
 
 VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=9" tt "$TOKEN_TPM2_SO" talos-tpm2 open "$STATE"
 [ "$TOUT" = "open failed: -11 $(python3 -c 'import os; print(os.strerror(11))')" ] || fail "no TPM: $TOUT $TERR"
