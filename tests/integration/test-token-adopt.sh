@@ -56,17 +56,7 @@ ok "adopt (after a dry run that writes nothing) sets keyslots [\"0\"] and change
 
 tt "$TOKEN_TPM2_SO" talos-tpm2 open "$STATE"
 [ "$TRC" = 0 ] && [ "$TOUT" = "opened keyslot 0" ] || fail "plugin after adopt: $TOUT $TERR"
-config "$T/c.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config "$T/c.yaml" "STATE 0:tpm 1:nodeID"
 VOLUMES=(--volume "STATE=$STATE")
 tunlock 0 "$T/c.yaml" --no-sync
 [ "$(vol STATE .opened_by_slot)" = 0 ] || fail "volseal unlock after adopt: $OUT"

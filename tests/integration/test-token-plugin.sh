@@ -105,18 +105,7 @@ ok "validate refuses malformed talos-tpm2 tokens with the reason (fields missing
 # --- sideroKMS against the KMS test peer
 kms_start --key-file "$T/kms.key" --log "$T/kms.log"
 KMS_VOL=$(img kms)
-config "$T/k.yaml" <<Y
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - kms:
-        endpoint: grpc://127.0.0.1:$KMS_PORT
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config "$T/k.yaml" "EPHEMERAL 0:kms:grpc://127.0.0.1:$KMS_PORT 1:nodeID"
 run_volseal 0 unlock -c "$T/k.yaml" --volume "EPHEMERAL=$KMS_VOL" --check --json --product-uuid-file "$T/product_uuid" "${FAST[@]}"
 [ "$(slots "$KMS_VOL")" = "0 1" ] || fail "kms volume: $OUT"
 tt "$TOKEN_KMS_SO" sideroKMS open "$KMS_VOL"
