@@ -130,7 +130,12 @@ watched tpm-unlock 0 $(unlock_args "$T/in/tpm.yaml") --pcr-signature "$T/extra/t
 [ "$(vol STATE .opened_by_slot)" = 0 ] || fail "tpm unlock: $OUT"
 grep -q 0x0000015e "$T/relay-commands.txt" || fail "no TPM2_Unseal went through the relay"
 for r in tpm-enrol tpm-unlock; do check_run $r "tpm" "$T/secrets/tpm" "$T/secrets/tpm-pass" "$T/secrets/nodeid-state"; done
-ok "tpm: enrol and unlock leak neither the 32 bytes nor the passphrase, not even in the TPM traffic ($(stat -c %s "$T/capture.bin") bytes captured, $(grep -c . "$T/relay-commands.txt") commands)"
+# volseal's own negative: --debug-tpm lets tpm2-tss log at TSS2_LOG's level, which prints the decrypted
+# parameters: the harness must see the secret there
+watched tpm-debug 0 $(unlock_args "$T/in/tpm.yaml") --pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem" --debug-tpm
+scan_must_find "tpm2-tss trace log" "$T/art/tpm-debug.err" -- "$T/secrets/tpm"
+DEBUG_HITS=$(grep -c FOUND <<< "$SCAN_HITS")
+ok "tpm: enrol and unlock leak neither the 32 bytes nor the passphrase, not even in the TPM traffic ($(stat -c %s "$T/capture.bin") bytes captured, $(grep -c . "$T/relay-commands.txt") commands); with --debug-tpm the tss trace log shows it ($DEBUG_HITS forms found)"
 
 # ---------------------------------------------------------------- kms
 echo ok > "$T/in/kms-mode"
