@@ -76,18 +76,7 @@ printf '%sEPHEMERAL' "$UUID" > "$T/secrets/nodeid"
 EPH=$(img eph)
 IMAGES=("$EPH")
 VOLUMES=(--volume "EPHEMERAL=$EPH")
-config "$T/in/static.yaml" <<Y
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - static:
-        passphrase: $static_pass
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config "$T/in/static.yaml" "EPHEMERAL 0:static:$static_pass 1:nodeID"
 relay_start "$T/capture.bin"
 unlock_args() { echo unlock -c "$1" "${VOLUMES[@]}" --check --json --product-uuid-file "$T/product_uuid" "${FAST[@]}"; }
 watched static-enrol 0 $(unlock_args "$T/in/static.yaml")
@@ -143,16 +132,7 @@ kms_start --key-file "$T/in/kms.key" --log "$T/in/kms.log" --mode-file "$T/in/km
 KEPH=$(img kms)
 IMAGES=("$KEPH")
 VOLUMES=(--volume "EPHEMERAL=$KEPH")
-config "$T/in/kms.yaml" <<Y
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - kms:
-        endpoint: grpc://127.0.0.1:$KMS_PORT
-      slot: 0
-Y
+volumes_config "$T/in/kms.yaml" "EPHEMERAL 0:kms:grpc://127.0.0.1:$KMS_PORT"
 watched kms-enrol 0 $(unlock_args "$T/in/kms.yaml")
 [ "$(vol EPHEMERAL .state)" = formatted ] || fail "kms enrol: $OUT"
 cryptsetup luksDump --dump-json-metadata "$KEPH" | /usr/bin/python3 -c '
