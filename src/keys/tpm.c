@@ -4,6 +4,7 @@
  * a measured boot of a signed UKI; get_key returns -ENOKEY (sync replaces the slot with a fresh seal) only
  * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
 #include "keys.h"
+#include "token.h"
 #include "efi.h"
 #include "log.h"
 #include "policy.h"
@@ -252,12 +253,6 @@ static int unb64(const char *s, uint8_t **ret, size_t *ret_len) {
 
 /* ---- the token ---- */
 
-struct parsed_token {
-        struct vs_tpm_sealed sealed;
-        bool has_hashes;
-        char hex[3][65];
-};
-
 static const char *ud_string(struct json_object *ud, const char *field) {
         struct json_object *o;
         if (!json_object_object_get_ex(ud, field, &o) || !json_object_is_type(o, json_type_string))
@@ -265,8 +260,8 @@ static const char *ud_string(struct json_object *ud, const char *field) {
         return json_object_get_string(o);
 }
 
-static int parse_token(struct vs_key_run *run, unsigned slot, struct json_object *token, struct parsed_token *ret) {
-        *ret = (struct parsed_token) {};
+int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_object *token, struct vs_tpm_token *ret) {
+        *ret = (struct vs_tpm_token) {};
         struct json_object *ud;
         if (!token || !json_object_object_get_ex(token, "UserData", &ud) || !json_object_is_type(ud, json_type_object))
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token has no UserData object", slot);
@@ -342,7 +337,8 @@ static int add_b64(struct json_object *o, const char *field, const uint8_t *p, s
         return 0;
 }
 
-static int make_token(unsigned slot, const struct vs_tpm_sealed *sd, const struct sb_hashes *h, struct json_object **ret) {
+int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct json_object **ret) {
+        const struct vs_tpm_sealed *sd = &tt->sealed;
         _cleanup_free_ uint8_t *priv = NULL, *pub = NULL, *name = NULL;
         size_t priv_len, pub_len, name_len;
         int r = vs_tpm_blob_private(&sd->priv, &priv, &priv_len);
@@ -375,10 +371,10 @@ static int make_token(unsigned slot, const struct vs_tpm_sealed *sd, const struc
                 r = add_b64(ud, "policy_hash", sd->policy_hash, 32);
         if (r >= 0)
                 r = add_b64(ud, "key_name", name, name_len);
-        if (h->ok) {
-                json_object_object_add(ud, FIELD_PK, json_object_new_string(h->hex[0]));
-                json_object_object_add(ud, FIELD_KEK, json_object_new_string(h->hex[1]));
-                json_object_object_add(ud, FIELD_DB, json_object_new_string(h->hex[2]));
+        if (tt->has_hashes) {
+                json_object_object_add(ud, FIELD_PK, json_object_new_string(tt->hex[0]));
+                json_object_object_add(ud, FIELD_KEK, json_object_new_string(tt->hex[1]));
+                json_object_object_add(ud, FIELD_DB, json_object_new_string(tt->hex[2]));
         }
         if (r < 0) {
                 json_object_put(ud);
@@ -444,8 +440,10 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
                 return vs_key_reason(run, r, "cannot seal a key in the TPM: %s", vs_tpm_last_error(st->tpm));
         struct sb_hashes h;
         read_sb_hashes(&h);
+        struct vs_tpm_token tt = { .sealed = sd, .has_hashes = h.ok };
+        memcpy(tt.hex, h.hex, sizeof(tt.hex));
         struct json_object *token = NULL;
-        r = make_token(slot, &sd, &h, &token);
+        r = vs_key_tpm_token_make(slot, &tt, &token);
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
         _cleanup_secret_ struct vs_secret *pass = NULL;
@@ -461,7 +459,7 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
 
 /* The re-seal gate of design §3, for a slot whose unseal failed because of PCR 7 / the policy or a
  * cleared TPM. Returns NULL when sync may re-seal, else why not. */
-static const char *reseal_refused(const struct parsed_token *pt) {
+static const char *reseal_refused(const struct vs_tpm_token *pt) {
         bool sb = false, setup = false;
         if (vs_efi_read_modes(&sb, &setup) < 0)
                 sb = false;
@@ -489,8 +487,8 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         struct tpm_state *st = state(run);
         if (!st)
                 return -ENOMEM;
-        struct parsed_token pt;
-        int r = parse_token(run, slot, token, &pt);
+        struct vs_tpm_token pt;
+        int r = vs_key_tpm_token_parse(run, slot, token, &pt);
         if (r < 0)
                 return r;
         r = load_policy(run, st);
@@ -506,7 +504,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
                 return b64_secret(secret, ret_pass);
         }
-        char why[400];
+        char why[768];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));
         if (run->no_reseal)
                 return vs_key_reason(run, r, "keyslot %u: %s", slot, why);

@@ -44,10 +44,7 @@ struct vs_kms {
         /* per call */
         struct vs_secret *answer;
         bool answer_too_big;
-        int grpc_status;   /* -1: none seen */
-        char grpc_message[256];
-        bool content_type_grpc;
-        bool content_type_seen;
+        struct vs_kms_answer_meta meta; /* gRPC status, message, content type */
 };
 
 static unsigned curl_users;
@@ -205,7 +202,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata) {
 }
 
 /* Copies the percent-decoded grpc-message, keeping printable ASCII only. */
-static void set_grpc_message(struct vs_kms *k, const char *v, size_t len) {
+static void set_grpc_message(struct vs_kms_answer_meta *k, const char *v, size_t len) {
         size_t o = 0;
         for (size_t i = 0; i < len && o + 1 < sizeof(k->grpc_message); i++) {
                 unsigned c = (unsigned char) v[i];
@@ -234,10 +231,11 @@ static bool header_is(const char *line, size_t len, const char *name, const char
         return true;
 }
 
-/* Called for every header line of every header block, trailers included. */
-static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
-        struct vs_kms *k = userdata;
-        size_t len = size * nmemb;
+void vs_kms_answer_meta_init(struct vs_kms_answer_meta *m) {
+        *m = (struct vs_kms_answer_meta) { .grpc_status = -1 };
+}
+
+void vs_kms_answer_header(struct vs_kms_answer_meta *k, const char *line, size_t len) {
         const char *v;
         size_t vlen;
         if (header_is(line, len, "grpc-status", &v, &vlen)) {
@@ -257,6 +255,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
                 k->content_type_grpc = vlen >= 16 && strncasecmp(v, "application/grpc", 16) == 0 &&
                                        (vlen == 16 || v[16] == '+' || v[16] == ';');
         }
+}
+
+/* Called for every header line of every header block, trailers included. */
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
+        struct vs_kms *k = userdata;
+        size_t len = size * nmemb;
+        vs_kms_answer_header(&k->meta, line, len);
         return len;
 }
 
@@ -383,9 +388,7 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
         if (r < 0)
                 return kms_fail(k, r, "KMS %s: cannot allocate a locked buffer for the answer", k->endpoint);
         k->answer_too_big = false;
-        k->grpc_status = -1;
-        k->grpc_message[0] = '\0';
-        k->content_type_seen = k->content_type_grpc = false;
+        vs_kms_answer_meta_init(&k->meta);
         k->errbuf[0] = '\0';
 
         CURL *c = k->curl;
@@ -442,16 +445,16 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
         if (http_status != 200)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: %s answered HTTP status %ld, not a gRPC "
                                        "response", k->endpoint, method, http_status);
-        if (k->grpc_status > 0)
+        if (k->meta.grpc_status > 0)
                 return kms_fail(k, -EREMOTEIO, "KMS %s refused %s: gRPC status %d (%s)%s%s%s", k->endpoint,
-                                       method, k->grpc_status, k->grpc_status == 1000 ? "unparsable" :
-                                       grpc_status_name(k->grpc_status), k->grpc_message[0] ? ": \"" : "",
-                                       k->grpc_message, k->grpc_message[0] ? "\"" : "");
-        if (!k->content_type_grpc)
+                                       method, k->meta.grpc_status, k->meta.grpc_status == 1000 ? "unparsable" :
+                                       grpc_status_name(k->meta.grpc_status), k->meta.grpc_message[0] ? ": \"" : "",
+                                       k->meta.grpc_message, k->meta.grpc_message[0] ? "\"" : "");
+        if (!k->meta.content_type_grpc)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer's content type is %s, not "
                                        "application/grpc", k->endpoint, method,
-                                       k->content_type_seen ? "different" : "missing");
-        if (k->grpc_status < 0)
+                                       k->meta.content_type_seen ? "different" : "missing");
+        if (k->meta.grpc_status < 0)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer has no grpc-status trailer",
                                        k->endpoint, method);
         const char *reason = NULL;
