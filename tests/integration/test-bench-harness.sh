@@ -2,13 +2,13 @@
 # The parts ./run bench rests on, without timing anything: the C harness drives systemd's token plugin
 # (tests/bench/sd-token-unlock) and opens a systemd-cryptenroll enrolment on swtpm, refuses a wrong image,
 # and leaves no session behind with --flush; the counting relay (tests/lib/tpm-relay.py) records exactly the
-# commands a client sends; tests/bench/tpm-names names them.
+# commands a client sends; tests/lib/tpm-names names them.
 . "$(dirname "$0")/../lib/common.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 : "${SD_TOKEN_UNLOCK:?SD_TOKEN_UNLOCK not set (run through meson)}"
 # Under ASan the harness hosts systemd's plugin and tpm2-tss (not volseal code): their allocations are not ours
 [ "${VOLSEAL_SANITIZED:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
-NAMES=$TOP/tests/bench/tpm-names
+NAMES=$TOP/tests/lib/tpm-names
 
 [ "$(printf '0x0000017e\n0x0000015e\n0x00000999\n' | "$NAMES")" = "PCR_Read Unseal 0x00000999" ] || fail "tpm-names"
 ok "tpm-names names TPM command codes"
