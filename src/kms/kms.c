@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <dlfcn.h>
+
+#define CURL_DISABLE_TYPECHECK 1 /* curl_easy_setopt/getinfo are called through pointers below */
 #include <curl/curl.h>
 
 #include "endpoint.h"
@@ -49,6 +52,68 @@ struct vs_kms {
 
 static unsigned curl_users;
 
+/* libcurl is loaded when the first KMS handle is opened, not linked: linking it maps ~28 more libraries
+ * (nghttp2, gnutls, krb5, ldap, ssh2, ...) into every volseal process, which cost every `volseal unlock`
+ * ~5 MiB of RSS and about half of its start-up time (docs/performance.md), for the few configs with a kms
+ * key. The header gives the types; these pointers are the functions this file calls. */
+static struct {
+        void *dl;
+        CURLcode (*global_init)(long flags);
+        void (*global_cleanup)(void);
+        CURL *(*easy_init)(void);
+        void (*easy_cleanup)(CURL *c);
+        CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+        CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+        CURLcode (*easy_perform)(CURL *c);
+        const char *(*easy_strerror)(CURLcode rc);
+        struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+        void (*slist_free_all)(struct curl_slist *l);
+        curl_version_info_data *(*version_info)(CURLversion v);
+} curl_sym;
+#define curl_global_init (*curl_sym.global_init)
+#define curl_global_cleanup (*curl_sym.global_cleanup)
+#define curl_easy_init (*curl_sym.easy_init)
+#define curl_easy_cleanup (*curl_sym.easy_cleanup)
+#undef curl_easy_setopt /* curl.h's pass-through macros */
+#undef curl_easy_getinfo
+#define curl_easy_setopt (*curl_sym.easy_setopt)
+#define curl_easy_getinfo (*curl_sym.easy_getinfo)
+#define curl_easy_perform (*curl_sym.easy_perform)
+#define curl_easy_strerror (*curl_sym.easy_strerror)
+#define curl_slist_append (*curl_sym.slist_append)
+#define curl_slist_free_all (*curl_sym.slist_free_all)
+#define curl_version_info (*curl_sym.version_info)
+
+static int curl_load(void) {
+        if (curl_sym.dl)
+                return 0;
+        void *dl = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (!dl)
+                return log_error_errno(-ELIBACC, "Cannot load libcurl (libcurl.so.4), which KMS keys need: %s.", dlerror());
+        const struct { const char *name; void **slot; } syms[] = {
+                { "curl_global_init", (void **) &curl_sym.global_init },
+                { "curl_global_cleanup", (void **) &curl_sym.global_cleanup },
+                { "curl_easy_init", (void **) &curl_sym.easy_init },
+                { "curl_easy_cleanup", (void **) &curl_sym.easy_cleanup },
+                { "curl_easy_setopt", (void **) &curl_sym.easy_setopt },
+                { "curl_easy_getinfo", (void **) &curl_sym.easy_getinfo },
+                { "curl_easy_perform", (void **) &curl_sym.easy_perform },
+                { "curl_easy_strerror", (void **) &curl_sym.easy_strerror },
+                { "curl_slist_append", (void **) &curl_sym.slist_append },
+                { "curl_slist_free_all", (void **) &curl_sym.slist_free_all },
+                { "curl_version_info", (void **) &curl_sym.version_info },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+                *syms[i].slot = dlsym(dl, syms[i].name);
+                if (!*syms[i].slot) {
+                        dlclose(dl);
+                        return log_error_errno(-ELIBACC, "libcurl.so.4 lacks %s, which KMS keys need.", syms[i].name);
+                }
+        }
+        curl_sym.dl = dl; /* stays loaded: libcurl and OpenSSL keep global state */
+        return 0;
+}
+
 /* libcurl before 8.0.0 breaks a reused prior-knowledge (h2c) connection: the second request fails with
  * "Error in the HTTP2 framing layer" or is never sent (curl issue 10634, fixed by PR 10643). Debian 12
  * ships 7.88.1, so plaintext calls there use a fresh connection each; TLS (ALPN h2) reuses as it should. */
@@ -58,6 +123,9 @@ static bool h2c_reuse_broken(void) {
 }
 
 static int curl_global_ref(void) {
+        int r = curl_load();
+        if (r < 0)
+                return r;
         if (curl_users == 0) {
                 CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
                 if (rc != CURLE_OK)
@@ -181,7 +249,8 @@ void vs_kms_close(struct vs_kms *k) {
                 curl_easy_cleanup(k->curl);
                 curl_global_unref();
         }
-        curl_slist_free_all(k->headers);
+        if (k->headers)
+                curl_slist_free_all(k->headers);
         vs_secret_free(k->answer);
         free(k->endpoint);
         free(k->base_url);
