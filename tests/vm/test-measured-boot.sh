@@ -177,13 +177,15 @@ sbsign_uki() { sbsign --key keys/db.key --cert keys/db.crt --output "$2" "$1" 2>
 build_uki uki-first.raw cmdline                                    # no .pcrsig: the tpm slot waits
 build_uki uki.raw cmdline --pcr-sign-key keys/pcr.key
 build_uki uki-updated.raw cmdline-updated --pcr-sign-key keys/pcr.key
-build_uki uki-tampered.nosig cmdline-tampered
-# the tampered UKI carries the old .pcrsig: added as the last section, 4 KiB aligned after the image
+# the tampered UKI carries the old .pcrsig: built with a fresh one, whose bytes are then replaced by the
+# old section's (same length: same key, same JSON shape), so the PE layout stays volseal's own
+build_uki uki-tampered.raw cmdline-tampered --pcr-sign-key keys/pcr.key
 objcopy -O binary --only-section=.pcrsig uki.raw old.pcrsig
-vma=$(objdump -h uki-tampered.nosig | awk '$1 ~ /^[0-9]+$/ {print $4, $3}' | while read -r v s; do echo $(( 0x$v + 0x$s )); done | sort -n | tail -n 1)
-vma=$(( (vma + 4095) / 4096 * 4096 ))
-objcopy --add-section .pcrsig=old.pcrsig --change-section-vma .pcrsig=$vma --set-section-flags .pcrsig=data,readonly \
-  uki-tampered.nosig uki-tampered.raw
+pcrsig_field() { "$VOLSEAL" uki inspect "$1" --json | jq -r ".sections[] | select(.name == \".pcrsig\") | .$2"; }
+[ "$(pcrsig_field uki.raw virtual_size)" = "$(pcrsig_field uki-tampered.raw virtual_size)" ] ||
+  fail "the tampered UKI's fresh .pcrsig differs in length from the old one"
+dd if=old.pcrsig of=uki-tampered.raw bs=1 seek="$(pcrsig_field uki-tampered.raw raw_offset)" \
+  count="$(pcrsig_field uki.raw virtual_size)" conv=notrunc status=none
 for u in uki-first uki uki-updated uki-tampered; do sbsign_uki $u.raw $u.efi; done
 cp uki.raw uki-unsigned.efi
 sbsign --key keys/db.key --cert keys/db.crt --output sd-boot.efi "$SDBOOT" 2>/dev/null
@@ -193,14 +195,15 @@ HP=0 HF=0
 [ "$(predict uki.efi :)" = "$(predict uki-first.efi :)" ] && hpass "uki-first and uki measure the same PCR 11 (.pcrsig is not measured)" \
   || hfail "uki-first.efi and uki.efi predict different PCR 11"
 [ "$(predict uki-tampered.efi :)" != "$(predict uki.efi :)" ] && hpass "the tampered cmdline changes PCR 11" || hfail "tampered PCR 11 unchanged"
-cmp -s <("$VOLSEAL" uki inspect uki-tampered.efi --json | jq -r '.sections[] | select(.name == ".pcrsig") | .name') <(echo .pcrsig) \
-  && hpass "the tampered UKI carries the old .pcrsig" || hfail "the tampered UKI has no .pcrsig section"
+objcopy -O binary --only-section=.pcrsig uki-tampered.efi tampered.pcrsig
+cmp -s old.pcrsig tampered.pcrsig && hpass "the tampered UKI carries the old .pcrsig" || hfail "the tampered UKI's .pcrsig is not the old one"
 info_sizes="initrd $(du -k initrd.img | cut -f1) KiB, UKI $(du -k uki.efi | cut -f1) KiB"
+BOOT_SECS=$((SECONDS - t_start)) BOOT_PASS=0 BOOT_FAIL=0 BOOT_NOTE="no boot: kernel, keys, initramfs, UKIs"
 
 # --- ESP (no loop device, no mount): GPT + FAT32 at 1 MiB, systemd-boot signed, keys for enrolment
 truncate -s 128M esp.img
 printf 'label: gpt\nstart=2048, size=256000, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' | sfdisk -q esp.img
-mkfs.vfat -F 32 --offset 2048 esp.img 128000 > /dev/null
+mkfs.vfat -F 32 --offset 2048 esp.img 128000 > /dev/null 2>&1
 E="-i esp.img@@1M"
 mmd $E ::/EFI ::/EFI/BOOT ::/EFI/Linux ::/loader ::/loader/keys ::/loader/keys/auto
 mcopy $E sd-boot.efi ::/EFI/BOOT/BOOTX64.EFI
@@ -269,10 +272,10 @@ record() { # NAME: add the guest's and the host's checks of this boot to the tab
   local p=$((BOOT_PASS + HP)) f=$((BOOT_FAIL + HF))
   RESULTS+=("$1|$BOOT_SECS|$p|$f|$BOOT_NOTE")
   NFAIL=$((NFAIL + f))
-  if [ "$f" -gt 0 ]; then echo "# boot $1 FAILED: serial log $W/$1.log (last lines below)"; tail -n 30 "$W/$1.txt"; fi
+  if [ "$f" -gt 0 ]; then echo "# boot $1 FAILED: serial log $W/$1.log (last lines below)"; tail -n 30 "$W/$1.txt" 2>/dev/null || true; fi
   HP=0 HF=0
 }
-ginfo() { grep -a "^VMTEST INFO $2 " "$1.txt" | tail -n 1 | cut -d' ' -f4; }
+ginfo() { grep -a "^VMTEST INFO $2 " "$1.txt" | tail -n 1 | cut -d' ' -f4 | tr A-F a-f; }
 linux_boot() { # NAME UKI VARS: a boot that must reach the end of the guest's checks
   boot "$1" "$2" "$3"
   grep -aq '^VMTEST END' "$1.txt" && hpass "$1: the guest ran to the end" || hfail "$1: no VMTEST END (${BOOT_NOTE:-the guest stopped})"
@@ -286,6 +289,7 @@ linux_boot() { # NAME UKI VARS: a boot that must reach the end of the guest's ch
 }
 token_blob() { header "$1" hdr.img; cryptsetup luksDump --dump-json-metadata hdr.img | jq -r '.tokens["0"].UserData.sealed_blob_private'; }
 
+record build
 # 1. SecureBoot enrolment
 boot enrol uki-first.efi vars.fd
 grep -aq 'Enrolling secure boot keys' enrol.txt && hpass "enrol: systemd-boot enrolled PK/KEK/db" || hfail "enrol: no enrolment message"
@@ -329,6 +333,7 @@ record unsigned
 
 echo
 printf '%-10s %8s %6s %6s  %s\n' boot seconds pass fail note
+echo "---------- -------- ------ ------  ----"
 for r in "${RESULTS[@]}"; do
   IFS='|' read -r n s p f note <<< "$r"
   printf '%-10s %8s %6s %6s  %s\n' "$n" "$s" "$p" "$f" "$note"
