@@ -2,6 +2,7 @@
  * verifier's side (enroll make-credential, enroll verify-response: pcr/credential.c; verify: pcr/quote.c,
  * offline). Formats (quote.json, challenge.json, the state file): docs/pcr.md. */
 #include "cli.h"
+#include "cli-tpm.h"
 #include "cmd-pcr.h"
 #include "log.h"
 #include "credential.h"
@@ -387,21 +388,21 @@ static int tpm_exit(int r) {
 }
 
 enum {
-        OPT_TCTI = 0x100, OPT_AK_HANDLE, OPT_PEM, OPT_EK, OPT_AK, OPT_STATE, OPT_NONCE, OPT_PCRS, OPT_BANK,
-        OPT_EVENTLOG, OPT_NO_EVENTLOG, OPT_MEASURE_LOG, OPT_NO_MEASURE_LOG, OPT_DEBUG_TPM, OPT_AK_NAME,
+        OPT_AK_HANDLE = 0x100, OPT_PEM, OPT_EK, OPT_AK, OPT_STATE, OPT_NONCE, OPT_PCRS, OPT_BANK,
+        OPT_EVENTLOG, OPT_NO_EVENTLOG, OPT_MEASURE_LOG, OPT_NO_MEASURE_LOG, OPT_AK_NAME,
 };
 
 struct opts {
-        const char *tcti, *output, *pem, *ek, *ak, *ak_name, *state, *nonce, *pcrs, *bank, *eventlog, *measure_log;
+        struct cli_tpm_options tpm; /* --tcti, --debug-tpm */
+        const char *output, *pem, *ek, *ak, *ak_name, *state, *nonce, *pcrs, *bank, *eventlog, *measure_log;
         bool no_eventlog, no_measure_log;
         uint32_t ak_handle;
-        unsigned flags;
 };
 
 /* Parses the options of the TPM and enrolment subcommands; ret_args, ret_n: the positional arguments. */
 static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o, char ***ret_args, int *ret_n) {
         static const struct option opts[] = {
-                { "tcti", required_argument, NULL, OPT_TCTI },
+                CLI_TPM_LONG_OPTIONS,
                 { "ak-handle", required_argument, NULL, OPT_AK_HANDLE },
                 { "output", required_argument, NULL, 'o' },
                 { "pem", required_argument, NULL, OPT_PEM },
@@ -416,15 +417,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o, ch
                 { "no-eventlog", no_argument, NULL, OPT_NO_EVENTLOG },
                 { "measure-log", required_argument, NULL, OPT_MEASURE_LOG },
                 { "no-measure-log", no_argument, NULL, OPT_NO_MEASURE_LOG },
-                { "debug-tpm", no_argument, NULL, OPT_DEBUG_TPM },
                 {}
         };
         *o = (struct opts) { .ak_handle = VS_TPM_AK_HANDLE_DEFAULT, .pcrs = "0,7,11", .bank = "sha256" };
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        while ((c = cli_tpm_getopt(argc, argv, "o:", opts, &o->tpm)) != -1) {
                 switch (c) {
-                case OPT_TCTI: o->tcti = optarg; break;
                 case OPT_AK_HANDLE:
                         if (parse_handle(optarg, &o->ak_handle) < 0)
                                 return cli_usage_error(cmd, "--ak-handle '%s' is not an owner persistent handle "
@@ -443,7 +442,6 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o, ch
                 case OPT_NO_EVENTLOG: o->no_eventlog = true; break;
                 case OPT_MEASURE_LOG: o->measure_log = optarg; break;
                 case OPT_NO_MEASURE_LOG: o->no_measure_log = true; break;
-                case OPT_DEBUG_TPM: o->flags |= VS_TPM_DEBUG_LOG; break;
                 default: return cli_usage_error(cmd, "invalid option");
                 }
         }
@@ -469,9 +467,9 @@ static int cmd_ek(int argc, char **argv) {
         int n;
         PARSE("attest ek", argc, argv, &o, &args, &n, 0);
         _cleanup_tpm_ struct vs_tpm *t = NULL;
-        int r = vs_tpm_open(o.tcti, o.flags, &t);
-        if (r < 0)
-                return cli_exit_from_errno(r);
+        int r = cli_open_tpm(&o.tpm, &t);
+        if (r != EXIT_OK)
+                return r;
         TPM2B_PUBLIC pub;
         uint32_t handle = 0;
         r = vs_tpm_ek_public(t, &pub, &handle);
@@ -523,9 +521,9 @@ static int cmd_ak(int argc, char **argv) {
         if (!o.output)
                 return cli_usage_error("attest ak", "needs -o AK.pub");
         _cleanup_tpm_ struct vs_tpm *t = NULL;
-        int r = vs_tpm_open(o.tcti, o.flags, &t);
-        if (r < 0)
-                return cli_exit_from_errno(r);
+        int r = cli_open_tpm(&o.tpm, &t);
+        if (r != EXIT_OK)
+                return r;
         TPM2B_PUBLIC pub;
         bool created = false;
         r = vs_tpm_ak(t, o.ak_handle, true, &pub, &created);
@@ -653,9 +651,9 @@ static int cmd_activate(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         _cleanup_tpm_ struct vs_tpm *t = NULL;
-        r = vs_tpm_open(o.tcti, o.flags, &t);
-        if (r < 0)
-                return cli_exit_from_errno(r);
+        r = cli_open_tpm(&o.tpm, &t);
+        if (r != EXIT_OK)
+                return r;
         _cleanup_secret_ struct vs_secret *cred = NULL;
         r = vs_tpm_activate_credential(t, o.ak_handle, &blob, &secret, &cred);
         if (r == -ENOENT || r == -ENODEV)
@@ -785,9 +783,9 @@ static int cmd_quote(int argc, char **argv) {
         }
 
         _cleanup_tpm_ struct vs_tpm *t = NULL;
-        int r = vs_tpm_open(o.tcti, o.flags, &t);
-        if (r < 0)
-                return cli_exit_from_errno(r);
+        int r = cli_open_tpm(&o.tpm, &t);
+        if (r != EXIT_OK)
+                return r;
         TPM2B_PUBLIC akpub;
         bool created = false;
         r = vs_tpm_ak(t, o.ak_handle, true, &akpub, &created);

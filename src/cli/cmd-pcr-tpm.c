@@ -1,6 +1,7 @@
 /* cmd-pcr-tpm.c: `volseal pcr read` and `volseal pcr extend-phase` (the TPM side of `volseal pcr`; cmd-pcr.c
  * dispatches here with argv[0] = "read" / "extend-phase"). */
 #include "cli.h"
+#include "cli-tpm.h"
 #include "log.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -48,36 +49,25 @@ int cmd_pcr_read(int argc, char **argv) {
         if (cli_wants_help(argc, argv, read_usage))
                 return EXIT_OK;
         static const struct option opts[] = {
-                { "tcti", required_argument, NULL, 't' },
+                CLI_TPM_LONG_OPTIONS,
+                CLI_JSON_LONG_OPTION,
                 { "bank", required_argument, NULL, 'b' },
                 { "pcr", required_argument, NULL, 'p' },
-                { "json", no_argument, NULL, 'j' },
-                { "debug-tpm", no_argument, NULL, 'D' },
                 {}
         };
-        const char *tcti = NULL, *bank_name = "sha256";
+        struct cli_tpm_options o = {};
+        const char *bank_name = "sha256";
         uint32_t mask = (1u << VS_TPM_PCR_COUNT) - 1;
-        bool json = false;
-        unsigned flags = 0;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = cli_tpm_getopt(argc, argv, "", opts, &o)) != -1) {
                 switch (c) {
-                case 't':
-                        tcti = optarg;
-                        break;
                 case 'b':
                         bank_name = optarg;
                         break;
                 case 'p':
                         if (cli_parse_pcr_list(optarg, &mask) < 0)
                                 return cli_usage_error("pcr read", "--pcr '%s' is not a list of PCRs 0-23", optarg);
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'D':
-                        flags |= VS_TPM_DEBUG_LOG;
                         break;
                 default:
                         return cli_usage_error("pcr read", "invalid option");
@@ -88,19 +78,18 @@ int cmd_pcr_read(int argc, char **argv) {
         uint16_t bank = vs_tpm_alg_from_name(bank_name);
         if (!bank)
                 return cli_usage_error("pcr read", "unknown bank '%s' (sha1, sha256, sha384, sha512)", bank_name);
-        if (json)
-                vs_log_set_quiet(1);
 
         _cleanup_tpm_ struct vs_tpm *t = NULL;
-        int r = vs_tpm_open(tcti, flags, &t);
-        if (r < 0)
-                return cli_exit_from_errno(r);
+        int r = cli_open_tpm(&o, &t);
+        if (r != EXIT_OK)
+                return r;
         struct vs_tpm_pcrs p;
         r = vs_tpm_pcr_read(t, bank, mask, &p);
         if (r < 0)
                 return r == -EOPNOTSUPP ? EXIT_ENV : cli_exit_from_errno(r == -EIO ? -ENODEV : r);
         const char *name = vs_tpm_alg_name(bank);
-        struct json_object *o = json ? json_object_new_object() : NULL, *vals = json ? json_object_new_object() : NULL;
+        bool json = o.json;
+        struct json_object *jo = json ? json_object_new_object() : NULL, *vals = json ? json_object_new_object() : NULL;
         if (!json)
                 printf("%s:\n", name);
         for (uint32_t i = 0; i < VS_TPM_PCR_COUNT; i++) {
@@ -117,10 +106,10 @@ int cmd_pcr_read(int argc, char **argv) {
                         printf("  %2u: %s\n", i, h);
         }
         if (json) {
-                json_object_object_add(o, "bank", json_object_new_string(name));
-                json_object_object_add(o, "pcrs", vals);
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-                json_object_put(o);
+                json_object_object_add(jo, "bank", json_object_new_string(name));
+                json_object_object_add(jo, "pcrs", vals);
+                puts(json_object_to_json_string_ext(jo, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(jo);
         }
         return EXIT_OK;
 }
@@ -138,22 +127,18 @@ int cmd_pcr_extend_phase(int argc, char **argv) {
         if (cli_wants_help(argc, argv, extend_usage))
                 return EXIT_OK;
         static const struct option opts[] = {
-                { "tcti", required_argument, NULL, 't' },
+                CLI_TPM_LONG_OPTIONS,
                 { "pcr", required_argument, NULL, 'p' },
                 { "log", required_argument, NULL, 'l' },
-                { "debug-tpm", no_argument, NULL, 'D' },
                 {}
         };
-        const char *tcti = NULL, *log_path = NULL;
+        struct cli_tpm_options o = {};
+        const char *log_path = NULL;
         uint32_t pcr = 11;
-        unsigned flags = 0;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = cli_tpm_getopt(argc, argv, "", opts, &o)) != -1) {
                 switch (c) {
-                case 't':
-                        tcti = optarg;
-                        break;
                 case 'p': {
                         char *end = NULL;
                         errno = 0;
@@ -165,9 +150,6 @@ int cmd_pcr_extend_phase(int argc, char **argv) {
                 }
                 case 'l':
                         log_path = optarg;
-                        break;
-                case 'D':
-                        flags |= VS_TPM_DEBUG_LOG;
                         break;
                 default:
                         return cli_usage_error("pcr extend-phase", "invalid option");
@@ -185,9 +167,9 @@ int cmd_pcr_extend_phase(int argc, char **argv) {
                 log_path = vs_measure_log_path();
 
         _cleanup_tpm_ struct vs_tpm *t = NULL;
-        int r = vs_tpm_open(tcti, flags, &t);
-        if (r < 0)
-                return cli_exit_from_errno(r);
+        int r = cli_open_tpm(&o, &t);
+        if (r != EXIT_OK)
+                return r;
         r = vs_tpm_extend_word(t, pcr, word, log_path, NULL);
         if (r < 0)
                 return cli_exit_from_errno(r == -EIO ? -ENODEV : r);

@@ -1,6 +1,7 @@
 /* cmd-tpm.c: `volseal tpm info` (what the TPM is and whether volseal can use it) and `volseal tpm setup`
  * (persist the SRK of design §3 into a free handle). `tpm reseal` belongs to the tpm key kind (later). */
 #include "cli.h"
+#include "cli-tpm.h"
 #include "cmd-volume.h"
 #include "log.h"
 #include "tpm/tpm.h"
@@ -146,24 +147,18 @@ int cmd_tpm(int argc, char **argv) {
         if (!streq(sub, "info") && !streq(sub, "setup"))
                 return cli_usage_error("tpm", "unknown subcommand '%s' (info, setup or reseal)", sub);
         static const struct option opts[] = {
-                { "tcti", required_argument, NULL, 't' },
+                CLI_TPM_LONG_OPTIONS,
+                CLI_JSON_LONG_OPTION,
                 { "handle", required_argument, NULL, 'H' },
-                { "json", no_argument, NULL, 'j' },
-                { "debug-tpm", no_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        const char *tcti = NULL;
-        bool json = false;
-        unsigned flags = 0;
+        struct cli_tpm_options o = {};
         uint32_t handle = 0;
         int c;
         optind = 1;
-        while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+        while ((c = cli_tpm_getopt(argc - 1, argv + 1, "h", opts, &o)) != -1) {
                 switch (c) {
-                case 't':
-                        tcti = optarg;
-                        break;
                 case 'H': {
                         char *end = NULL;
                         errno = 0;
@@ -176,31 +171,23 @@ int cmd_tpm(int argc, char **argv) {
                         handle = (uint32_t) v;
                         break;
                 }
-                case 'j':
-                        json = true;
-                        break;
-                case 'D':
-                        flags |= VS_TPM_DEBUG_LOG;
-                        break;
                 default:
                         return cli_usage_error("tpm", "invalid option");
                 }
         }
         if (optind < argc - 1)
                 return cli_usage_error("tpm", "unexpected argument '%s'", argv[optind + 1]);
-        if (json)
-                vs_log_set_quiet(1);
 
         _cleanup_tpm_ struct vs_tpm *t = NULL;
-        int r = vs_tpm_open(tcti, flags, &t);
-        if (r < 0)
-                return cli_exit_from_errno(r);
+        int r = cli_open_tpm(&o, &t);
+        if (r != EXIT_OK)
+                return r;
         if (streq(sub, "info")) {
                 struct vs_tpm_info info;
                 r = vs_tpm_get_info(t, &info);
                 if (r < 0)
                         return cli_exit_from_errno(r == -EIO ? -ENODEV : r);
-                print_info(t, &info, json);
+                print_info(t, &info, o.json);
                 return info.sha256_24 && info.aes128cfb ? EXIT_OK : EXIT_ENV;
         }
         r = vs_tpm_check_caps(t);
@@ -216,15 +203,15 @@ int cmd_tpm(int argc, char **argv) {
         if (r < 0)
                 return EXIT_ENV;
         _cleanup_free_ char *hname = hex(name.name, name.size);
-        if (json) {
+        if (o.json) {
                 char h[16];
                 snprintf(h, sizeof(h), "0x%08x", got);
-                struct json_object *o = json_object_new_object();
-                json_object_object_add(o, "handle", json_object_new_string(h));
-                json_object_object_add(o, "created", json_object_new_boolean(created));
-                json_object_object_add(o, "name", json_object_new_string(hname ? hname : ""));
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-                json_object_put(o);
+                struct json_object *jo = json_object_new_object();
+                json_object_object_add(jo, "handle", json_object_new_string(h));
+                json_object_object_add(jo, "created", json_object_new_boolean(created));
+                json_object_object_add(jo, "name", json_object_new_string(hname ? hname : ""));
+                puts(json_object_to_json_string_ext(jo, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(jo);
         } else if (created)
                 printf("SRK persisted at 0x%08x (Name %s)\n", got, hname ? hname : "");
         else

@@ -7,36 +7,15 @@
 # in the open loop must still be reported "failed" (exit 3 for STATE), never "unchanged".
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 . "$TOP/tests/kms/kms.sh"
 
-STATE=$(img state); EPH=$(img eph)
-VOLUMES=(--volume "STATE=$STATE" --volume "EPHEMERAL=$EPH")
+state_eph_images
 echo ok > "$T/mode"
 kms_start --key-file "$T/kms.key" --log "$T/kms.log" --mode-file "$T/mode"
 port=$KMS_PORT
 kms_config() { # FILE ENDPOINT
-  config "$1" <<Y
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  provider: luks2
-  keys:
-    - kms:
-        endpoint: $2
-      slot: 0
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - kms:
-        endpoint: $2
-      slot: 0
-Y
+  volumes_config "$1" "STATE provider=luks2 0:kms:$2 1:nodeID" "EPHEMERAL 0:kms:$2"
 }
 kms_config "$T/c.yaml" "grpc://127.0.0.1:$port"
 

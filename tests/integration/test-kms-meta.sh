@@ -7,44 +7,16 @@
 # Also: `volseal config validate` refuses an endpoint the KMS client would refuse, at FILE:LINE:COL.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 . "$TOP/tests/kms/kms.sh"
 
 META=$T/meta.img
 truncate -s 1M "$META"
-STATE=$(img state); EPH=$(img eph)
-VOLUMES=(--volume "STATE=$STATE" --volume "EPHEMERAL=$EPH")
+state_eph_images
 kms_start --key-file "$T/kms.key" --log "$T/kms.log"
 EP="grpc://127.0.0.1:$KMS_PORT"
-config "$T/first.yaml" <<Y
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  provider: luks2
-  keys:
-    - kms:
-        endpoint: $EP
-      slot: 0
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-Y
-config "$T/no-state.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-Y
+volumes_config "$T/first.yaml" "STATE provider=luks2 0:kms:$EP 1:nodeID" "EPHEMERAL 0:nodeID"
+volumes_config "$T/no-state.yaml" "EPHEMERAL 0:nodeID"
 
 # --- first boot: the machine config formats STATE with kms + nodeID and writes tag 9
 unlock 0 "$T/first.yaml" --meta "$META"

@@ -5,19 +5,11 @@
 # Adiantum where the kernel crypto API is reachable.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 
 EPH=$(img eph)
 VOLUMES=(--volume "EPHEMERAL=$EPH")
-config "$T/eph.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - static:
-        passphrase: ephkey
-      slot: 0
-Y
+volumes_config "$T/eph.yaml" "EPHEMERAL 0:static:ephkey"
 
 refused() { # WHAT: unlock must refuse $EPH, naming WHAT, and leave every byte alone
   local sum; sum=$(image_sum "$EPH")
@@ -62,27 +54,8 @@ unlock 0 "$T/eph.yaml"
 ok "a LUKS2 header without any keyslot is formatted again"
 
 # lockToSTATE: waiting without --state-dir, salt created once with --state-dir, a new STATE locks it out.
-STATE=$(img state); EPH=$(img eph)
-VOLUMES=(--volume "STATE=$STATE" --volume "EPHEMERAL=$EPH")
-config "$T/locked.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - static:
-        passphrase: supersecret
-      slot: 0
-      lockToSTATE: true
-Y
+state_eph_images
+volumes_config "$T/locked.yaml" "STATE 0:nodeID" "EPHEMERAL 0:static:supersecret:lockToSTATE"
 sum=$(image_sum "$EPH")
 unlock 0 "$T/locked.yaml"
 [ "$(vol STATE .state)" = formatted ] && [ "$(vol EPHEMERAL .state)" = waiting-for-state ] || fail "first call: $OUT"

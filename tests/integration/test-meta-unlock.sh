@@ -6,40 +6,13 @@
 # Real libcryptsetup on image files (--check), checked with the real cryptsetup and an independent reader.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 
 META=$T/meta.img
 truncate -s 1M "$META"
-STATE=$(img state); EPH=$(img eph)
-VOLUMES=(--volume "STATE=$STATE" --volume "EPHEMERAL=$EPH")
-config "$T/first.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - static:
-        passphrase: state-secret
-      slot: 0
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-Y
-config "$T/no-state.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-Y
+state_eph_images
+volumes_config "$T/first.yaml" "STATE 0:static:state-secret 1:nodeID" "EPHEMERAL 0:nodeID"
+volumes_config "$T/no-state.yaml" "EPHEMERAL 0:nodeID"
 t9() { "$VOLSEAL" meta get 9 --meta "$META"; }
 
 # --- first boot: the machine config has STATE; tag 9 is written after STATE opened
@@ -72,23 +45,7 @@ contains "$(vol STATE '.warnings[0]')" "static passphrase (slot 0) is stored in 
 ok "status warns that a static STATE passphrase is visible in META"
 
 # --- the machine config wins: a changed STATE config is used and META follows it
-config "$T/changed.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-Y
+volumes_config "$T/changed.yaml" "STATE 1:nodeID" "EPHEMERAL 0:nodeID"
 unlock 0 "$T/changed.yaml" --meta "$META"
 [ "$(vol STATE .opened_by_slot)" = 1 ] || fail "machine config not used: $OUT"
 [ "$(slots "$STATE")" = 1 ] || fail "slot 0 not removed by the machine config: $(slots "$STATE")"

@@ -12,19 +12,7 @@ tpm2_flushcontext -t; tpm2_flushcontext -s; tpm2_flushcontext -l
 
 make_efivars 1
 make_ukis
-STATE=$(img state)
-VOLUMES=(--volume "STATE=$STATE")
-config "$T/c.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+tpm_volume "$T/c.yaml"
 
 # --- boot 1: no signed UKI (no .extra files); PCR 11 measured from an unsigned UKI.
 swtpm_restart

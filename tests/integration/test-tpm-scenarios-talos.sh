@@ -28,17 +28,7 @@ v112=$(printf '%s' "$pre112" | jq -c '.UserData.pcrs = [7] | .UserData.pubkey_pc
 pass=$(b64f "$T/s/secret")
 [ ${#pass} = 44 ] || fail "passphrase length ${#pass}"
 
-config "$T/c.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config "$T/c.yaml" "STATE 0:tpm 1:nodeID"
 talos_image() { # NAME TOKEN-JSON: a LUKS2 image as Talos leaves it: nodeID at slot 1, tpm at slot 0 + token 0
   local dev
   dev=$(img "$1")

@@ -8,6 +8,7 @@
 #   reboot [UKI]                swtpm stopped and started on the same state (PCRs reset), boot measured
 #   tpm_clear_state             the swtpm's state deleted (a cleared/replaced TPM), started again
 #   tunlock EXIT CFG [ARGS]     unlock with --pcr-signature/--pcr-public-key from $T/extra
+. "$TOP/tests/lib/volumes.sh"
 GLOBAL=8be4df61-93ca-11d2-aa0d-00e098032b8c
 IMGDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
@@ -82,22 +83,14 @@ tstatus() {
 }
 # token_field DEVICE SLOT FIELD: UserData.FIELD of the talos-tpm2 token at id SLOT (via the real cryptsetup)
 token_field() { cryptsetup luksDump --dump-json-metadata "$1" | jq -c -r ".tokens[\"$2\"].UserData.$3"; }
-# tpm_volume CFG-FILE [tpm options YAML]: $STATE (one image) and a config with tpm at slot 0, nodeID at slot 1;
+# tpm_volume CFG-FILE [tpm options YAML, e.g. "a: x, b: y"]: $STATE (one image) and a config with tpm at slot 0, nodeID at slot 1;
 # the first boot of the signed UKI formats it with the tpm slot and adds nodeID.
 tpm_volume() {
+  local opts=${2:-}
   STATE=$(img state)
   VOLUMES=(--volume "STATE=$STATE")
-  config "$1" <<Y
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - tpm: {${2:-}}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+  opts=${opts//: /=}
+  volumes_config "$1" "STATE 0:tpm${opts:+:${opts//, /,}} 1:nodeID"
 }
 lockout_counter() { "$VOLSEAL" tpm info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lockout"]["counter"])'; }
 token_sum() { cryptsetup luksDump --dump-json-metadata "$1" | jq -c '.tokens["0"]' | sha256sum | cut -c1-64; }

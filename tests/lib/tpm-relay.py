@@ -49,82 +49,81 @@ def record(data, command_codes=None):
                     f.write("0x%08x\n" % cc)
 
 
-def pump_commands(src, dst, conn):
+def relay(src, dst, forward):
+    """One direction of a connection: records every chunk src sends and hands it to forward() until src
+    closes or a socket fails; then shuts both sockets down."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            record(data)
+            forward(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def command_forwarder(dst, conn):
     """client -> TPM on the data port: forwards whole commands, recording their codes; injects an extend."""
     buf = b""
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
+
+    def forward(data):
+        nonlocal buf
+        buf += data
+        while len(buf) >= 10:
+            size = int.from_bytes(buf[2:6], "big")
+            if size < 10 or len(buf) < size:
                 break
-            record(data)
-            buf += data
-            while len(buf) >= 10:
-                size = int.from_bytes(buf[2:6], "big")
-                if size < 10 or len(buf) < size:
-                    break
-                cmd, buf = buf[:size], buf[size:]
-                cc = int.from_bytes(cmd[6:10], "big")
-                record(b"", [cc])
-                if cc == CC_POLICY_PCR and inject_path and os.path.exists(inject_path):
-                    digest = bytes.fromhex(open(inject_path).read().strip())
-                    os.unlink(inject_path)
-                    conn.dropped.clear()
-                    conn.drop = 1
-                    dst.sendall(extend_command(digest))
-                    conn.dropped.wait(10)
-                dst.sendall(cmd)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            cmd, buf = buf[:size], buf[size:]
+            cc = int.from_bytes(cmd[6:10], "big")
+            record(b"", [cc])
+            if cc == CC_POLICY_PCR and inject_path and os.path.exists(inject_path):
+                digest = bytes.fromhex(open(inject_path).read().strip())
+                os.unlink(inject_path)
+                conn.dropped.clear()
+                conn.drop = 1
+                dst.sendall(extend_command(digest))
+                conn.dropped.wait(10)
+            dst.sendall(cmd)
+    return forward
 
 
-def pump(src, dst, conn):
-    """TPM -> client (or either direction of the control port): forwards bytes, swallowing injected answers."""
+def byte_forwarder(dst, conn):
+    """TPM -> client (or either direction of the control port, conn None): forwards bytes, swallowing the
+    answers to injected commands."""
     buf = b""
-    try:
-        while True:
-            data = src.recv(65536)
+
+    def forward(data):
+        nonlocal buf
+        if conn and conn.drop:
+            buf += data
+            if len(buf) < 10 or len(buf) < int.from_bytes(buf[2:6], "big"):
+                return
+            size = int.from_bytes(buf[2:6], "big")
+            data, buf = buf[size:], b""
+            conn.drop = 0
+            conn.dropped.set()
             if not data:
-                break
-            record(data)
-            if conn and conn.drop:
-                buf += data
-                if len(buf) < 10 or len(buf) < int.from_bytes(buf[2:6], "big"):
-                    continue
-                size = int.from_bytes(buf[2:6], "big")
-                data, buf = buf[size:], b""
-                conn.drop = 0
-                conn.dropped.set()
-                if not data:
-                    continue
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+                return
+        dst.sendall(data)
+    return forward
 
 
 def serve(listener, port, is_data):
+    """Accepts on listener and relays each connection to the swtpm's port (data: with command parsing)."""
     while True:
         client, _ = listener.accept()
         upstream = socket.create_connection(("127.0.0.1", port))
-        if is_data:
-            conn = Connection()
-            threading.Thread(target=pump_commands, args=(client, upstream, conn), daemon=True).start()
-            threading.Thread(target=pump, args=(upstream, client, conn), daemon=True).start()
-        else:
-            threading.Thread(target=pump, args=(client, upstream, None), daemon=True).start()
-            threading.Thread(target=pump, args=(upstream, client, None), daemon=True).start()
+        conn = Connection() if is_data else None
+        to_tpm = command_forwarder(upstream, conn) if is_data else byte_forwarder(upstream, None)
+        for src, dst, forward in ((client, upstream, to_tpm), (upstream, client, byte_forwarder(client, conn))):
+            threading.Thread(target=relay, args=(src, dst, forward), daemon=True).start()
 
 
 def bind_pair():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test-cli.sh: usage errors, --help on every level, --version, exit codes, config validate/show.
 . "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/volumes.sh"
 
 expect() { # expected-exit-code command...: runs, keeps stdout/stderr in $OUT/$ERR
   local want=$1; shift
@@ -37,25 +38,7 @@ contains "$ERR" "cannot open config"
 expect 1 "$VOLSEAL" config validate --nope -c x
 contains "$ERR" "Try 'volseal config --help'"
 
-cat >"$T/good.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - static:
-        passphrase: supersecret
-      slot: 0
-      lockToSTATE: true
-Y
+volumes_config "$T/good.yaml" "STATE 0:nodeID" "EPHEMERAL 0:static:supersecret:lockToSTATE"
 expect 0 "$VOLSEAL" config validate -c "$T/good.yaml"
 contains "$OUT" "valid: 2 volumes (STATE, EPHEMERAL)"
 expect 0 "$VOLSEAL" config show -c "$T/good.yaml" --json

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "policy.h"
 #include "src/log.h"
 
@@ -63,32 +64,6 @@ static const char test_pub_pkcs1_pem[] =
         "9saAwyOgeyG8C4pDE19XxXjz/0tslNiXrwIDAQAB\n"
         "-----END RSA PUBLIC KEY-----\n";
 
-static char logbuf[4096];
-static void capture(enum vs_log_level level, const char *msg, void *ud) {
-        (void) ud;
-        (void) level;
-        size_t n = strlen(logbuf);
-        snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", msg);
-}
-static int setup(void **state) {
-        (void) state;
-        logbuf[0] = 0;
-        vs_log_set_sink(capture, NULL);
-        return 0;
-}
-static int teardown(void **state) {
-        (void) state;
-        vs_log_set_sink(NULL, NULL);
-        return 0;
-}
-
-static void assert_hex(const uint8_t *p, size_t n, const char *want) {
-        char got[2 * 64 + 1];
-        assert_true(n <= 64);
-        policy_hex(p, n, got);
-        assert_string_equal(got, want);
-}
-
 static void test_auth_value(void **state) {
         uint8_t d[32];
         policy_digest_init(d);
@@ -132,7 +107,7 @@ static void test_pcr(void **state) {
 static void test_pcr_refused(void **state) {
         uint8_t d[32], v[64] = {};
         assert_int_equal(policy_pcr(d, TPM2_ALG_SHA256, 1u << 7, v, 20), -EINVAL);
-        assert_non_null(strstr(logbuf, "are 32 bytes, not 20"));
+        assert_non_null(strstr(fixture_log, "are 32 bytes, not 20"));
         assert_int_equal(policy_pcr(d, TPM2_ALG_SHA256, 0, v, 32), -EINVAL);
         assert_int_equal(policy_pcr(d, TPM2_ALG_SHA256, 1u << 24, v, 32), -EINVAL);
         assert_int_equal(policy_pcr(d, 0x1234, 1u, v, 32), -EINVAL);
@@ -265,10 +240,10 @@ static void test_pcrsig_malformed(void **state) {
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct pcrsig s = {};
-                logbuf[0] = 0;
+                fixture_log[0] = 0;
                 assert_int_equal(pcrsig_parse(bad[i].json, strlen(bad[i].json), "sha256", &s), -EBADMSG);
-                if (!strstr(logbuf, bad[i].fragment))
-                        fail_msg("case %zu: '%s' not in '%s'", i, bad[i].fragment, logbuf);
+                if (!strstr(fixture_log, bad[i].fragment))
+                        fail_msg("case %zu: '%s' not in '%s'", i, bad[i].fragment, fixture_log);
                 assert_null(s.entries);
         }
 }
@@ -318,15 +293,15 @@ static void test_pcrsig_sign_format(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_auth_value, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pcr, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pcr_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_authorize_or, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rsa_name, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_srk, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pcrsig, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pcrsig_malformed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pcrsig_sign_format, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_auth_value, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_pcr, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_pcr_refused, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_authorize_or, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_rsa_name, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_srk, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_pcrsig, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_pcrsig_malformed, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_pcrsig_sign_format, fixture_setup, fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

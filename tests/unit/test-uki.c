@@ -10,32 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "policy.h"
 #include "src/log.h"
 #include "uki.h"
-
-static char logbuf[4096];
-static void capture(enum vs_log_level level, const char *msg, void *ud) {
-        (void) ud;
-        (void) level;
-        size_t n = strlen(logbuf);
-        snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", msg);
-}
-static int setup(void **state) {
-        logbuf[0] = 0;
-        vs_log_set_sink(capture, NULL);
-        return 0;
-}
-static int teardown(void **state) {
-        vs_log_set_sink(NULL, NULL);
-        return 0;
-}
-
-static void assert_hex(const uint8_t *p, size_t n, const char *want) {
-        char got[2 * 64 + 1];
-        policy_hex(p, n, got);
-        assert_string_equal(got, want);
-}
 
 #define VEC_EMPTY "37b48bd0b222394dbe3cceff2fca4660c4b0a90ae9369ec90b42f14489989c13"
 #define VEC_FOO "21c49c1242042649e09c156546fd7d425ccc3c67359f840507b30be4e0f6f699"
@@ -188,12 +166,12 @@ static void test_pe_malformed(void **state) {
                         img[0] = 'Z';
                         img[1] = 'M';
                 }
-                logbuf[0] = 0;
+                fixture_log[0] = 0;
                 int r = uki_pe_parse(img, n, "t.efi", &pe);
                 if (r != -EBADMSG)
                         fail_msg("%s: parse returned %d", b->what, r);
-                if (!strstr(logbuf, b->fragment) || !strstr(logbuf, "t.efi: "))
-                        fail_msg("%s: '%s' not in log '%s'", b->what, b->fragment, logbuf);
+                if (!strstr(fixture_log, b->fragment) || !strstr(fixture_log, "t.efi: "))
+                        fail_msg("%s: '%s' not in log '%s'", b->what, b->fragment, fixture_log);
                 assert_null(pe.sections);
         }
         /* every truncation of a valid image is refused cleanly or parses within bounds */
@@ -280,9 +258,9 @@ static void test_add_sections(void **state) {
         put32(img + OPT + 112 + 4 * 8, 0x300);
         put32(img + OPT + 112 + 4 * 8 + 4, 0x100);
         assert_int_equal(uki_pe_parse(img, n, "signed.efi", &stub), 0);
-        logbuf[0] = 0;
+        fixture_log[0] = 0;
         assert_int_equal(uki_pe_add_sections(&stub, add, 1, &out, &size), -EINVAL);
-        assert_non_null(strstr(logbuf, "certificate table"));
+        assert_non_null(strstr(fixture_log, "certificate table"));
         uki_pe_done(&stub);
 
         /* headers that would reach the first section in memory are refused */
@@ -333,9 +311,9 @@ static void test_duplicates(void **state) {
         assert_int_equal(uki_pe_parse(out, size, "dup.efi", &pe), 0);
         struct uki_blob *blobs = NULL;
         size_t nb;
-        logbuf[0] = 0;
+        fixture_log[0] = 0;
         assert_int_equal(uki_pe_blobs(&pe, uki_measure_order(252), &blobs, &nb), -EBADMSG);
-        assert_non_null(strstr(logbuf, "two .linux sections"));
+        assert_non_null(strstr(fixture_log, "two .linux sections"));
         uki_pe_done(&pe);
         uki_pe_done(&stub);
         free(out);
@@ -345,13 +323,13 @@ static void test_duplicates(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_systemd_vector, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pe_parse, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pe_malformed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_add_sections, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stub_version, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_systemd_vector, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_profiles, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_pe_parse, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_pe_malformed, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_add_sections, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_stub_version, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_duplicates, fixture_setup, fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
