@@ -190,6 +190,10 @@ for h in "${helps[@]}"; do
   done
 done
 ok "every option of ${#helps[@]} --help texts is documented in its man page"
+MANWIDTH=80 man -l "$MAN/volseal-config.8" 2>/dev/null | sed -n '/^EXAMPLE/,/^SEE ALSO/p' | sed -n '/apiVersion/,/^$/p' |
+  sed -E 's/^ {11}//' > "$T/example.yaml"
+"$VS" config validate -c "$T/example.yaml" >/dev/null || fail "the example of volseal-config(8) does not validate"
+ok "the VolumeConfig example in volseal-config(8) validates"
 
 # ---- bash completion ----
 if pkg-config --exists bash-completion; then
