@@ -228,11 +228,11 @@ got=$(complete_words volseal uki measure x.efi --bank "")
 got=$(complete_words volseal uki sign x.efi --phases "")
 [ "$(echo $got)" = "systemd talos" ] || fail "--phases <TAB> gave '$got'"
 mkdir "$T/somedir"
-got=$(complete_words volseal unlock -c "$T/comp")
+got=$(complete_words volseal unlock -c "$T/complete.")
 [ "$got" = "$T/complete.sh" ] || fail "-c <TAB> did not complete a file: '$got'"
 got=$(complete_words volseal unlock --state-dir "$T/som")
 [ "$got" = "$T/somedir" ] || fail "--state-dir <TAB> did not complete a directory: '$got'"
-got=$(complete_words volseal unlock --volume "STATE=$T/comp")
+got=$(complete_words volseal unlock --volume "STATE=$T/complete.")
 [ "$got" = "STATE=$T/complete.sh" ] || fail "--volume STATE=<TAB> gave '$got'"
 ok "subcommands, --bank, --phases, files, directories and --volume ID=FILE complete"
 if [ -f /usr/share/bash-completion/bash_completion ]; then
