@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 static void blkid_free_probep(blkid_probe *pr) {
@@ -23,7 +25,7 @@ int vs_blk_find_by_partlabel(const char *label, char **ret_devnode) {
         return 0;
 }
 
-static int open_probe(const char *device, int flags, int *ret_fd, blkid_probe *ret) {
+static int open_probe_at(const char *device, int flags, uint64_t offset, uint64_t size, int *ret_fd, blkid_probe *ret) {
         int fd = open(device, flags | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "cannot open %s: %s", device, strerror(errno));
@@ -32,7 +34,7 @@ static int open_probe(const char *device, int flags, int *ret_fd, blkid_probe *r
                 close(fd);
                 return log_error_errno(ENOMEM, "cannot probe %s: out of memory", device);
         }
-        if (blkid_probe_set_device(pr, fd, 0, 0) < 0) {
+        if (blkid_probe_set_device(pr, fd, (blkid_loff_t) offset, (blkid_loff_t) size) < 0) {
                 blkid_free_probe(pr);
                 close(fd);
                 return log_error_errno(EIO, "cannot probe %s: libblkid refused the device", device);
@@ -46,10 +48,18 @@ static int open_probe(const char *device, int flags, int *ret_fd, blkid_probe *r
         return 0;
 }
 
+static int open_probe(const char *device, int flags, int *ret_fd, blkid_probe *ret) {
+        return open_probe_at(device, flags, 0, 0, ret_fd, ret);
+}
+
 int vs_blk_probe(const char *device, enum vs_blk_content *ret, char **ret_what) {
+        return vs_blk_probe_at(device, 0, 0, ret, ret_what);
+}
+
+int vs_blk_probe_at(const char *device, uint64_t offset, uint64_t size, enum vs_blk_content *ret, char **ret_what) {
         _cleanup_close_ int fd = -1;
         _cleanup_probe_ blkid_probe pr = NULL;
-        int r = open_probe(device, O_RDONLY, &fd, &pr);
+        int r = open_probe_at(device, O_RDONLY, offset, size, &fd, &pr);
         if (r < 0)
                 return r;
         r = blkid_do_safeprobe(pr);
@@ -116,4 +126,74 @@ int vs_blk_wipe(const char *device) {
         if (fsync(fd) < 0)
                 return log_error_errno(errno, "cannot sync %s: %s", device, strerror(errno));
         return n;
+}
+
+int vs_blk_find_partition(const char *disk, const char *label, struct vs_blk_partition *ret) {
+        _cleanup_close_ int fd = open(disk, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open %s: %s", disk, strerror(errno));
+        _cleanup_probe_ blkid_probe pr = blkid_new_probe();
+        if (!pr || blkid_probe_set_device(pr, fd, 0, 0) < 0)
+                return log_error_errno(EIO, "cannot probe %s: libblkid refused the device", disk);
+        blkid_probe_enable_partitions(pr, 1);
+        blkid_partlist ls = blkid_probe_get_partitions(pr);
+        if (!ls)
+                return log_error_errno(EINVAL, "%s has no partition table libblkid can read", disk);
+        int n = blkid_partlist_numof_partitions(ls), found = 0;
+        for (int i = 0; i < n; i++) {
+                blkid_partition p = blkid_partlist_get_partition(ls, i);
+                const char *name = p ? blkid_partition_get_name(p) : NULL;
+                if (!name || !streq(name, label))
+                        continue;
+                blkid_loff_t start = blkid_partition_get_start(p), len = blkid_partition_get_size(p);
+                int no = blkid_partition_get_partno(p);
+                if (start < 0 || len <= 0 || no < 0)
+                        continue;
+                *ret = (struct vs_blk_partition) { .number = (unsigned) no, .offset = (uint64_t) start * 512u,
+                                                   .size = (uint64_t) len * 512u };
+                found++;
+        }
+        if (found > 1)
+                return log_error_errno(ENOTUNIQ, "%s has %d partitions labelled %s", disk, found, label);
+        return found ? 0 : -ENODEV;
+}
+
+int vs_blk_loop_attach(const char *path, uint64_t offset, uint64_t size, char **ret_devnode, int *ret_fd) {
+        _cleanup_close_ int ffd = open(path, O_RDWR | O_CLOEXEC);
+        if (ffd < 0)
+                return log_error_errno(errno, "cannot open %s: %s", path, strerror(errno));
+        _cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+        if (ctl < 0)
+                return log_error_errno(errno, "cannot open /dev/loop-control: %s", strerror(errno));
+        for (int attempt = 0; attempt < 8; attempt++) {
+                int nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+                if (nr < 0)
+                        return log_error_errno(errno, "no free loop device: %s", strerror(errno));
+                char *dev = NULL;
+                if (asprintf(&dev, "/dev/loop%d", nr) < 0)
+                        return -ENOMEM;
+                int lfd = open(dev, O_RDWR | O_CLOEXEC);
+                if (lfd < 0) {
+                        int e = errno;
+                        free(dev);
+                        return log_error_errno(e, "cannot open a loop device: %s", strerror(e));
+                }
+                struct loop_config cfg = { .fd = (uint32_t) ffd };
+                cfg.info.lo_offset = offset;
+                cfg.info.lo_sizelimit = size;
+                cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+                snprintf((char *) cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "%s", path);
+                if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0) {
+                        *ret_devnode = dev;
+                        *ret_fd = lfd;
+                        return 0;
+                }
+                int e = errno;
+                close(lfd);
+                free(dev);
+                if (e != EBUSY)
+                        return log_error_errno(e, "cannot set up a loop device over %s at offset %llu: %s", path,
+                                               (unsigned long long) offset, strerror(e));
+        }
+        return log_error_errno(EBUSY, "cannot set up a loop device over %s: every free one was taken", path);
 }

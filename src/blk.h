@@ -3,6 +3,7 @@
  * Promise: probing never writes; vs_blk_wipe() erases only the magic bytes libblkid knows (filesystems,
  * LUKS headers (both copies), partition tables, swap), so the next probe reports the device empty. */
 #pragma once
+#include <stdint.h>
 
 enum vs_blk_content {
         VS_BLK_EMPTY,    /* no signature at all: volseal may format it */
@@ -17,3 +18,18 @@ int vs_blk_find_by_partlabel(const char *label, char **ret_devnode);
 int vs_blk_probe(const char *device, enum vs_blk_content *ret, char **ret_what);
 /* Erases every signature libblkid finds; returns the number erased or -errno. */
 int vs_blk_wipe(const char *device);
+
+/* Rescue (`--disk`, issue 12): a partition of a whole disk or disk image, found by its GPT PARTLABEL in the
+ * disk's own partition table (no partition device nodes needed). */
+struct vs_blk_partition {
+        unsigned number;
+        uint64_t offset;  /* bytes from the start of the disk */
+        uint64_t size;    /* bytes */
+};
+/* -ENODEV: no partition labelled `label`; -ENOTUNIQ: several; -EINVAL: no partition table (logged). */
+int vs_blk_find_partition(const char *disk, const char *label, struct vs_blk_partition *ret);
+/* vs_blk_probe() on the byte range [offset, offset + size) of `device` (size 0 = to the end). */
+int vs_blk_probe_at(const char *device, uint64_t offset, uint64_t size, enum vs_blk_content *ret, char **ret_what);
+/* A loop device over [offset, offset + size) of `path`, autoclear (it goes away when its last user, e.g.
+ * the dm-crypt mapping, closes it). *ret_fd keeps it alive until the caller closes it. */
+int vs_blk_loop_attach(const char *path, uint64_t offset, uint64_t size, char **ret_devnode, int *ret_fd);

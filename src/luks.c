@@ -3,16 +3,28 @@
 #include "luks.h"
 #include "config.h"
 #include "log.h"
+#include "luks-header.h"
 #include "progress.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <libcryptsetup.h>
+#include <openssl/evp.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 struct vs_luks {
         struct crypt_device *cd;
         char *device;
+        /* vs_luks_load_validated(): the memfd holding the validated metadata copy libcryptsetup reads as a
+         * detached header, and SHA-256 of the JSON area in use + the keyslots area (compared before writes). */
+        int hdr_fd;
+        uint64_t offset;
+        uint8_t fingerprint[32];
+        bool validated;
 };
 
 static void luks_log(int level, const char *msg, void *usrptr) {
@@ -28,6 +40,7 @@ static int init(const char *device, struct vs_luks **ret) {
         struct vs_luks *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
+        l->hdr_fd = -1;
         l->device = strdup(device);
         if (!l->device) {
                 free(l);
@@ -48,6 +61,8 @@ void vs_luks_free(struct vs_luks *l) {
         if (!l)
                 return;
         crypt_free(l->cd);
+        if (l->hdr_fd >= 0)
+                close(l->hdr_fd);
         free(l->device);
         free(l);
 }
@@ -322,3 +337,169 @@ int vs_luks_destroy_all_slots(const char *device) {
         vs_luks_free(l);
         return n;
 }
+
+/* ---- the validated detached header (issue 11) ---- */
+
+static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off, size_t *ret) {
+        size_t done = 0;
+        while (done < len) {
+                ssize_t n = pread(fd, buf + done, len - done, (off_t) (off + done));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        *ret = done;
+        return 0;
+}
+
+/* Reads the LUKS2 metadata of `device` at `offset` once: both headers, validated, then exactly the keyslot
+ * areas the validated JSON names. With `mfd` >= 0 the bytes are written there at their offsets (a sparse
+ * detached header: the unused keyslots area stays a hole). `fp` = SHA-256 of the JSON area in use and the
+ * keyslot areas. -EINVAL with `reason` = refused. */
+static int read_metadata(const char *device, uint64_t offset, uint64_t limit, int mfd, struct vs_luks_header_info *info,
+                         uint8_t fp[32], char *reason, size_t reason_size) {
+        _cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open %s: %s", device, strerror(errno));
+        uint8_t first[VS_LUKS_HEADER_BINARY];
+        size_t got;
+        int r = pread_full(fd, first, sizeof(first), offset, &got);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
+        uint64_t hdr_size = 0;
+        /* A damaged primary: read enough for the largest secondary, the validator looks for it. */
+        size_t want = vs_luks_header_size(first, got, &hdr_size, reason, reason_size) == 0 ? (size_t) (2 * hdr_size)
+                                                                                           : 8u * 1024 * 1024 + VS_LUKS_HEADER_BINARY;
+        if (limit && want > limit)
+                want = (size_t) limit;
+        _cleanup_free_ uint8_t *buf = malloc(want ? want : 1);
+        if (!buf)
+                return -ENOMEM;
+        r = pread_full(fd, buf, want, offset, &got);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
+        r = vs_luks_header_validate(buf, got, info, reason, reason_size);
+        if (r < 0)
+                return r;
+        if (limit && info->metadata_size > limit) {
+                snprintf(reason, reason_size, "its metadata area (%" PRIu64 " bytes) is larger than the partition", info->metadata_size);
+                return -EINVAL;
+        }
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(ctx, buf + info->json_offset, info->hdr_size - VS_LUKS_HEADER_BINARY) != 1) {
+                EVP_MD_CTX_free(ctx);
+                return -EIO;
+        }
+        errno = 0;
+        if (mfd >= 0 && (ftruncate(mfd, (off_t) info->metadata_size) < 0 ||
+                         pwrite(mfd, buf, (size_t) (2 * info->hdr_size), 0) != (ssize_t) (2 * info->hdr_size)))
+                r = log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
+        for (unsigned i = 0; r >= 0 && i < info->n_areas; i++) {
+                size_t n = (size_t) info->areas[i].size;
+                _cleanup_free_ uint8_t *area = malloc(n);
+                if (!area) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = pread_full(fd, area, n, offset + info->areas[i].offset, &got);
+                if (r < 0) {
+                        r = log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
+                        break;
+                }
+                if (got < n) {
+                        snprintf(reason, reason_size, "it is truncated: keyslot area [%" PRIu64 ", +%" PRIu64 ") lies beyond the end",
+                                 info->areas[i].offset, info->areas[i].size);
+                        r = -EINVAL;
+                        break;
+                }
+                errno = 0;
+                if (EVP_DigestUpdate(ctx, area, n) != 1)
+                        r = -EIO;
+                else if (mfd >= 0 && pwrite(mfd, area, n, (off_t) info->areas[i].offset) != (ssize_t) n)
+                        r = log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
+        }
+        unsigned md_len = 0;
+        if (r >= 0 && EVP_DigestFinal_ex(ctx, fp, &md_len) != 1)
+                r = -EIO;
+        EVP_MD_CTX_free(ctx);
+        return r;
+}
+
+int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, const char *data_device,
+                           struct vs_luks **ret, char *reason, size_t reason_size) {
+        reason[0] = 0;
+        _cleanup_close_ int mfd = memfd_create("volseal-luks2-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (mfd < 0)
+                return log_error_errno(errno, "cannot create the in-memory header copy for %s: %s", device, strerror(errno));
+        struct vs_luks_header_info info;
+        uint8_t fp[32];
+        int r = read_metadata(device, offset, size, mfd, &info, fp, reason, reason_size);
+        if (r < 0)
+                return r;
+        if (info.damaged_copy)
+                log_notice("%s: the %s LUKS2 header copy is %s (an interrupted header write): using the other, validated copy",
+                           device, info.damaged_copy == 1 ? "primary" : "secondary",
+                           info.damaged_copy == 1 ? "damaged" : "one write behind");
+        /* The copy's size is fixed; libcryptsetup may still rewrite a stale copy inside it (its repair). */
+        (void) fcntl(mfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK);
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+        crypt_set_log_callback(NULL, luks_log, NULL);
+        struct vs_luks *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->hdr_fd = -1;
+        l->offset = offset;
+        memcpy(l->fingerprint, fp, sizeof(fp));
+        l->device = strdup(device);
+        if (!l->device) {
+                free(l);
+                return -ENOMEM;
+        }
+        r = crypt_init_data_device(&l->cd, path, data_device ? data_device : device);
+        if (r < 0) {
+                vs_luks_free(l);
+                return log_error_errno(r, "cannot open %s for LUKS2: %s", device, strerror(-r));
+        }
+        crypt_set_log_callback(l->cd, luks_log, NULL);
+        r = crypt_load(l->cd, CRYPT_LUKS2, NULL);
+        if (r < 0) {
+                vs_luks_free(l);
+                snprintf(reason, reason_size, "libcryptsetup refuses the validated copy: %s", strerror(-r));
+                return -EINVAL;
+        }
+        l->hdr_fd = TAKE_FD(mfd);
+        l->validated = true;
+        *ret = l;
+        return 0;
+}
+
+int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret) {
+        if (!validated->validated || validated->offset)
+                return log_error_errno(EROFS, "%s: this header copy cannot be written", validated->device);
+        struct vs_luks *w;
+        int r = vs_luks_load(validated->device, &w);
+        if (r < 0)
+                return r;
+        /* What libcryptsetup has just read must still be what was validated. */
+        struct vs_luks_header_info info;
+        char reason[256] = "";
+        uint8_t fp[32];
+        r = read_metadata(validated->device, 0, 0, -1, &info, fp, reason, sizeof(reason));
+        if (r >= 0 && memcmp(fp, validated->fingerprint, sizeof(fp)) != 0)
+                r = -ESTALE;
+        if (r < 0) {
+                vs_luks_free(w);
+                return log_error_errno(r == -EINVAL ? EINVAL : -r, "%s: the LUKS2 header changed after it was validated%s%s; not writing to it",
+                                       validated->device, reason[0] ? ": " : "", reason);
+        }
+        *ret = w;
+        return 0;
+}
+
+bool vs_luks_validated(const struct vs_luks *l) { return l->validated; }

@@ -31,6 +31,19 @@ struct vs_luks_format_params {
 
 /* Loads a LUKS2 header (both copies are validated by libcryptsetup). -EINVAL when not LUKS2. */
 int vs_luks_load(const char *device, struct vs_luks **ret);
+/* Reads the LUKS2 metadata area of `device` at byte `offset` (size: the partition's size, 0 = to the end)
+ * ONCE into a memfd, validates it (luks-header.h: both copies, one crypt segment, no cipher_null, allowed
+ * ciphers) and loads libcryptsetup from that copy as a detached header, with `data_device` (NULL = `device`)
+ * as the data device: every key tried and the activation use the copy that was validated, whatever the
+ * device says later. -EINVAL = refused, `reason` (one clause, no device name) says which check failed;
+ * nothing is ever written to `device`. */
+int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, const char *data_device,
+                           struct vs_luks **ret, char *reason, size_t reason_size);
+/* For keyslot writes (sync) on a validated volume: loads the device itself and checks that its header is
+ * still the validated one (JSON area and keyslots area); -ESTALE/-EINVAL when it changed (logged). */
+int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret);
+/* True for a handle from vs_luks_load_validated() (reads go to the detached copy). */
+bool vs_luks_validated(const struct vs_luks *l);
 /* Formats `device` as LUKS2 with volume key `vk` (its length must match key_bits/8) and a 1000-iteration
  * PBKDF2 volume-key digest. No keyslot yet. */
 int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,

@@ -155,6 +155,11 @@ struct json_object *vs_volume_report_to_json(const struct vs_volume_report *rep)
         json_object_object_add(o, "state", json_object_new_string(vs_volume_state_name(rep->state)));
         json_object_object_add(o, "opened_by_slot", rep->opened_by_slot >= 0 ? json_object_new_int(rep->opened_by_slot) : NULL);
         json_object_object_add(o, "mapper", rep->mapper ? json_object_new_string(rep->mapper) : NULL);
+        if (rep->partition) {
+                json_object_object_add(o, "partition", json_object_new_int((int) rep->partition));
+                json_object_object_add(o, "offset", json_object_new_int64((int64_t) rep->offset));
+                json_object_object_add(o, "size", json_object_new_int64((int64_t) rep->size));
+        }
         if (rep->what)
                 json_object_object_add(o, "holds", json_object_new_string(rep->what));
         struct json_object *slots = json_object_new_array();
@@ -186,7 +191,9 @@ void vs_volume_report_print(const struct vs_volume_report *rep) {
                 printf(" by slot %d", rep->opened_by_slot);
         else if (rep->opened_by_slot >= 0 && rep->state != VS_VOLUME_ERROR)
                 printf(", slot %d opens it", rep->opened_by_slot);
-        if (rep->device)
+        if (rep->device && rep->partition)
+                printf(" (%s partition %u at offset %llu)", rep->device, rep->partition, (unsigned long long) rep->offset);
+        else if (rep->device)
                 printf(" (%s)", rep->device);
         if (rep->mapper)
                 printf(" as %s", rep->mapper);
@@ -239,6 +246,45 @@ int vs_volume_device(const char *id, const struct vs_volume_options *o, char **r
                         return *ret ? 0 : -ENOMEM;
                 }
         return vs_blk_find_by_partlabel(id, ret);
+}
+
+/* Where volume `v` lives: rep->device and, in rescue mode (--disk), its partition's byte range. */
+static int find_device(const struct vs_volume_config *v, const struct vs_volume_options *o, struct vs_volume_report *rep) {
+        bool overridden = false;
+        for (size_t i = 0; i < o->n_overrides; i++)
+                overridden |= streq(o->overrides[i].id, v->id);
+        if (!o->disk || overridden)
+                return vs_volume_device(v->id, o, &rep->device);
+        struct vs_blk_partition p;
+        int r = vs_blk_find_partition(o->disk, v->id, &p);
+        if (r < 0)
+                return r;
+        if (!(rep->device = strdup(o->disk)))
+                return -ENOMEM;
+        rep->partition = p.number;
+        rep->offset = p.offset;
+        rep->size = p.size;
+        return 0;
+}
+
+/* Reads the LUKS2 header once, validates it and loads the validated detached copy (luks.h). A refused
+ * header is reported with its reason; nothing is written. */
+static int load_header(const struct vs_volume_config *v, struct vs_volume_report *rep, const char *loop,
+                       struct vs_luks **ret) {
+        char reason[320];
+        int r = loop ? vs_luks_load_validated(loop, 0, 0, loop, ret, reason, sizeof(reason))
+                     : vs_luks_load_validated(rep->device, rep->offset, rep->size, rep->device, ret, reason, sizeof(reason));
+        if (r == -EINVAL) {
+                rep->state = VS_VOLUME_ERROR;
+                rep_error(rep, EXIT_NOT_OPENED, "volume %s: refused the LUKS2 header on %s: %s; no key was tried, nothing was written",
+                          v->id, rep->device, reason);
+                return r;
+        }
+        if (r < 0) {
+                rep->state = VS_VOLUME_ERROR;
+                rep_error(rep, EXIT_NOT_OPENED, "volume %s: cannot read the LUKS2 header on %s: %s", v->id, rep->device, strerror(-r));
+        }
+        return r;
 }
 
 static bool needs_state(const struct vs_volume_config *v) {
@@ -432,6 +478,16 @@ static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, con
                 return;
         }
 
+        /* Writes go to the device itself, after checking that its header is still the validated copy. */
+        _cleanup_luks_ struct vs_luks *w = NULL;
+        if (vs_luks_validated(l)) {
+                if (vs_luks_load_for_write(l, &w) < 0) {
+                        rep_error(rep, EXIT_SYNC, "volume %s: keyslots not synced: the LUKS2 header on %s changed after it was validated",
+                                  v->id, rep->device);
+                        return;
+                }
+                l = w;
+        }
         bool complete = true;
         size_t errors_before = rep->n_errors;
 
@@ -579,13 +635,16 @@ static void report_init(struct vs_volume_report *rep, const struct vs_volume_con
  * final. */
 static int locate(const struct vs_volume_config *v, const struct vs_volume_options *o, struct vs_volume_report *rep,
                   enum vs_blk_content *ret_content) {
-        int r = vs_volume_device(v->id, o, &rep->device);
+        int r = find_device(v, o, rep);
         if (r < 0) {
                 rep->state = VS_VOLUME_NOT_FOUND;
-                rep_error(rep, EXIT_ENV, "volume %s: no partition labelled %s (give --volume %s=DEVICE)", v->id, v->id, v->id);
+                if (o->disk)
+                        rep_error(rep, EXIT_ENV, "volume %s: no partition labelled %s on %s", v->id, v->id, o->disk);
+                else
+                        rep_error(rep, EXIT_ENV, "volume %s: no partition labelled %s (give --volume %s=DEVICE)", v->id, v->id, v->id);
                 return 0;
         }
-        r = vs_blk_probe(rep->device, ret_content, &rep->what);
+        r = vs_blk_probe_at(rep->device, rep->offset, rep->size, ret_content, &rep->what);
         if (r < 0) {
                 rep->state = VS_VOLUME_ERROR;
                 rep_error(rep, EXIT_ENV, "volume %s: cannot read %s: %s", v->id, rep->device, strerror(-r));
@@ -711,7 +770,7 @@ int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_op
         }
         if (needs_state(v) && !o->run->state_dir) {
                 rep->state = VS_VOLUME_WAITING_FOR_STATE;
-                (void) vs_volume_device(v->id, o, &rep->device);
+                (void) find_device(v, o, rep);
                 return rep->exit_code;
         }
         if (!o->check) {
@@ -719,7 +778,7 @@ int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_op
                 if (asprintf(&mapper, "luks2-%s", v->id) < 0)
                         return EXIT_ENV;
                 if (vs_luks_mapping_active(mapper)) {
-                        (void) vs_volume_device(v->id, o, &rep->device);
+                        (void) find_device(v, o, rep);
                         rep->state = VS_VOLUME_ALREADY_OPEN;
                         rep->mapper = TAKE_PTR(mapper);
                         return rep->exit_code;
@@ -729,16 +788,38 @@ int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_op
         if (!locate(v, o, rep, &content))
                 return rep->exit_code;
         struct vs_key_volume kv = { .id = v->id, .device = rep->device };
+        if (content == VS_BLK_EMPTY && o->disk) {
+                rep->state = VS_VOLUME_NOT_OPENED;
+                if (rep->partition)
+                        rep_error(rep, EXIT_NOT_OPENED, "volume %s: partition %u of %s holds no LUKS2 header; --disk never formats",
+                                  v->id, rep->partition, rep->device);
+                else
+                        rep_error(rep, EXIT_NOT_OPENED, "volume %s: %s holds no LUKS2 header; --disk never formats", v->id, rep->device);
+                return rep->exit_code;
+        }
         if (content == VS_BLK_EMPTY) {
                 format_volume(v, o, &kv, rep);
                 return rep->exit_code;
         }
 
-        _cleanup_luks_ struct vs_luks *l = NULL;
-        int r = vs_luks_load(rep->device, &l);
-        if (r < 0) {
+        /* Rescue activation: a loop device over the partition (no partition device nodes in an image file);
+         * autoclear, so it goes away with the mapping, or when loop_fd closes if activation fails. */
+        _cleanup_free_ char *loop = NULL;
+        _cleanup_close_ int loop_fd = -1;
+        if (o->disk && rep->partition && !o->check &&
+            vs_blk_loop_attach(rep->device, rep->offset, rep->size, &loop, &loop_fd) < 0) {
                 rep->state = VS_VOLUME_ERROR;
-                rep_error(rep, EXIT_NOT_OPENED, "volume %s: cannot read the LUKS2 header on %s", v->id, rep->device);
+                rep_error(rep, EXIT_ENV, "volume %s: cannot set up a loop device over partition %u of %s", v->id, rep->partition,
+                          rep->device);
+                return rep->exit_code;
+        }
+        _cleanup_luks_ struct vs_luks *l = NULL;
+        int r = load_header(v, rep, loop, &l);
+        if (r < 0)
+                return rep->exit_code;
+        if (luks_without_keyslots(l) && o->disk) {
+                rep->state = VS_VOLUME_NOT_OPENED;
+                rep_error(rep, EXIT_NOT_OPENED, "volume %s: the LUKS2 header on %s has no keyslot; --disk never formats", v->id, rep->device);
                 return rep->exit_code;
         }
         if (luks_without_keyslots(l)) {
@@ -800,10 +881,11 @@ int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_op
         rep->state = VS_VOLUME_OPENED;
         if (activate(l, v, o, vk, rep) < 0)
                 return rep->exit_code;
-        if (o->no_sync) {
+        if (o->no_sync || o->disk) {
                 for (size_t i = 0; i < v->enc.n_keys; i++)
                         if (&v->enc.keys[i] != opened && !slot_entry(rep, v->enc.keys[i].slot, NULL)->status)
-                                slot_set(rep, v->enc.keys[i].slot, kind_name(&v->enc.keys[i]), "not-checked", "--no-sync");
+                                slot_set(rep, v->enc.keys[i].slot, kind_name(&v->enc.keys[i]), "not-checked",
+                                         o->disk ? "--disk is read-only" : "--no-sync");
                 return rep->exit_code;
         }
         sync_volume(l, v, o, &kv, vk, opened->slot, rep);
@@ -816,7 +898,7 @@ int vs_volume_status(const struct vs_volume_config *v, const struct vs_volume_op
         report_init(rep, v);
         if (!v->encrypted) {
                 rep->state = VS_VOLUME_UNENCRYPTED;
-                (void) vs_volume_device(v->id, o, &rep->device);
+                (void) find_device(v, o, rep);
                 return rep->exit_code;
         }
         enum vs_blk_content content;
@@ -824,6 +906,11 @@ int vs_volume_status(const struct vs_volume_config *v, const struct vs_volume_op
                 return rep->exit_code;
         struct vs_key_volume kv = { .id = v->id, .device = rep->device };
         struct vs_key_run *run = o->run;
+        if (content == VS_BLK_EMPTY && o->disk) {
+                rep->state = VS_VOLUME_EMPTY;
+                rep_pending(rep, "nothing: --disk never formats");
+                return rep->exit_code;
+        }
         if (content == VS_BLK_EMPTY) {
                 rep->state = VS_VOLUME_EMPTY;
                 bool first = true;
@@ -842,11 +929,8 @@ int vs_volume_status(const struct vs_volume_config *v, const struct vs_volume_op
                 return rep->exit_code;
         }
         _cleanup_luks_ struct vs_luks *l = NULL;
-        if (vs_luks_load(rep->device, &l) < 0) {
-                rep->state = VS_VOLUME_ERROR;
-                rep_error(rep, EXIT_NOT_OPENED, "volume %s: cannot read the LUKS2 header on %s", v->id, rep->device);
+        if (load_header(v, rep, NULL, &l) < 0)
                 return rep->exit_code;
-        }
         rep->state = VS_VOLUME_LUKS2;
         _cleanup_free_ char *mapper = NULL;
         if (asprintf(&mapper, "luks2-%s", v->id) >= 0 && vs_luks_mapping_active(mapper)) {

@@ -27,6 +27,9 @@ struct vs_volume_options {
         /* issue 4 hook: STATE's encryption config read from META tag 9, used when the machine config has no
          * encrypted STATE. NULL = none. */
         const struct vs_encryption_config *state_from_meta;
+        /* Rescue (issue 12): volumes are the partitions of this whole disk or disk image, found by PARTLABEL in
+         * its partition table (--volume still wins). Read-only: never formats, never syncs. NULL = off. */
+        const char *disk;
 };
 
 enum vs_volume_state {
@@ -59,6 +62,9 @@ struct vs_volume_report {
         enum vs_volume_state state;
         int opened_by_slot;   /* -1 = none */
         char *mapper;         /* "luks2-ID" when activated (not with --check) */
+        unsigned partition;   /* rescue (--disk): the partition number on `device`, 0 = device is the volume */
+        uint64_t offset;      /* rescue: the partition's byte range on `device` */
+        uint64_t size;
         char *what;           /* what a foreign volume holds ("ext4") */
         struct vs_slot_report slots[VS_MAX_SLOTS];
         size_t n_slots;

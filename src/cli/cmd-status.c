@@ -6,7 +6,7 @@
 static const char usage[] =
         "Usage: volseal status -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--state-dir DIR]\n"
         "              [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE] [--product-uuid-file FILE] [--kms-ca FILE]\n"
-        "              [--kms-timeout SECONDS] [--meta DEVICE] [--json] [--debug-tpm]\n"
+        "              [--kms-timeout SECONDS] [--meta DEVICE] [--disk DISK] [--json] [--debug-tpm]\n"
         "\n"
         "For each configured volume: where it is, what it holds (empty, luks2, already-open, foreign,\n"
         "not-found, unencrypted), every keyslot with its kind and whether the configured key opens it\n"
@@ -15,7 +15,7 @@ static const char usage[] =
         "with benchmarked argon2id take ~2 s each. Nothing is written.\n"
         "\n"
         "Options: as for 'volseal unlock' (-c, --volume, --state-dir, --tcti, --pcr-signature,\n"
-        "--pcr-public-key, --product-uuid-file, --kms-ca, --kms-timeout, --meta, --debug-tpm); --json prints one\n"
+        "--pcr-public-key, --product-uuid-file, --kms-ca, --kms-timeout, --meta, --disk, --debug-tpm); --json prints one\n"
         "object per volume and line.\n"
         "META (--meta, else the partition labelled META): STATE's config from tag 9 when the config has no\n"
         "STATE document, tag 15 as the nodeID UUID; a static STATE passphrase stored in tag 9 is warned about\n"

@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 static const char usage[] =
-        "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--volume ID=DEVICE]... [--meta DEVICE]\n"
+        "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--disk DISK] [--volume ID=DEVICE]... [--meta DEVICE]\n"
         "              [--state-dir DIR] [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE]\n"
         "              [--product-uuid-file FILE] [--kms-ca FILE] [--kms-timeout SECONDS] [--check] [--no-sync] [--full-sync]\n"
         "              [--cap-phase WORD] [--json] [--debug-tpm]\n"
@@ -21,10 +21,16 @@ static const char usage[] =
         "PARTLABEL (or --volume), format it as LUKS2 when it is empty, else open it with the configured keys\n"
         "in ascending slot order (each key tried against its own slot only), activate it as luks2-ID, then\n"
         "sync its keyslots to the config. A volume holding anything else is refused and left untouched.\n"
+        "Every LUKS2 header is validated before any key is tried (both copies, one crypt segment, no cipher_null,\n"
+        "allowed ciphers; docs/security.md) and the validated copy is what libcryptsetup uses.\n"
         "\n"
         "Options:\n"
         "  -c, --config FILE          config documents (VolumeConfig, UserVolumeConfig); repeatable\n"
         "      --volume ID=DEVICE     use DEVICE (block device or image file) for volume ID; repeatable\n"
+        "      --disk DISK            rescue: the volumes are partitions of DISK (a whole disk or a disk image file),\n"
+        "                             found by PARTLABEL in its partition table (META too, read-only); never formats,\n"
+        "                             never syncs keyslots; activation goes through a loop device over the partition\n"
+        "                             (docs/rescue.md)\n"
         "      --meta DEVICE          the META partition (default: the partition labelled META, if any): tag 15\n"
         "                             replaces the machine UUID of nodeID keys; tag 9 gives STATE's config when\n"
         "                             the machine config has no STATE VolumeConfig, and is updated after STATE\n"
@@ -95,7 +101,7 @@ static int parse_seconds_ms(const char *cmd, const char *opt, const char *s, uns
 int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         const char *cmd = argv[0];
         enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_KMS_CA, O_KMS_TIMEOUT, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
-               O_CAP, O_JSON, O_MEM, O_ITER, O_TIME, O_DEBUG_TPM, O_FORCE };
+               O_CAP, O_JSON, O_MEM, O_ITER, O_TIME, O_DEBUG_TPM, O_FORCE, O_DISK };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "volume", required_argument, NULL, O_VOLUME },
@@ -117,6 +123,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 { "pbkdf-time", required_argument, NULL, O_TIME },
                 { "debug-tpm", no_argument, NULL, O_DEBUG_TPM },
                 { "force", no_argument, NULL, O_FORCE },
+                { "disk", required_argument, NULL, O_DISK },
                 {}
         };
         *c = (struct volume_cli) {};
@@ -146,6 +153,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                         break;
                 }
                 case O_META: c->meta = optarg; break;
+                case O_DISK: c->opts.disk = optarg; break;
                 case O_STATE_DIR: c->run.state_dir = optarg; break;
                 case O_TCTI: c->run.tcti = optarg; break;
                 case O_PCRSIG: c->run.pcr_signature_path = optarg; break;
@@ -189,7 +197,9 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 return cli_usage_error(cmd, "--pbkdf-iterations needs --pbkdf-memory (no benchmark, so both are fixed)");
         if (c->opts.check && c->cap_phase)
                 return cli_usage_error(cmd, "--cap-phase and --check exclude each other");
-        c->run.create_salt = unlock;
+        if (c->opts.disk && c->cap_phase)
+                return cli_usage_error(cmd, "--cap-phase is for booting, not for --disk (rescue)");
+        c->run.create_salt = unlock && !c->opts.disk;
         c->opts.run = &c->run;
         c->opts.overrides = c->overrides;
         c->opts.n_overrides = c->n_overrides;
@@ -324,6 +334,8 @@ int cmd_reseal(int argc, char **argv) {
                 return cli_usage_error("tpm reseal", "re-sealing bypasses the SecureBoot/PK/KEK/db gate: confirm with --force");
         if (c.cap_phase)
                 return cli_usage_error("tpm reseal", "--cap-phase is an option of 'volseal unlock'");
+        if (c.opts.disk)
+                return cli_usage_error("tpm reseal", "--disk is read-only rescue: re-sealing writes keyslots");
         /* Open with the other keys (no activation), then sync re-seals every tpm slot that does not unseal. */
         c.opts.check = true;
         c.opts.full_sync = true;

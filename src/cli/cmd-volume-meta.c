@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 static void set_warning(struct volume_meta *vm, int slot) {
         snprintf(vm->warning, sizeof(vm->warning),
@@ -17,10 +18,39 @@ static void set_warning(struct volume_meta *vm, int slot) {
                  slot, vm->path);
 }
 
+static int volume_meta_use(struct volume_meta *vm, const struct vs_config *cfg, struct vs_key_run *run,
+                           struct vs_volume_options *opts);
+
 int volume_meta_begin(struct volume_meta *vm, const char *meta_arg, const struct vs_config *cfg, struct vs_key_run *run,
                       struct vs_volume_options *opts) {
         *vm = (struct volume_meta) {};
         int r;
+        if (!meta_arg && opts->disk) {
+                /* Rescue: META is a partition of the disk image too; read it once, never write it. */
+                vm->read_only = true;
+                struct vs_blk_partition p;
+                r = vs_blk_find_partition(opts->disk, "META", &p);
+                if (r == -ENODEV) {
+                        log_info("%s has no partition labelled META: no UUID override, STATE's config only from the machine config",
+                                 opts->disk);
+                        return EXIT_OK;
+                }
+                if (r < 0)
+                        return EXIT_ENV;
+                if (asprintf(&vm->path, "%s partition %u (META)", opts->disk, p.number) < 0 || p.size > 64u * 1024 * 1024)
+                        return EXIT_ENV;
+                _cleanup_close_ int fd = open(opts->disk, O_RDONLY | O_CLOEXEC);
+                _cleanup_free_ uint8_t *buf = malloc(p.size ? (size_t) p.size : 1);
+                ssize_t n = fd >= 0 && buf ? pread(fd, buf, (size_t) p.size, (off_t) p.offset) : -1;
+                if (n != (ssize_t) p.size) {
+                        log_error("cannot read %s", vm->path);
+                        return EXIT_ENV;
+                }
+                r = vs_meta_parse(&vm->meta, buf, (size_t) p.size, vm->path);
+                if (r < 0)
+                        return cli_exit_from_errno(r);
+                return volume_meta_use(vm, cfg, run, opts);
+        }
         if (meta_arg) {
                 if (!(vm->path = strdup(meta_arg)))
                         return EXIT_USAGE;
@@ -38,6 +68,12 @@ int volume_meta_begin(struct volume_meta *vm, const char *meta_arg, const struct
         r = vs_meta_load(&vm->meta, vm->path);
         if (r < 0)
                 return cli_exit_from_errno(r);
+        return volume_meta_use(vm, cfg, run, opts);
+}
+
+static int volume_meta_use(struct volume_meta *vm, const struct vs_config *cfg, struct vs_key_run *run,
+                           struct vs_volume_options *opts) {
+        int r;
         vm->loaded = true;
         r = vs_meta_uuid_override(&vm->meta, &vm->uuid);
         if (r < 0)
@@ -66,7 +102,7 @@ int volume_meta_begin(struct volume_meta *vm, const char *meta_arg, const struct
 
 int volume_meta_after(struct volume_meta *vm, const struct vs_config *cfg, const struct vs_volume_config *v,
                       const struct vs_volume_report *rep, bool unlock) {
-        if (!unlock || !vm->loaded || !streq(v->id, "STATE"))
+        if (!unlock || !vm->loaded || vm->read_only || !streq(v->id, "STATE"))
                 return EXIT_OK;
         const struct vs_volume_config *mc = vs_config_find(cfg, "STATE");
         if (!mc)

@@ -15,6 +15,7 @@ struct volume_cli {
         struct vs_key_run run;
         struct vs_volume_options opts;
         const char *meta;        /* --meta DEVICE (issue 4) */
+        const char *disk;        /* --disk DISK (issue 12 rescue) */
         const char *cap_phase;   /* --cap-phase WORD (issue 7) */
         bool json;
         bool force;              /* tpm reseal --force */
@@ -33,6 +34,7 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
 struct volume_meta {
         struct vs_meta meta;
         bool loaded;
+        bool read_only;                    /* rescue (--disk): META read from the image, never written */
         char *path;                        /* --meta, else the partition labelled META */
         struct vs_encryption_config state; /* tag 9, when the machine config has no STATE document */
         bool have_state;

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -24,6 +25,20 @@ static int read_uuid(struct vs_key_run *run, char *buf, size_t size) {
         size_t n = strlen(buf);
         while (n > 0 && isspace((unsigned char) buf[n - 1]))
                 buf[--n] = 0;
+        if (n == 0)
+                return 0; /* "not populated", below */
+        /* SMBIOS's UUID as the kernel prints it: 8-4-4-4-12 hex digits. Anything else in the file is garbage,
+         * never a key. */
+        bool canonical = n == 36;
+        for (size_t i = 0; canonical && i < n; i++)
+                canonical = (i == 8 || i == 13 || i == 18 || i == 23) ? buf[i] == '-' : isxdigit((unsigned char) buf[i]) != 0;
+        if (!canonical) {
+                bool printable = true;
+                for (size_t i = 0; i < n; i++)
+                        printable &= buf[i] >= 0x20 && buf[i] < 0x7f;
+                return vs_key_reason(run, EINVAL, "the machine UUID in %s is not a UUID (8-4-4-4-12 hex digits): %s%s%s", path,
+                                     printable ? "'" : "", printable ? buf : "it holds binary data", printable ? "'" : "");
+        }
         return 0;
 }
 

@@ -273,7 +273,9 @@ static int parse_token(struct vs_key_run *run, unsigned slot, struct json_object
         static const char *const need[] = { "sealed_blob_private", "sealed_blob_public", "policy_hash" };
         for (size_t i = 0; i < ELEMENTSOF(need); i++)
                 if (!ud_string(ud, need[i]))
-                        return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token lacks UserData.%s", slot, need[i]);
+                        return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token %s UserData.%s%s", slot,
+                                             json_object_object_get_ex(ud, need[i], NULL) ? "has a non-string" : "lacks", need[i],
+                                             json_object_object_get_ex(ud, need[i], NULL) ? " (wrong field type)" : "");
         _cleanup_free_ uint8_t *b = NULL;
         size_t n = 0;
         int r = unb64(ud_string(ud, "sealed_blob_private"), &b, &n);

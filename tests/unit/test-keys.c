@@ -62,6 +62,12 @@ static void test_nodeid_entropy(void **state) {
         write_file(uuid_path, "\n");
         assert_int_equal(get(&run, &k, &s), -EINVAL);
         assert_string_equal(run.reason, "machine UUID is not populated");
+        write_file(uuid_path, "not-a-uuid-at-all\n"); /* garbage is refused by form, never used as a key */
+        assert_int_equal(get(&run, &k, &s), -EINVAL);
+        assert_non_null(strstr(run.reason, "is not a UUID (8-4-4-4-12 hex digits): 'not-a-uuid-at-all'"));
+        write_file(uuid_path, "4C4C4544-0042-3510-8052-B4C04F4E3232\n"); /* upper case hex is a UUID */
+        assert_int_equal(get(&run, &k, &s), 0);
+        vs_secret_free(s);
         run.product_uuid_file = "/nonexistent/product_uuid";
         assert_int_equal(get(&run, &k, &s), -ENOENT);
         assert_non_null(strstr(run.reason, "/nonexistent/product_uuid"));
