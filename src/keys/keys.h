@@ -22,6 +22,8 @@ struct vs_key_run {
         const char *state_dir;           /* --state-dir: STATE is mounted there (lockToSTATE salt) */
         bool create_salt;                /* unlock: create the salt when STATE is mounted and it is absent */
         bool debug_tpm;                  /* --debug-tpm: let tpm2-tss log (it logs secrets) */
+        bool no_reseal;                  /* token plugin: report a failed unseal as it is, without the re-seal
+                                          * gate's verdict (there is no sync to act on it) */
         unsigned kms_timeout_ms;         /* 0 = 10 s */
         const char *kms_ca_file;         /* --kms-ca: PEM CA bundle for TLS KMS endpoints; NULL = system store */
         void *kind_state[_VS_KEY_KIND_MAX];
@@ -69,6 +71,10 @@ extern const struct vs_key_ops vs_key_ops_kms;
 /* tpm: `volseal tpm reseal --force`: every failed unseal in this run asks sync to re-seal the slot (-ENOKEY),
  * bypassing the SecureBoot/PK/KEK/db gate. */
 void vs_key_tpm_force_reseal(struct vs_key_run *run);
+
+/* tpm: checks a talos-tpm2 token as get_key would read it (UserData, sealed blobs as TPM2B in base64,
+ * policy_hash of 32 bytes, key_name, pcrs), without a TPM. 0, or -EBADMSG with the sentence in run->reason. */
+int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_object *token);
 
 /* The machine UUID the nodeID kind uses (META tag 15 override, else SMBIOS), entropy-checked; the kms kind
  * sends it as node_uuid. Reason recorded on failure. */

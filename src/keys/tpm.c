@@ -328,6 +328,11 @@ static int parse_token(struct vs_key_run *run, unsigned slot, struct json_object
         return 0;
 }
 
+int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_object *token) {
+        struct parsed_token pt;
+        return parse_token(run, slot, token, &pt);
+}
+
 static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
         char *s = b64(p, n);
         if (!s)
@@ -503,6 +508,8 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         }
         char why[400];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));
+        if (run->no_reseal)
+                return vs_key_reason(run, r, "keyslot %u: %s", slot, why);
         /* Which failures a re-seal can heal: a cleared TPM (SRK changed), or PCR 7 / the policy while PCR 11 is
          * still one the signed policy covers. Never a modified UKI or a capped PCR 11. */
         bool healable = false;
