@@ -134,6 +134,11 @@ int vs_luks_slot_active(struct vs_luks *l, unsigned slot) {
         return i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST || i == CRYPT_SLOT_UNBOUND;
 }
 
+bool vs_luks_slot_bound(struct vs_luks *l, unsigned slot) {
+        crypt_keyslot_info i = crypt_keyslot_status(l->cd, (int) slot);
+        return i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST;
+}
+
 int vs_luks_slot_kdf(struct vs_luks *l, unsigned slot, char *buf, size_t size) {
         struct crypt_pbkdf_type pbkdf = {};
         int r = crypt_keyslot_get_pbkdf(l->cd, (int) slot, &pbkdf);

@@ -57,6 +57,8 @@ const char *vs_luks_device(const struct vs_luks *l);
 size_t vs_luks_volume_key_size(struct vs_luks *l);
 /* 1 when keyslot `slot` holds a key, 0 when free. */
 int vs_luks_slot_active(struct vs_luks *l, unsigned slot);
+/* Is keyslot `slot` active and bound to the data segment (its key is the segment's volume key)? */
+bool vs_luks_slot_bound(struct vs_luks *l, unsigned slot);
 /* The KDF type of an active keyslot ("argon2id", "pbkdf2", ...), for status. */
 int vs_luks_slot_kdf(struct vs_luks *l, unsigned slot, char *buf, size_t size);
 

@@ -5,6 +5,7 @@
  * argon2id at libcryptsetup's minimum (a full-entropy secret). node_uuid is the nodeID kind's UUID.
  * One KMS client per endpoint per run, so every volume of a run shares one HTTP/2 connection. */
 #include "keys.h"
+#include "token.h"
 #include "kms/kms.h"
 #include "util.h"
 
@@ -130,8 +131,8 @@ static int kms_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         return 0;
 }
 
-/* UserData.sealedData of a sideroKMS token, base64-decoded. -ENOKEY when absent or not ours. */
-static int sealed_of(struct vs_key_run *run, unsigned slot, struct json_object *token, uint8_t **ret, size_t *ret_len) {
+int vs_key_kms_token_parse(struct vs_key_run *run, unsigned slot, struct json_object *token, uint8_t **ret,
+                           size_t *ret_len) {
         struct json_object *t, *ud, *sd;
         if (!token)
                 return vs_key_reason(run, ENOKEY, "no sideroKMS token at id %u", slot);
@@ -163,7 +164,7 @@ static int kms_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
                    unsigned slot, struct json_object *token, struct vs_secret **ret_pass) {
         _cleanup_free_ uint8_t *sealed = NULL;
         size_t len = 0;
-        int r = sealed_of(run, slot, token, &sealed, &len);
+        int r = vs_key_kms_token_parse(run, slot, token, &sealed, &len);
         if (r < 0)
                 return r;
         char uuid[128];

@@ -4,6 +4,7 @@
  * a measured boot of a signed UKI; get_key returns -ENOKEY (sync replaces the slot with a fresh seal) only
  * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
 #include "keys.h"
+#include "token.h"
 #include "efi.h"
 #include "log.h"
 #include "policy.h"
@@ -28,6 +29,7 @@ static const char *const key_defaults[] = { "/.extra/tpm2-pcr-public-key.pem", "
 struct tpm_state {
         struct vs_tpm *tpm;
         int tpm_err;                 /* <0: opening failed once; not retried in this run */
+        bool caps_checked;           /* vs_tpm_check_caps passed (checked before the first seal only) */
         bool sig_loaded;
         int sig_err;
         char sig_reason[400];
@@ -136,20 +138,28 @@ static int load_policy(struct vs_key_run *run, struct tpm_state *st) {
         return 0;
 }
 
-static int open_tpm(struct vs_key_run *run, struct tpm_state *st) {
-        if (st->tpm)
-                return 0;
-        if (st->tpm_err < 0)
-                return vs_key_reason(run, st->tpm_err, "no TPM: %s", strerror(-st->tpm_err));
-        int r = vs_tpm_open(run->tcti, run->debug_tpm ? VS_TPM_DEBUG_LOG : 0, &st->tpm);
-        if (r >= 0)
-                r = vs_tpm_check_caps(st->tpm);
-        if (r < 0) {
-                st->tpm_err = r;
-                const char *why = st->tpm ? vs_tpm_last_error(st->tpm) : "";
-                vs_tpm_close(st->tpm);
-                st->tpm = NULL;
-                return vs_key_reason(run, r, "cannot use the TPM: %s", why[0] ? why : strerror(-r));
+/* Opens the run's TPM once. The capabilities volseal needs (a SHA-256 bank with 24 PCRs, AES-128-CFB) are
+ * checked before enrolling only (`sealing`): a slot that was sealed shows the TPM had them, and an unseal on
+ * a TPM without them fails on its own command with the TPM's answer. That keeps GetCapability(PCRS) and
+ * TestParms off the unlock path (2 of its TPM commands: docs/performance.md). */
+static int open_tpm(struct vs_key_run *run, struct tpm_state *st, bool sealing) {
+        if (!st->tpm) {
+                if (st->tpm_err < 0)
+                        return vs_key_reason(run, st->tpm_err, "no TPM: %s", strerror(-st->tpm_err));
+                int r = vs_tpm_open(run->tcti, run->debug_tpm ? VS_TPM_DEBUG_LOG : 0, &st->tpm);
+                if (r < 0) {
+                        st->tpm_err = r;
+                        const char *why = st->tpm ? vs_tpm_last_error(st->tpm) : "";
+                        vs_tpm_close(st->tpm);
+                        st->tpm = NULL;
+                        return vs_key_reason(run, r, "cannot use the TPM: %s", why[0] ? why : strerror(-r));
+                }
+        }
+        if (sealing && !st->caps_checked) {
+                int r = vs_tpm_check_caps(st->tpm);
+                if (r < 0)
+                        return vs_key_reason(run, r, "cannot use the TPM: %s", vs_tpm_last_error(st->tpm));
+                st->caps_checked = true;
         }
         return 0;
 }
@@ -252,12 +262,6 @@ static int unb64(const char *s, uint8_t **ret, size_t *ret_len) {
 
 /* ---- the token ---- */
 
-struct parsed_token {
-        struct vs_tpm_sealed sealed;
-        bool has_hashes;
-        char hex[3][65];
-};
-
 static const char *ud_string(struct json_object *ud, const char *field) {
         struct json_object *o;
         if (!json_object_object_get_ex(ud, field, &o) || !json_object_is_type(o, json_type_string))
@@ -265,8 +269,8 @@ static const char *ud_string(struct json_object *ud, const char *field) {
         return json_object_get_string(o);
 }
 
-static int parse_token(struct vs_key_run *run, unsigned slot, struct json_object *token, struct parsed_token *ret) {
-        *ret = (struct parsed_token) {};
+int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_object *token, struct vs_tpm_token *ret) {
+        *ret = (struct vs_tpm_token) {};
         struct json_object *ud;
         if (!token || !json_object_object_get_ex(token, "UserData", &ud) || !json_object_is_type(ud, json_type_object))
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token has no UserData object", slot);
@@ -329,8 +333,8 @@ static int parse_token(struct vs_key_run *run, unsigned slot, struct json_object
 }
 
 int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_object *token) {
-        struct parsed_token pt;
-        return parse_token(run, slot, token, &pt);
+        struct vs_tpm_token pt;
+        return vs_key_tpm_token_parse(run, slot, token, &pt);
 }
 
 static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
@@ -342,7 +346,8 @@ static int add_b64(struct json_object *o, const char *field, const uint8_t *p, s
         return 0;
 }
 
-static int make_token(unsigned slot, const struct vs_tpm_sealed *sd, const struct sb_hashes *h, struct json_object **ret) {
+int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct json_object **ret) {
+        const struct vs_tpm_sealed *sd = &tt->sealed;
         _cleanup_free_ uint8_t *priv = NULL, *pub = NULL, *name = NULL;
         size_t priv_len, pub_len, name_len;
         int r = vs_tpm_blob_private(&sd->priv, &priv, &priv_len);
@@ -375,10 +380,10 @@ static int make_token(unsigned slot, const struct vs_tpm_sealed *sd, const struc
                 r = add_b64(ud, "policy_hash", sd->policy_hash, 32);
         if (r >= 0)
                 r = add_b64(ud, "key_name", name, name_len);
-        if (h->ok) {
-                json_object_object_add(ud, FIELD_PK, json_object_new_string(h->hex[0]));
-                json_object_object_add(ud, FIELD_KEK, json_object_new_string(h->hex[1]));
-                json_object_object_add(ud, FIELD_DB, json_object_new_string(h->hex[2]));
+        if (tt->has_hashes) {
+                json_object_object_add(ud, FIELD_PK, json_object_new_string(tt->hex[0]));
+                json_object_object_add(ud, FIELD_KEK, json_object_new_string(tt->hex[1]));
+                json_object_object_add(ud, FIELD_DB, json_object_new_string(tt->hex[2]));
         }
         if (r < 0) {
                 json_object_put(ud);
@@ -402,7 +407,7 @@ static int tpm_can_enroll(struct vs_key_run *run, const struct vs_key_volume *vo
                 return vs_key_reason(run, 0, "%s: enrolment waits for a boot of a signed UKI", st->sig_reason), 0;
         if (r < 0)
                 return r;
-        r = open_tpm(run, st);
+        r = open_tpm(run, st, true);
         if (r < 0)
                 return r;
         bool sig = false, blank = false;
@@ -434,7 +439,7 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         int r = load_policy(run, st);
         if (r < 0)
                 return r;
-        r = open_tpm(run, st);
+        r = open_tpm(run, st, true);
         if (r < 0)
                 return r;
         _cleanup_secret_ struct vs_secret *secret = NULL;
@@ -444,8 +449,10 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
                 return vs_key_reason(run, r, "cannot seal a key in the TPM: %s", vs_tpm_last_error(st->tpm));
         struct sb_hashes h;
         read_sb_hashes(&h);
+        struct vs_tpm_token tt = { .sealed = sd, .has_hashes = h.ok };
+        memcpy(tt.hex, h.hex, sizeof(tt.hex));
         struct json_object *token = NULL;
-        r = make_token(slot, &sd, &h, &token);
+        r = vs_key_tpm_token_make(slot, &tt, &token);
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
         _cleanup_secret_ struct vs_secret *pass = NULL;
@@ -461,7 +468,7 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
 
 /* The re-seal gate of design §3, for a slot whose unseal failed because of PCR 7 / the policy or a
  * cleared TPM. Returns NULL when sync may re-seal, else why not. */
-static const char *reseal_refused(const struct parsed_token *pt) {
+static const char *reseal_refused(const struct vs_tpm_token *pt) {
         bool sb = false, setup = false;
         if (vs_efi_read_modes(&sb, &setup) < 0)
                 sb = false;
@@ -489,14 +496,14 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         struct tpm_state *st = state(run);
         if (!st)
                 return -ENOMEM;
-        struct parsed_token pt;
-        int r = parse_token(run, slot, token, &pt);
+        struct vs_tpm_token pt;
+        int r = vs_key_tpm_token_parse(run, slot, token, &pt);
         if (r < 0)
                 return r;
         r = load_policy(run, st);
         if (r < 0)
                 return r == -ENOKEY ? -ENOENT : r;
-        r = open_tpm(run, st);
+        r = open_tpm(run, st, false);
         if (r < 0)
                 return r == -ENOKEY ? -ENODEV : r;
         _cleanup_secret_ struct vs_secret *secret = NULL;
@@ -506,7 +513,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
                 return b64_secret(secret, ret_pass);
         }
-        char why[400];
+        char why[768];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));
         if (run->no_reseal)
                 return vs_key_reason(run, r, "keyslot %u: %s", slot, why);

@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <dlfcn.h>
+
+#define CURL_DISABLE_TYPECHECK 1 /* curl_easy_setopt/getinfo are called through pointers below */
 #include <curl/curl.h>
 
 #include "endpoint.h"
@@ -44,13 +47,72 @@ struct vs_kms {
         /* per call */
         struct vs_secret *answer;
         bool answer_too_big;
-        int grpc_status;   /* -1: none seen */
-        char grpc_message[256];
-        bool content_type_grpc;
-        bool content_type_seen;
+        struct vs_kms_answer_meta meta; /* gRPC status, message, content type */
 };
 
 static unsigned curl_users;
+
+/* libcurl is loaded when the first KMS handle is opened, not linked: linking it maps ~28 more libraries
+ * (nghttp2, gnutls, krb5, ldap, ssh2, ...) into every volseal process, which cost every `volseal unlock`
+ * ~5 MiB of RSS and about half of its start-up time (docs/performance.md), for the few configs with a kms
+ * key. The header gives the types; these pointers are the functions this file calls. */
+static struct {
+        void *dl;
+        CURLcode (*global_init)(long flags);
+        void (*global_cleanup)(void);
+        CURL *(*easy_init)(void);
+        void (*easy_cleanup)(CURL *c);
+        CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+        CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+        CURLcode (*easy_perform)(CURL *c);
+        const char *(*easy_strerror)(CURLcode rc);
+        struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+        void (*slist_free_all)(struct curl_slist *l);
+        curl_version_info_data *(*version_info)(CURLversion v);
+} curl_sym;
+#define curl_global_init (*curl_sym.global_init)
+#define curl_global_cleanup (*curl_sym.global_cleanup)
+#define curl_easy_init (*curl_sym.easy_init)
+#define curl_easy_cleanup (*curl_sym.easy_cleanup)
+#undef curl_easy_setopt /* curl.h's pass-through macros */
+#undef curl_easy_getinfo
+#define curl_easy_setopt (*curl_sym.easy_setopt)
+#define curl_easy_getinfo (*curl_sym.easy_getinfo)
+#define curl_easy_perform (*curl_sym.easy_perform)
+#define curl_easy_strerror (*curl_sym.easy_strerror)
+#define curl_slist_append (*curl_sym.slist_append)
+#define curl_slist_free_all (*curl_sym.slist_free_all)
+#define curl_version_info (*curl_sym.version_info)
+
+static int curl_load(void) {
+        if (curl_sym.dl)
+                return 0;
+        void *dl = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (!dl)
+                return log_error_errno(-ELIBACC, "Cannot load libcurl (libcurl.so.4), which KMS keys need: %s.", dlerror());
+        const struct { const char *name; void **slot; } syms[] = {
+                { "curl_global_init", (void **) &curl_sym.global_init },
+                { "curl_global_cleanup", (void **) &curl_sym.global_cleanup },
+                { "curl_easy_init", (void **) &curl_sym.easy_init },
+                { "curl_easy_cleanup", (void **) &curl_sym.easy_cleanup },
+                { "curl_easy_setopt", (void **) &curl_sym.easy_setopt },
+                { "curl_easy_getinfo", (void **) &curl_sym.easy_getinfo },
+                { "curl_easy_perform", (void **) &curl_sym.easy_perform },
+                { "curl_easy_strerror", (void **) &curl_sym.easy_strerror },
+                { "curl_slist_append", (void **) &curl_sym.slist_append },
+                { "curl_slist_free_all", (void **) &curl_sym.slist_free_all },
+                { "curl_version_info", (void **) &curl_sym.version_info },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+                *syms[i].slot = dlsym(dl, syms[i].name);
+                if (!*syms[i].slot) {
+                        dlclose(dl);
+                        return log_error_errno(-ELIBACC, "libcurl.so.4 lacks %s, which KMS keys need.", syms[i].name);
+                }
+        }
+        curl_sym.dl = dl; /* stays loaded: libcurl and OpenSSL keep global state */
+        return 0;
+}
 
 /* libcurl before 8.0.0 breaks a reused prior-knowledge (h2c) connection: the second request fails with
  * "Error in the HTTP2 framing layer" or is never sent (curl issue 10634, fixed by PR 10643). Debian 12
@@ -61,6 +123,9 @@ static bool h2c_reuse_broken(void) {
 }
 
 static int curl_global_ref(void) {
+        int r = curl_load();
+        if (r < 0)
+                return r;
         if (curl_users == 0) {
                 CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
                 if (rc != CURLE_OK)
@@ -184,7 +249,8 @@ void vs_kms_close(struct vs_kms *k) {
                 curl_easy_cleanup(k->curl);
                 curl_global_unref();
         }
-        curl_slist_free_all(k->headers);
+        if (k->headers)
+                curl_slist_free_all(k->headers);
         vs_secret_free(k->answer);
         free(k->endpoint);
         free(k->base_url);
@@ -205,7 +271,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata) {
 }
 
 /* Copies the percent-decoded grpc-message, keeping printable ASCII only. */
-static void set_grpc_message(struct vs_kms *k, const char *v, size_t len) {
+static void set_grpc_message(struct vs_kms_answer_meta *k, const char *v, size_t len) {
         size_t o = 0;
         for (size_t i = 0; i < len && o + 1 < sizeof(k->grpc_message); i++) {
                 unsigned c = (unsigned char) v[i];
@@ -234,10 +300,11 @@ static bool header_is(const char *line, size_t len, const char *name, const char
         return true;
 }
 
-/* Called for every header line of every header block, trailers included. */
-static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
-        struct vs_kms *k = userdata;
-        size_t len = size * nmemb;
+void vs_kms_answer_meta_init(struct vs_kms_answer_meta *m) {
+        *m = (struct vs_kms_answer_meta) { .grpc_status = -1 };
+}
+
+void vs_kms_answer_header(struct vs_kms_answer_meta *k, const char *line, size_t len) {
         const char *v;
         size_t vlen;
         if (header_is(line, len, "grpc-status", &v, &vlen)) {
@@ -257,6 +324,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
                 k->content_type_grpc = vlen >= 16 && strncasecmp(v, "application/grpc", 16) == 0 &&
                                        (vlen == 16 || v[16] == '+' || v[16] == ';');
         }
+}
+
+/* Called for every header line of every header block, trailers included. */
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
+        struct vs_kms *k = userdata;
+        size_t len = size * nmemb;
+        vs_kms_answer_header(&k->meta, line, len);
         return len;
 }
 
@@ -383,9 +457,7 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
         if (r < 0)
                 return kms_fail(k, r, "KMS %s: cannot allocate a locked buffer for the answer", k->endpoint);
         k->answer_too_big = false;
-        k->grpc_status = -1;
-        k->grpc_message[0] = '\0';
-        k->content_type_seen = k->content_type_grpc = false;
+        vs_kms_answer_meta_init(&k->meta);
         k->errbuf[0] = '\0';
 
         CURL *c = k->curl;
@@ -442,16 +514,16 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
         if (http_status != 200)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: %s answered HTTP status %ld, not a gRPC "
                                        "response", k->endpoint, method, http_status);
-        if (k->grpc_status > 0)
+        if (k->meta.grpc_status > 0)
                 return kms_fail(k, -EREMOTEIO, "KMS %s refused %s: gRPC status %d (%s)%s%s%s", k->endpoint,
-                                       method, k->grpc_status, k->grpc_status == 1000 ? "unparsable" :
-                                       grpc_status_name(k->grpc_status), k->grpc_message[0] ? ": \"" : "",
-                                       k->grpc_message, k->grpc_message[0] ? "\"" : "");
-        if (!k->content_type_grpc)
+                                       method, k->meta.grpc_status, k->meta.grpc_status == 1000 ? "unparsable" :
+                                       grpc_status_name(k->meta.grpc_status), k->meta.grpc_message[0] ? ": \"" : "",
+                                       k->meta.grpc_message, k->meta.grpc_message[0] ? "\"" : "");
+        if (!k->meta.content_type_grpc)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer's content type is %s, not "
                                        "application/grpc", k->endpoint, method,
-                                       k->content_type_seen ? "different" : "missing");
-        if (k->grpc_status < 0)
+                                       k->meta.content_type_seen ? "different" : "missing");
+        if (k->meta.grpc_status < 0)
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer has no grpc-status trailer",
                                        k->endpoint, method);
         const char *reason = NULL;

@@ -11,6 +11,7 @@
  * (logged at debug level only: the caller reports it, e.g. as the slot's reason). vs_kms_open() logs its
  * own errors (a bad endpoint or CA file is a configuration error). */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,3 +68,15 @@ const char *vs_kms_endpoint(const struct vs_kms *k);
  * `data` field. Pure: no I/O and no logging; returns 0, or -EBADMSG with a static reason in *ret_reason.
  * Exposed for the fuzz target and unit tests. */
 int vs_kms_decode_response(const uint8_t *body, size_t len, struct vs_secret **ret_data, const char **ret_reason);
+
+/* What the header lines of one answer said (trailers included). */
+struct vs_kms_answer_meta {
+        int grpc_status;             /* -1: none seen; 1000: present but unparsable */
+        char grpc_message[256];      /* percent-decoded, printable ASCII only ('?' for the rest) */
+        bool content_type_seen;
+        bool content_type_grpc;      /* application/grpc, application/grpc+proto, application/grpc;... */
+};
+void vs_kms_answer_meta_init(struct vs_kms_answer_meta *m);
+/* Reads one header line as libcurl hands it over ("name: value\r\n", not NUL-terminated) into m; other
+ * headers are ignored. Pure; exposed for the fuzz target and unit tests. */
+void vs_kms_answer_header(struct vs_kms_answer_meta *m, const char *line, size_t len);

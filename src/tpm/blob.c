@@ -27,7 +27,8 @@
                 size_t off = 0;                                                                         \
                 type v = {};                                                                            \
                 TSS2_RC rc = Tss2_MU_##type##_Unmarshal(b, len, &off, &v);                              \
-                if (rc != TSS2_RC_SUCCESS || off != len)                                                \
+                /* tss2-mu reads a TPM2B_PUBLIC's content without checking it against the size field */   \
+                if (rc != TSS2_RC_SUCCESS || off != len || (size_t) v.size + 2 != len)                   \
                         return log_error_errno(-EBADMSG, "malformed " #type " (%zu bytes)", len);       \
                 *ret = v;                                                                               \
                 return 0;                                                                               \

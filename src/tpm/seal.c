@@ -424,18 +424,27 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
                 return tpm_error(t, -EINVAL, "invalid literal PCR selection 0x%x for a tpm slot", sealed->pcr_mask);
         if (sig->n_entries == 0)
                 return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no sha256 entries");
-        uint8_t pkfp[POLICY_SHA256_SIZE];
-        int r = policy_pkfp(pcr_key, pkfp);
-        if (r < 0)
-                return tpm_error(t, r, "cannot compute the fingerprint of the PCR public key");
         TPM2B_PUBLIC kpub[2];
         TPM2B_NAME kname[2];
         static const uint32_t exponents[2] = { EXPONENT_DEFAULT, 0 };
+        int r;
         for (int i = 0; i < 2; i++) {
                 r = pcr_key_public(t, pcr_key, exponents[i], &kpub[i], &kname[i]);
                 if (r < 0)
                         return r;
         }
+        /* The fingerprint (DER-encoding through OpenSSL's encoders: ~4% of an unlock's CPU) is the same for
+         * every volume of a run: computed once per context, for the key whose Name it was made for. */
+        if (t->pkfp_for.size != kname[0].size || memcmp(t->pkfp_for.name, kname[0].name, kname[0].size) != 0) {
+                r = policy_pkfp(pcr_key, t->pkfp);
+                if (r < 0) {
+                        t->pkfp_for.size = 0;
+                        return tpm_error(t, r, "cannot compute the fingerprint of the PCR public key");
+                }
+                t->pkfp_for = kname[0];
+        }
+        uint8_t pkfp[POLICY_SHA256_SIZE];
+        memcpy(pkfp, t->pkfp, sizeof(pkfp));
         r = vs_tpm_srk(t, &sealed->srk_name, NULL, NULL);
         if (r < 0)
                 return r;

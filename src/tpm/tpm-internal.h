@@ -21,8 +21,10 @@ struct vs_tpm {
 
         ESYS_TR pcr_key;             /* the loaded PCR public key, ESYS_TR_NONE if none */
         TPM2B_NAME pcr_key_name;     /* its Name as the TPM computed it */
+        TPM2B_NAME pkfp_for;         /* Name (exponent 65537) of the key whose .pcrsig fingerprint is pkfp */
+        uint8_t pkfp[32];            /* SHA-256 of its RSAPublicKey DER: computed once per context */
 
-        char last_error[512];
+        char last_error[768];
 };
 
 /* The RC without the handle/session/parameter number of format-1 codes, e.g. TPM2_RC_VALUE. */

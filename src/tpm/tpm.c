@@ -61,16 +61,13 @@ void tpm_clear_error(struct vs_tpm *t) {
                 t->last_error[0] = 0;
 }
 
-int tpm_fail(struct vs_tpm *t, TSS2_RC rc, const char *command, const char *fmt, ...) {
-        char what[256], msg[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
-        va_end(ap);
+int vs_tpm_rc_describe(TSS2_RC rc, char *buf, size_t size) {
         const char *hint = "";
         switch (tpm_rc_base(rc)) {
         case TPM2_RC_LOCKOUT:
-                hint = " (the TPM is in dictionary-attack lockout; volseal's own objects are noDA and are not affected)";
+                hint = " (the TPM is in dictionary-attack lockout: it refuses DA-protected authorizations until "
+                       "its recovery time passes or tpm2_dictionarylockout --clear-lockout; volseal's own objects "
+                       "are noDA and not affected)";
                 break;
         case TPM2_RC_BAD_AUTH:
         case TPM2_RC_AUTH_FAIL:
@@ -86,10 +83,21 @@ int tpm_fail(struct vs_tpm *t, TSS2_RC rc, const char *command, const char *fmt,
         }
         if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
                 hint = " (the TPM stopped answering)";
-        snprintf(msg, sizeof(msg), "%s: %s failed: %s (0x%x)%s", what, command, Tss2_RC_Decode(rc), rc, hint);
+        snprintf(buf, size, "%s (0x%x)%s", Tss2_RC_Decode(rc), rc, hint);
+        return errno_from_rc(rc);
+}
+
+int tpm_fail(struct vs_tpm *t, TSS2_RC rc, const char *command, const char *fmt, ...) {
+        char what[256], why[400], msg[768];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        int r = vs_tpm_rc_describe(rc, why, sizeof(why));
+        snprintf(msg, sizeof(msg), "%s: %s failed: %s", what, command, why);
         keep_error(t, msg);
         log_error("%s", msg);
-        return errno_from_rc(rc);
+        return r;
 }
 
 int tpm_error(struct vs_tpm *t, int err, const char *fmt, ...) {

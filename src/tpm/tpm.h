@@ -50,6 +50,10 @@ void vs_tpm_close(struct vs_tpm *t);
 static inline void vs_tpm_closep(struct vs_tpm **t) { vs_tpm_close(*t); *t = NULL; }
 #define _cleanup_tpm_ __attribute__((cleanup(vs_tpm_closep)))
 
+/* A TPM or TSS return code as a sentence for an error message: tss2-rc's decoding, "(0xRC)" and, for the
+ * codes a user can act on, what it means (TPM_RC_LOCKOUT: dictionary-attack lockout, how it ends, and that
+ * volseal's noDA objects are not affected). Returns the errno of the list above. No TPM needed. */
+int vs_tpm_rc_describe(TSS2_RC rc, char *buf, size_t size);
 /* The last error sentence logged by a call on `t` ("" when none). Valid until the next call. */
 const char *vs_tpm_last_error(const struct vs_tpm *t);
 /* The TCTI string actually opened. */
@@ -75,7 +79,7 @@ struct vs_tpm_info {
         bool in_lockout;
         uint32_t srk_handle;         /* persistent handle holding design §3's SRK, 0 = none */
         TPM2B_NAME srk_name;         /* Name of design §3's SRK on this TPM (size 0: see srk_error) */
-        char srk_error[512];         /* why the SRK could not be made (e.g. owner password), "" if it could */
+        char srk_error[768];         /* why the SRK could not be made (e.g. owner password), "" if it could */
 };
 /* Reads properties, banks, lockout state; finds the SRK (CreatePrimary, compared to persistent handles). A
  * refused CreatePrimary (owner password, ...) is reported in srk_error, not as a failure of the call. */

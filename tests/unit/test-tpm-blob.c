@@ -53,6 +53,17 @@ static void test_blob_public_name(void **state) {
         assert_int_equal(q.publicArea.objectAttributes, p.publicArea.objectAttributes);
         assert_memory_equal(q.publicArea.authPolicy.buffer, p.publicArea.authPolicy.buffer, 32);
         assert_int_equal(vs_tpm_parse_public(b, 3, &q), -EBADMSG);
+        /* found by fuzz-token: a size field that disagrees with the TPMT_PUBLIC after it (tss2-mu reads the
+         * content without checking) is refused, both shorter and, with a trailing byte, longer */
+        b[1]--;
+        assert_int_equal(vs_tpm_parse_public(b, len, &q), -EBADMSG);
+        b[1] += 2;
+        uint8_t *longer = malloc(len + 1);
+        assert_non_null(longer);
+        memcpy(longer, b, len);
+        longer[len] = 0;
+        assert_int_equal(vs_tpm_parse_public(longer, len + 1, &q), -EBADMSG);
+        free(longer);
 
         TPM2B_NAME n = { .size = 34, .name = { 0x00, 0x0b, 0x11 } }, m;
         _cleanup_free_ uint8_t *nb = NULL;
@@ -64,6 +75,31 @@ static void test_blob_public_name(void **state) {
         assert_int_equal(vs_tpm_parse_name(empty, 2, &m), 0);
         assert_int_equal(m.size, 0);
         assert_int_equal(vs_tpm_parse_name(empty, 1, &m), -EBADMSG);
+}
+
+/* TPM return codes as sentences: TPM_RC_LOCKOUT says what dictionary-attack lockout is, how it ends and that
+ * volseal's noDA objects are not affected; each maps to the errno callers act on. */
+static void test_rc_describe(void **state) {
+        char buf[768];
+        assert_int_equal(vs_tpm_rc_describe(TPM2_RC_LOCKOUT, buf, sizeof(buf)), -EACCES);
+        assert_non_null(strstr(buf, "(0x921)"));
+        assert_non_null(strstr(buf, "dictionary-attack lockout"));
+        assert_non_null(strstr(buf, "tpm2_dictionarylockout --clear-lockout"));
+        assert_non_null(strstr(buf, "noDA"));
+        /* tss2-rc's layer bits (ESYS passes TPM codes through unchanged; a resource manager sets 0x0b) */
+        assert_int_equal(vs_tpm_rc_describe(TPM2_RC_LOCKOUT | TSS2_RESMGR_TPM_RC_LAYER, buf, sizeof(buf)), -EIO);
+        assert_int_equal(vs_tpm_rc_describe(TPM2_RC_BAD_AUTH | TPM2_RC_S | TPM2_RC_1, buf, sizeof(buf)), -EACCES);
+        assert_non_null(strstr(buf, "password volseal does not know"));
+        assert_int_equal(vs_tpm_rc_describe(TPM2_RC_POLICY_FAIL | TPM2_RC_S | TPM2_RC_1, buf, sizeof(buf)), -EKEYREJECTED);
+        assert_null(strstr(buf, "lockout"));
+        assert_int_equal(vs_tpm_rc_describe(TPM2_RC_SESSION_MEMORY, buf, sizeof(buf)), -EIO);
+        assert_non_null(strstr(buf, "the TPM is full"));
+        assert_int_equal(vs_tpm_rc_describe(TSS2_TCTI_RC_LAYER | TSS2_BASE_RC_IO_ERROR, buf, sizeof(buf)), -ENODEV);
+        assert_non_null(strstr(buf, "stopped answering"));
+        assert_int_equal(vs_tpm_rc_describe(TPM2_RC_SIGNATURE | TPM2_RC_P | TPM2_RC_2, buf, sizeof(buf)), -EBADMSG);
+        char small[16];
+        vs_tpm_rc_describe(TPM2_RC_LOCKOUT, small, sizeof(small)); /* truncates, terminated */
+        assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
 static void test_measure_log(void **state) {
@@ -124,6 +160,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_blob_private),
                 cmocka_unit_test(test_blob_public_name),
+                cmocka_unit_test(test_rc_describe),
                 cmocka_unit_test(test_measure_log),
                 cmocka_unit_test(test_alg_names),
         };

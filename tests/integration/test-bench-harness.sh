@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The parts ./run bench rests on, without timing anything: the C harness drives systemd's token plugin
+# (tests/bench/sd-token-unlock) and opens a systemd-cryptenroll enrolment on swtpm, refuses a wrong image,
+# and leaves no session behind with --flush; the counting relay (tests/lib/tpm-relay.py) records exactly the
+# commands a client sends; tests/lib/tpm-names names them.
+. "$(dirname "$0")/../lib/common.sh"
+[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
+: "${SD_TOKEN_UNLOCK:?SD_TOKEN_UNLOCK not set (run through meson)}"
+# Under ASan the harness hosts systemd's plugin and tpm2-tss (not volseal code): their allocations are not ours
+[ "${VOLSEAL_SANITIZED:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+NAMES=$TOP/tests/lib/tpm-names
+
+[ "$(printf '0x0000017e\n0x0000015e\n0x00000999\n' | "$NAMES")" = "PCR_Read Unseal 0x00000999" ] || fail "tpm-names"
+ok "tpm-names names TPM command codes"
+
+truncate -s 20M "$T/s.img"
+printf 'smoke-passphrase' > "$T/pass"
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$T/s.img" "$T/pass"
+[ "$("$SD_TOKEN_UNLOCK" --check-only "$T/s.img")" = ok ] || fail "harness --check-only"
+PASSWORD=$(cat "$T/pass") systemd-cryptenroll --tpm2-device="$VOLSEAL_TCTI" --tpm2-pcrs=7 "$T/s.img" >/dev/null 2>"$T/enrol.err" ||
+  fail "systemd-cryptenroll: $(cat "$T/enrol.err")"
+tpm2_flushcontext -t; tpm2_flushcontext -s; tpm2_flushcontext -l
+
+python3 "$TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" > "$T/relay.port" &
+relay_pid=$!
+add_cleanup "kill $relay_pid"
+for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
+[ -s "$T/relay.port" ] || fail "relay did not start"
+RELAY="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
+
+# the relay counts what a client sends: one tpm2_getrandom is one GetRandom (after its own startup probe)
+: > "$T/commands.txt"
+tpm2_getrandom -T "$RELAY" 8 > /dev/null
+sleep 0.2
+contains "$("$NAMES" < "$T/commands.txt")" "GetRandom"
+[ "$(grep -c -i '^0x0000017b$' "$T/commands.txt")" = 1 ] || fail "relay: $(cat "$T/commands.txt")"
+ok "the relay records each command once ($("$NAMES" < "$T/commands.txt"))"
+
+# the harness opens the enrolment through the plugin (unseal + keyslot check), through the relay
+: > "$T/commands.txt"
+slot=$("$SD_TOKEN_UNLOCK" --flush "$T/s.img" "$RELAY" /dev/null 2>"$T/unlock.err") || fail "harness: $(cat "$T/unlock.err")"
+sleep 0.2
+[ "$slot" = 1 ] || fail "harness opened keyslot '$slot', wanted 1 (the systemd-tpm2 keyslot)"
+cmds=$("$NAMES" < "$T/commands.txt")
+contains "$cmds" "Unseal"
+contains "$cmds" "PolicyPCR"
+ok "the harness opens a systemd-cryptenroll enrolment through systemd's plugin ($(wc -l < "$T/commands.txt") TPM commands: $cmds)"
+[ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "--flush left a session loaded"
+[ -z "$(tpm2_getcap handles-transient)" ] || fail "--flush left an object loaded"
+ok "--flush leaves no session or object in the TPM (what /dev/tpmrm0 does at close)"
+
+# a control: an image without a systemd-tpm2 token does not open
+truncate -s 20M "$T/o.img"
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$T/o.img" "$T/pass"
+if "$SD_TOKEN_UNLOCK" --flush "$T/o.img" "$VOLSEAL_TCTI" /dev/null >/dev/null 2>&1; then fail "an image without a token opened"; fi
+ok "an image without a systemd-tpm2 token is refused"
+done_testing
