@@ -1008,8 +1008,14 @@ int vs_volume_status(const struct vs_volume_config *v, const struct vs_volume_op
         for (size_t i = 0; i < rep->n_slots; i++)
                 if (rep->slots[i].status && streq(rep->slots[i].status, "unknown"))
                         unknown = true;
-        if (rep->opened_by_slot < 0 && !unknown)
+        if (rep->opened_by_slot < 0 && !unknown) {
+                /* A sync needs a working key: listing "replace slot N" here would promise what the next unlock
+                 * cannot do, so the error is the only thing status reports. */
+                for (size_t i = 0; i < rep->n_pending; i++)
+                        free(rep->pending[i]);
+                rep->n_pending = 0;
                 rep_error(rep, EXIT_NOT_OPENED, "no configured key opens volume %s on %s", v->id, rep->device);
+        }
         return rep->exit_code;
 }
 

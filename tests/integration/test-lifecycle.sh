@@ -112,6 +112,13 @@ for key in volume device state opened_by_slot slots errors; do
 done
 ok "status shows which configured key opens each slot and the pending actions; --json has the §9 fields"
 
+# --- status of a volume no configured key opens: the error, and no pending sync it could not do
+echo 3f1e2d4c-5b6a-4978-8695-a4b3c2d1e0f9 >"$T/other_uuid"
+run_volseal 2 status -c "$T/c1.yaml" "${VOLUMES[@]}" --product-uuid-file "$T/other_uuid" --json
+contains "$(vol EPHEMERAL '.errors[]')" "no configured key opens volume EPHEMERAL"
+[ "$(vol EPHEMERAL '.pending | length')" = 0 ] || fail "status lists a sync for a volume nothing opens: $OUT"
+ok "status of a volume no key opens reports that, not a replace"
+
 # --- nodeID entropy rule (Talos's): a placeholder UUID never becomes a key
 NEW=$(img new)
 VOLUMES=(--volume "STATE=$NEW")
