@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct vs_luks {
         struct crypt_device *cd;
@@ -82,6 +83,59 @@ int vs_luks_load(const char *device, struct vs_luks **ret) {
         }
         *ret = l;
         return 0;
+}
+
+/* crypt_format writes the primary header as binary header (checksum zero), JSON area, binary header again
+ * with the checksum, then the secondary header the same way; keyslots come later. A power cut before the
+ * primary's checksum is written leaves a header libcryptsetup cannot load and blkid still reports as LUKS,
+ * so the volume would be refused at every boot. */
+int vs_luks_format_interrupted(const char *device) {
+        static const uint8_t magic1[6] = { 'L', 'U', 'K', 'S', 0xba, 0xbe }, magic2[6] = { 'S', 'K', 'U', 'L', 0xba, 0xbe };
+        enum { BIN = 4096, CSUM_ALG = 72, CSUM = 448 };
+        _cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        uint8_t bin[BIN];
+        if (pread(fd, bin, BIN, 0) != BIN || memcmp(bin, magic1, 6) != 0 || bin[6] != 0 || bin[7] != 2)
+                return 0;
+        uint64_t hdr_size = 0;
+        for (int i = 8; i < 16; i++)
+                hdr_size = hdr_size << 8 | bin[i];
+        if (hdr_size < 0x4000 || hdr_size > 0x400000 || (hdr_size & (hdr_size - 1)) || strcmp((char *) bin + CSUM_ALG, "sha256") != 0)
+                return 0;
+        /* any secondary header magic: a format that got further, or a real volume */
+        for (uint64_t off = 0x4000; off <= 0x400000; off <<= 1) {
+                uint8_t m[6];
+                if (pread(fd, m, sizeof(m), (off_t) off) != (ssize_t) sizeof(m))
+                        return 0;
+                if (memcmp(m, magic2, 6) == 0)
+                        return 0;
+        }
+        size_t json_len = (size_t) hdr_size - BIN;
+        _cleanup_free_ char *json = malloc(json_len + 1);
+        if (!json)
+                return -ENOMEM;
+        if (pread(fd, json, json_len, BIN) != (ssize_t) json_len)
+                return 0;
+        json[json_len] = 0;
+        /* the checksum: SHA-256 over the binary header with its checksum field zeroed, then the JSON area */
+        uint8_t want[32], got[32];
+        memcpy(want, bin + CSUM, sizeof(want));
+        memset(bin + CSUM, 0, 64);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned got_len = 0;
+        int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, bin, BIN) &&
+                 EVP_DigestUpdate(md, json, json_len) && EVP_DigestFinal_ex(md, got, &got_len);
+        EVP_MD_CTX_free(md);
+        if (!ok)
+                return -EIO;
+        if (memcmp(want, got, sizeof(got)) == 0)
+                return 0; /* a primary header that verifies is not an interrupted format */
+        struct json_object *o = json_tokener_parse(json), *ks = NULL;
+        bool keyslots = o && json_object_object_get_ex(o, "keyslots", &ks) &&
+                        (!json_object_is_type(ks, json_type_object) || json_object_object_length(ks) > 0);
+        json_object_put(o);
+        return keyslots ? 0 : 1;
 }
 
 int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,

@@ -46,6 +46,13 @@ int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret
 bool vs_luks_validated(const struct vs_luks *l);
 /* Formats `device` as LUKS2 with volume key `vk` (its length must match key_bits/8) and a 1000-iteration
  * PBKDF2 volume-key digest. No keyslot yet. */
+/* 1 when DEVICE holds what a power cut inside crypt_format leaves before its first header write completed:
+ * a primary LUKS2 binary header whose checksum does not verify, no secondary header at any offset LUKS2
+ * allows, and no keyslot in the primary JSON area. No key was ever added, so nothing can be stored on the
+ * volume: it counts as empty. 0 for anything else (a valid or a damaged real header), negative errno when
+ * DEVICE cannot be read. */
+int vs_luks_format_interrupted(const char *device);
+
 int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,
                    struct vs_luks **ret);
 void vs_luks_free(struct vs_luks *l);

@@ -228,6 +228,9 @@ int vs_meta_parse(struct vs_meta *m, const uint8_t *image, size_t size, const ch
         r = parse_talos_copy(image, m->tags, m->copy1_error, sizeof(m->copy1_error));
         if (r == 0) {
                 m->state = VS_META_COPY1;
+                m->copy2_stale = memcmp(image, image + VS_META_COPY_SIZE, VS_META_COPY_SIZE) != 0;
+                if (m->copy2_stale)
+                        log_debug("%s: META copy 2 differs from copy 1 (an interrupted write); the next write repairs it", name);
                 return 0;
         }
         if (r != -EBADMSG)

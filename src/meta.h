@@ -46,6 +46,8 @@ struct vs_meta {
         bool legacy_valid;                     /* a syslinux ADV copy passed its checks */
         bool legacy_dirty;                     /* a legacy tag was deleted: rebuild the legacy block */
         enum vs_meta_state state;
+        bool copy2_stale;                      /* copy 1 is valid and copy 2 is not the same bytes (power lost
+                                                  between the two writes): the next store repairs it */
         char copy1_error[128];                 /* why copy 1 was rejected (VS_META_COPY2 and worse) */
         char copy2_error[128];
         uint64_t size;                         /* bytes of the device or image */

@@ -658,6 +658,13 @@ static int locate(const struct vs_volume_config *v, const struct vs_volume_optio
         }
         free(rep->what); /* "nothing" / "crypto_LUKS version 2": only a foreign volume's content is reported */
         rep->what = NULL;
+        if (*ret_content == VS_BLK_LUKS2 && vs_luks_format_interrupted(rep->device) > 0) {
+                /* Power was lost inside crypt_format (the power-loss test found it): libcryptsetup cannot load
+                 * the header and no keyslot was ever written, so it is empty, as luks_without_keyslots() below. */
+                log_notice("volume %s: %s holds only an unfinished LUKS2 header without keyslots (an interrupted format): formatting again",
+                           v->id, rep->device);
+                *ret_content = VS_BLK_EMPTY;
+        }
         return 1;
 }
 

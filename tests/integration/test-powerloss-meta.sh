@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Power loss during META updates (design §5, docs/meta.md): `volseal meta set`, `volseal meta delete` of a
+# tag held only by the legacy syslinux ADV (the legacy block is rebuilt), and the tag 9 write of an unlock
+# that also syncs STATE's keyslots. After a crash at any write META still has a valid copy (checked by an
+# independent reader) holding the old or the new value, `volseal meta` reads it without --force, and the
+# next run finishes the job: both copies valid and identical, the legacy block valid.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
+. "$TOP/tests/lib/powerloss.sh"
+M=$T/meta.img
+truncate -s 1M "$M"
+
+# adv_state IMAGE: "copy1=ok|bad copy2=ok|bad same=yes|no legacy=ok|bad|none", read straight from the bytes.
+adv_state() {
+  python3 - "$1" <<'PY'
+import hashlib, struct, sys
+img = open(sys.argv[1], 'rb').read()
+L = 256 * 1024
+def valid(c):
+    c = bytearray(c)
+    if struct.unpack('>I', c[:4])[0] != 0x5a4b3c2d or struct.unpack('>I', c[-4:])[0] != 0xa5b4c3d2: return False
+    want = bytes(c[-36:-4]); c[-36:-4] = bytes(32)
+    return hashlib.sha256(c).digest() == want
+def legacy(b):
+    if struct.unpack('<I', b[:4])[0] != 0x5a2d2fa5 or struct.unpack('<I', b[508:512])[0] != 0xdd28bf64: return False
+    return sum(struct.unpack_from('<I', b, i)[0] for i in range(4, 508, 4)) & 0xffffffff == 0xa3041767
+c1, c2 = img[:L], img[L:2 * L]
+tail = img[-1024:]
+lg = 'none' if not any(tail) else 'ok' if legacy(tail[:512]) and legacy(tail[512:]) else 'bad'
+print('copy1=%s copy2=%s same=%s legacy=%s' % ('ok' if valid(c1) else 'bad', 'ok' if valid(c2) else 'bad',
+      'yes' if c1 == c2 else 'no', lg))
+PY
+}
+get() { "$VOLSEAL" meta get "$1" --meta "$M" 2>/dev/null; }
+# good_copy: at least one valid copy, and volseal reads META without --force
+good_copy() {
+  local s; s=$(adv_state "$M")
+  [[ $s == *copy1=ok* || $s == *copy2=ok* ]] || fail "no valid META copy left: $s"
+  run_volseal 0 meta list --meta "$M"
+}
+complete() { # after the next run: both copies valid and identical, the legacy block valid
+  [ "$(adv_state "$M")" = "copy1=ok copy2=ok same=yes legacy=ok" ] || fail "META after the next run: $(adv_state "$M")"
+}
+
+# A META as an old Talos left it (legacy tags 6 and 14) plus Talos ADV tags 12 and 13.
+python3 - "$M" <<'PY'
+import struct, sys
+c = bytearray(512)
+struct.pack_into('<I', c, 0, 0x5a2d2fa5)
+data = bytes([6, 3]) + b'yes' + bytes([14, 6]) + b'legacy'
+c[8:8 + len(data)] = data
+struct.pack_into('<I', c, 508, 0xdd28bf64)
+s = sum(struct.unpack_from('<I', c, i)[0] for i in range(8, 508, 4))
+struct.pack_into('<I', c, 4, (0xa3041767 - s) & 0xffffffff)
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(-1024, 2); f.write(bytes(c) * 2)
+PY
+run_volseal 0 meta set 12 old --meta "$M"
+run_volseal 0 meta set 13 keep --meta "$M"
+complete
+cp "$M" "$T/base.meta"
+PL_FILES=("$M")
+PL_MIN=4
+pl_reset() { cp "$T/base.meta" "$M"; }
+
+# --- meta set
+pl_check() {
+  good_copy
+  local v; v=$(get 12) || fail "tag 12 is gone"
+  [ "$v" = old ] || [ "$v" = new ] || fail "tag 12 is '$v', neither old nor new"
+  [ "$(get 13)" = keep ] && [ "$(get 14)" = legacy ] || fail "another tag changed"
+  run_volseal 0 meta set 12 new --meta "$M"
+  complete
+  [ "$(get 12)" = new ] && [ "$(get 13)" = keep ] && [ "$(get 6)" = yes ] || fail "after the next set: $(get 12) $(get 13)"
+}
+powerloss meta-set -- "$VOLSEAL" meta set 12 new --meta "$M"
+
+# --- meta delete of a legacy tag (copy 1, copy 2, then the rebuilt legacy block)
+pl_check() {
+  good_copy
+  local v; v=$(get 6) || v=deleted
+  [ "$v" = yes ] || [ "$v" = deleted ] || fail "tag 6 is '$v'"
+  [ "$(get 12)" = old ] && [ "$(get 13)" = keep ] && [ "$(get 14)" = legacy ] || fail "another tag changed"
+  run_volseal 0 meta delete 6 --meta "$M"
+  complete
+  ! get 6 >/dev/null || fail "tag 6 still set after the next delete"
+  [ "$(get 14)" = legacy ] && [ "$(get 12)" = old ] || fail "after the next delete: $(get 14) $(get 12)"
+}
+powerloss meta-delete -- "$VOLSEAL" meta delete 6 --meta "$M"
+
+# --- unlock: STATE gains a key (keyslot writes) and META tag 9 follows the config (META writes)
+STATE=$(img state)
+VOLUMES=(--volume "STATE=$STATE")
+volumes_config "$T/a.yaml" "STATE 0:static:state-secret 1:nodeID"
+volumes_config "$T/b.yaml" "STATE 0:static:state-secret 1:nodeID 2:static:added"
+unlock 0 "$T/a.yaml" --meta "$M"
+a9=$(get 9) || fail "setup: tag 9 not written"
+cp "$STATE" "$T/base.state"; cp "$M" "$T/base.meta"
+unlock 0 "$T/b.yaml" --meta "$M"
+b9=$(get 9)
+[ "$a9" != "$b9" ] || fail "setup: the two configs give the same tag 9"
+PL_FILES=("$STATE" "$M")
+PL_MIN=10
+pl_reset() { cp "$T/base.state" "$STATE"; cp "$T/base.meta" "$M"; }
+pl_check() {
+  opens "$STATE" 0 state-secret || fail "the unchanged key no longer opens STATE slot 0"
+  good_copy
+  local v; v=$(get 9) || fail "tag 9 is gone"
+  [ "$v" = "$a9" ] || [ "$v" = "$b9" ] || fail "tag 9 is neither the old nor the new config: $v"
+  unlock 0 "$T/b.yaml" --meta "$M"
+  complete
+  [ "$(get 9)" = "$b9" ] || fail "tag 9 after the next unlock: $(get 9)"
+  [ "$(slots "$STATE")" = "0 1 2" ] && opens "$STATE" 2 added || fail "STATE after the next unlock: $(slots "$STATE")"
+}
+powerloss meta-unlock -- "$VOLSEAL" unlock -c "$T/b.yaml" "${VOLUMES[@]}" --meta "$M" --check --product-uuid-file "$T/product_uuid" "${FAST[@]}"
+done_testing
