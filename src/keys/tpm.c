@@ -333,8 +333,8 @@ int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_ob
 }
 
 int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_object *token) {
-        struct parsed_token pt;
-        return parse_token(run, slot, token, &pt);
+        struct vs_tpm_token pt;
+        return vs_key_tpm_token_parse(run, slot, token, &pt);
 }
 
 static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
