@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "luks-header.h"
+#include "progress.h"
 #include "util.h"
 
 #include <errno.h>
@@ -155,7 +156,9 @@ int vs_luks_volume_key(struct vs_luks *l, unsigned slot, const struct vs_secret 
         int r = vs_secret_new(size, &vk);
         if (r < 0)
                 return r;
+        vs_progress_begin("%s: opening keyslot %u (argon2id)", l->device, slot);
         r = crypt_volume_key_get(l->cd, (int) slot, (char *) vk->data, &size, (const char *) pass->data, pass->len);
+        vs_progress_end();
         if (r == -EPERM || r == -ENOENT)
                 return r;
         if (r < 0)
@@ -168,7 +171,9 @@ int vs_luks_volume_key(struct vs_luks *l, unsigned slot, const struct vs_secret 
 int vs_luks_test_passphrase(struct vs_luks *l, unsigned slot, const struct vs_secret *pass) {
         if (!vs_luks_slot_active(l, slot))
                 return -ENOENT;
+        vs_progress_begin("%s: testing keyslot %u (argon2id)", l->device, slot);
         int r = crypt_activate_by_passphrase(l->cd, NULL, (int) slot, (const char *) pass->data, pass->len, 0);
+        vs_progress_end();
         if (r == -EPERM || r == -ENOENT)
                 return r;
         if (r < 0)
@@ -207,8 +212,10 @@ int vs_luks_add_slot(struct vs_luks *l, unsigned slot, const struct vs_secret *v
         if (r < 0)
                 return log_error_errno(r, "%s: cannot set the argon2id parameters for keyslot %u: %s", l->device, slot,
                                        strerror(-r));
+        vs_progress_begin("%s: adding keyslot %u (argon2id)", l->device, slot);
         r = crypt_keyslot_add_by_volume_key(l->cd, (int) slot, (const char *) vk->data, vk->len,
                                             (const char *) pass->data, pass->len);
+        vs_progress_end();
         if (r < 0)
                 return log_error_errno(r, "%s: cannot add keyslot %u: %s", l->device, slot, strerror(-r));
         return 0;

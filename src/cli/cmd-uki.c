@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "log.h"
 #include "policy.h"
+#include "progress.h"
 #include "secret.h"
 #include "uki.h"
 #include "util.h"
@@ -319,7 +320,12 @@ static int uki_image_open(struct uki_image *u, const char *path, const char *ord
  * phase path). */
 static int measure_base(const struct uki_image *u, const char *bank, uint8_t *base, size_t *ret_len) {
         const EVP_MD *md = uki_bank_md(bank);
+        size_t bytes = 0;
+        for (size_t i = 0; i < u->n_blobs; i++)
+                bytes += u->blobs[i].measure_size;
+        vs_progress_begin("hashing %.1f MiB of UKI sections for PCR 11 (%s)", (double) bytes / 1048576.0, bank);
         int r = uki_measure(u->blobs, u->n_blobs, u->order, md, base);
+        vs_progress_end();
         if (r < 0)
                 return r;
         *ret_len = (size_t) EVP_MD_get_size(md);

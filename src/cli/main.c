@@ -1,6 +1,7 @@
 /* main.c: `volseal <command> [options]`: global options, the command table, exit codes. */
 #include "cli.h"
 #include "log.h"
+#include "progress.h"
 #include "secret.h"
 #include "util.h"
 #include "volseal-version.h"
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static const struct cli_command commands[] = {
         { "unlock", cmd_unlock, "format empty volumes, open volumes by slot order, sync keyslots, cap PCR 11", true },
@@ -124,6 +126,12 @@ int main(int argc, char **argv) {
                 print_usage(stderr);
                 return EXIT_USAGE;
         }
+        /* Progress lines (long argon2id steps, hashing big UKIs) only for a person at a terminal: never with
+         * --json, never into a pipe or file. */
+        bool json = false;
+        for (int a = i; a < argc && !streq(argv[a], "--"); a++)
+                json = json || streq(argv[a], "--json");
+        vs_progress_enable(!json && isatty(STDERR_FILENO));
         for (size_t c = 0; c < ELEMENTSOF(commands); c++) {
                 if (!streq(argv[i], commands[c].name))
                         continue;

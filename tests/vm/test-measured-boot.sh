@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# VM suite (`meson test -C build --suite vm`; `./run test` runs it unless VOLSEAL_SKIP_VM=1): the real
+# measured boot. OVMF with SecureBoot (q35, SMM) + swtpm + Debian 12's systemd-stub 252 UKI built by
+# `volseal uki build` from Debian's kernel + a busybox initramfs running the users' initramfs-tools script
+# (dist/initramfs-tools/scripts/local-top/volseal) with real dm-crypt. Boots, in order, on one swtpm state:
+#   enrol     empty OVMF vars: systemd-boot enrols our PK/KEK/db (loader/keys/auto) and resets
+#   first     SecureBoot on, UKI without .pcrsig: volseal formats STATE, EPHEMERAL (lockToSTATE) and u-adi
+#             (Adiantum) with nodeID, tpm slots pending; markers written into the dm-crypt volumes
+#   enrolled  the PCR-signed UKI: opens by nodeID, sync enrols the tpm slots (pending -> enrolled)
+#   reboot    opens by tpm, markers read back, PCR 11 capped, a second unseal is refused
+#   updated   new UKI (other cmdline), re-signed with the same PCR key: opens by tpm
+#   tampered  cmdline changed, the old .pcrsig kept: tpm refused, nodeID fallback opens
+#   nosb      fresh vars (SecureBoot off): tpm refused (PCR 7), fallback opens, NOT re-sealed
+#   unsigned  SecureBoot on, UKI without Authenticode signature: systemd-boot refuses it, Linux never starts
+# Every boot: guest PCR 11 at /init = `volseal uki measure --phase :` on the host, after the cap =
+# `--phase enter-initrd:start-the-world`; the guest replays binary_bios_measurements + volseal's
+# measurement log with `volseal pcr eventlog` against its TPM. The guest prints VMTEST PASS/FAIL lines on
+# the serial console; this driver adds its own, prints a table of boots and exits 1 on any FAIL.
+# Environment: VOLSEAL_VM_CACHE (kernel .deb, default BUILD/vm-cache), VOLSEAL_VM_LOGS (serial logs and
+# work files, default BUILD/vm-logs), VOLSEAL_VM_TIMEOUT (seconds per boot, default 420).
+. "$(dirname "$0")/../lib/common.sh"
+BUILD=$(cd "$(dirname "$VOLSEAL")/.." && pwd)
+CACHE=${VOLSEAL_VM_CACHE:-$BUILD/vm-cache}
+W=${VOLSEAL_VM_LOGS:-$BUILD/vm-logs}
+BOOT_TIMEOUT=${VOLSEAL_VM_TIMEOUT:-420}
+STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+GUID=8be4df61-93ca-11d2-aa0d-00e098032b8c
+for p in qemu-system-x86_64 swtpm busybox mkfs.vfat mcopy mmd sfdisk cpio sbsign cert-to-efi-sig-list \
+         sign-efi-sig-list objcopy objdump modprobe depmod cryptsetup jq; do
+  command -v "$p" >/dev/null || fail "$p missing (tools/deps.txt [vm] and [test] groups)"
+done
+for f in "$STUB" "$SDBOOT" "$OVMF_CODE" "$OVMF_VARS"; do [ -f "$f" ] || fail "$f missing (tools/deps.txt)"; done
+rm -rf "$W"; mkdir -p "$W" "$CACHE"
+cd "$W"
+t_start=$SECONDS
+RESULTS=() # "boot|seconds|pass|fail|note"
+NFAIL=0
+hpass() { echo "VMTEST PASS host: $*"; HP=$((HP + 1)); }
+hfail() { echo "VMTEST FAIL host: $*"; HF=$((HF + 1)); }
+
+# --- Debian's kernel (cached .deb; nothing installed) and its modules
+kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$kpkg" ] || fail "cannot resolve linux-image-amd64 (apt-cache depends)"
+KV=${kpkg#linux-image-}
+deb=$(ls "$CACHE"/"${kpkg}"_*.deb 2>/dev/null | head -n 1 || true)
+if [ -z "$deb" ]; then
+  (cd "$CACHE" && apt-get download "$kpkg" >/dev/null 2>&1) || fail "apt-get download $kpkg failed"
+  deb=$(ls "$CACHE"/"${kpkg}"_*.deb | head -n 1)
+fi
+if [ ! -f "$CACHE/kpkg-$KV/boot/vmlinuz-$KV" ]; then
+  rm -rf "$CACHE/kpkg-$KV"; mkdir -p "$CACHE/kpkg-$KV"
+  dpkg-deb -x "$deb" "$CACHE/kpkg-$KV"
+  depmod -b "$CACHE/kpkg-$KV" "$KV"
+fi
+K=$CACHE/kpkg-$KV
+
+# --- keys: SecureBoot PK/KEK/db (efitools .auth for systemd-boot's enrolment), the PCR policy key
+mkdir -p keys
+for n in PK KEK db; do
+  openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=volseal vm test $n/" \
+    -keyout keys/$n.key -out keys/$n.crt 2>/dev/null
+  cert-to-efi-sig-list -g "$(cat /proc/sys/kernel/random/uuid)" keys/$n.crt keys/$n.esl
+done
+sign-efi-sig-list -g $GUID -k keys/PK.key -c keys/PK.crt PK keys/PK.esl keys/PK.auth >/dev/null
+sign-efi-sig-list -g $GUID -k keys/PK.key -c keys/PK.crt KEK keys/KEK.esl keys/KEK.auth >/dev/null
+sign-efi-sig-list -g $GUID -k keys/KEK.key -c keys/KEK.crt db keys/db.esl keys/db.auth >/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out keys/pcr.key 2>/dev/null
+openssl pkey -in keys/pcr.key -pubout -out keys/pcr.pub
+
+# --- initramfs: busybox, volseal + libraries, modules, the users' local-top script, the test's /init
+R=$W/root
+mkdir -p $R/bin $R/sbin $R/proc $R/sys $R/dev $R/run $R/tmp $R/etc/volseal $R/lib/modules $R/scripts/local-top $R/test
+cp "$(command -v busybox)" $R/bin/busybox
+for t in $(busybox --list); do [ "$t" = busybox ] || ln -sf busybox "$R/bin/$t"; done
+copy_bin() { # FILE DEST: the binary and every library ldd lists (paths as on the host)
+  cp "$1" "$R$2"
+  local lib
+  for lib in $(ldd "$1" | grep -o '/[^ ]*'); do
+    [ -e "$R$lib" ] && continue
+    mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"
+  done
+}
+copy_bin "$VOLSEAL" /sbin/volseal
+copy_bin "$(command -v jq)" /bin/jq
+for lib in libtss2-tctildr.so.0 libtss2-tcti-device.so.0; do # dlopen()ed: ldd does not list them
+  copy_bin "/lib/x86_64-linux-gnu/$lib" "/lib/x86_64-linux-gnu/$lib"
+done
+: > $R/lib/modules/load.order
+for m in virtio_pci virtio_blk dm-crypt xts ecb efivarfs adiantum chacha_generic nhpoly1305 poly1305_generic \
+         algif_skcipher ext4; do
+  modprobe -d "$K" -S "$KV" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+done | awk '!seen[$0]++' | while read -r ko; do
+  cp "$ko" "$R/lib/modules/"; basename "$ko" >> "$R/lib/modules/load.order"
+done
+cp "$TOP/dist/initramfs-tools/scripts/local-top/volseal" $R/scripts/local-top/volseal
+cp "$TOP/tests/vm/guest-init" $R/init
+chmod +x $R/init $R/scripts/local-top/volseal
+cat > $R/etc/volseal/volumes.yaml <<'Y'
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: STATE
+encryption:
+  keys:
+    - tpm: {}
+      slot: 0
+    - nodeID: {}
+      slot: 1
+---
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: EPHEMERAL
+encryption:
+  keys:
+    - nodeID: {}
+      slot: 0
+      lockToSTATE: true
+---
+apiVersion: v1alpha1
+kind: UserVolumeConfig
+name: adi
+encryption:
+  cipher: xchacha12
+  keys:
+    - tpm: {}
+      slot: 0
+    - nodeID: {}
+      slot: 1
+Y
+# the post-cap unseal attempt: the two volumes with a tpm slot
+cat > $R/test/after-cap.yaml <<'Y'
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: STATE
+encryption:
+  keys:
+    - tpm: {}
+      slot: 0
+    - nodeID: {}
+      slot: 1
+---
+apiVersion: v1alpha1
+kind: UserVolumeConfig
+name: adi
+encryption:
+  cipher: xchacha12
+  keys:
+    - tpm: {}
+      slot: 0
+    - nodeID: {}
+      slot: 1
+Y
+# test-only settings: cheap argon2id for nodeID slots under TCG (never on real machines), STATE ext2 made by
+# busybox and kept mounted so the test can write into it
+cat > $R/etc/volseal/initramfs.conf <<'C'
+VOLSEAL_ARGS="--pbkdf-memory 32 --pbkdf-iterations 4"
+VOLSEAL_STATE_MKFS="mke2fs -q"
+VOLSEAL_STATE_FSTYPE=ext4
+VOLSEAL_KEEP_STATE=yes
+C
+(cd $R && find . | cpio -o -H newc 2>/dev/null | gzip -1) > initrd.img
+printf 'ID=volseal-vm\nVERSION_ID=1\n' > os-release
+CMDLINE='console=ttyS0 panic=-1 quiet'
+printf '%s' "$CMDLINE" > cmdline
+printf '%s volseal.variant=updated' "$CMDLINE" > cmdline-updated
+printf '%s volseal.variant=tampered' "$CMDLINE" > cmdline-tampered
+
+# --- UKIs: volseal uki build (PCR-signed), sbsign last
+build_uki() { # OUT CMDLINE [--pcr-sign-key KEY]
+  local out=$1 cl=$2; shift 2
+  "$VOLSEAL" uki build --stub "$STUB" --linux "$K/boot/vmlinuz-$KV" --initrd initrd.img --cmdline "$cl" \
+    --os-release os-release --pcr-key keys/pcr.pub "$@" -o "$out" > /dev/null
+}
+sbsign_uki() { sbsign --key keys/db.key --cert keys/db.crt --output "$2" "$1" 2>/dev/null; }
+build_uki uki-first.raw cmdline                                    # no .pcrsig: the tpm slot waits
+build_uki uki.raw cmdline --pcr-sign-key keys/pcr.key
+build_uki uki-updated.raw cmdline-updated --pcr-sign-key keys/pcr.key
+# the tampered UKI carries the old .pcrsig: built with a fresh one, whose bytes are then replaced by the
+# old section's (same length: same key, same JSON shape), so the PE layout stays volseal's own
+build_uki uki-tampered.raw cmdline-tampered --pcr-sign-key keys/pcr.key
+objcopy -O binary --only-section=.pcrsig uki.raw old.pcrsig
+pcrsig_field() { "$VOLSEAL" uki inspect "$1" --json | jq -r ".sections[] | select(.name == \".pcrsig\") | .$2"; }
+[ "$(pcrsig_field uki.raw virtual_size)" = "$(pcrsig_field uki-tampered.raw virtual_size)" ] ||
+  fail "the tampered UKI's fresh .pcrsig differs in length from the old one"
+dd if=old.pcrsig of=uki-tampered.raw bs=1 seek="$(pcrsig_field uki-tampered.raw raw_offset)" \
+  count="$(pcrsig_field uki.raw virtual_size)" conv=notrunc status=none
+for u in uki-first uki uki-updated uki-tampered; do sbsign_uki $u.raw $u.efi; done
+cp uki.raw uki-unsigned.efi
+sbsign --key keys/db.key --cert keys/db.crt --output sd-boot.efi "$SDBOOT" 2>/dev/null
+# host-side predictions of PCR 11
+predict() { "$VOLSEAL" uki measure "$1" --phase "$2" | awk '{print $1}' | sed 's/^11:sha256=//'; }
+HP=0 HF=0
+[ "$(predict uki.efi :)" = "$(predict uki-first.efi :)" ] && hpass "uki-first and uki measure the same PCR 11 (.pcrsig is not measured)" \
+  || hfail "uki-first.efi and uki.efi predict different PCR 11"
+[ "$(predict uki-tampered.efi :)" != "$(predict uki.efi :)" ] && hpass "the tampered cmdline changes PCR 11" || hfail "tampered PCR 11 unchanged"
+objcopy -O binary --only-section=.pcrsig uki-tampered.efi tampered.pcrsig
+cmp -s old.pcrsig tampered.pcrsig && hpass "the tampered UKI carries the old .pcrsig" || hfail "the tampered UKI's .pcrsig is not the old one"
+info_sizes="initrd $(du -k initrd.img | cut -f1) KiB, UKI $(du -k uki.efi | cut -f1) KiB"
+BOOT_SECS=$((SECONDS - t_start)) BOOT_PASS=0 BOOT_FAIL=0 BOOT_NOTE="no boot: kernel, keys, initramfs, UKIs"
+
+# --- ESP (no loop device, no mount): GPT + FAT32 at 1 MiB, systemd-boot signed, keys for enrolment
+truncate -s 128M esp.img
+printf 'label: gpt\nstart=2048, size=256000, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' | sfdisk -q esp.img
+mkfs.vfat -F 32 --offset 2048 esp.img 128000 > /dev/null 2>&1
+E="-i esp.img@@1M"
+mmd $E ::/EFI ::/EFI/BOOT ::/EFI/Linux ::/loader ::/loader/keys ::/loader/keys/auto
+mcopy $E sd-boot.efi ::/EFI/BOOT/BOOTX64.EFI
+mcopy $E keys/PK.auth keys/KEK.auth keys/db.auth ::/loader/keys/auto/
+printf 'timeout 0\nsecure-boot-enroll force\n' > loader.conf
+mcopy $E loader.conf ::/loader/loader.conf
+use_uki() { mcopy -o $E "$1" ::/EFI/Linux/volseal.efi; }
+
+# --- data disk: GPT with STATE, EPHEMERAL, u-adi (found by PARTLABEL in the guest); control disk
+truncate -s 112M data.img
+sfdisk -q data.img <<'P'
+label: gpt
+start=2048, size=32M, name="STATE"
+size=36M, name="EPHEMERAL"
+size=36M, name="u-adi"
+P
+part_start() { sfdisk --json data.img | jq -r ".partitiontable.partitions[] | select(.name == \"$1\") | .start"; }
+header() { # VOLUME OUT: the first 16 MiB (LUKS2 header) of the volume's partition
+  dd if=data.img of="$2" bs=512 skip="$(part_start "$1")" count=32768 status=none
+}
+cp "$OVMF_VARS" vars.fd
+cp "$OVMF_VARS" vars-nosb.fd
+mkdir -p tpm
+UUID=$(cat /proc/sys/kernel/random/uuid) # the machine's SMBIOS UUID (nodeID), the same for every boot
+RUNID=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "# run $RUNID, machine uuid $UUID, kernel $KV, $info_sizes"
+
+# boot NAME UKI VARS [--stop-on REGEX]: one QEMU boot; parses the serial console's VMTEST lines
+boot() {
+  local name=$1 uki=$2 vars=$3 stop=${5:-} t0=$SECONDS pid rc=0 p f note=""
+  use_uki "$uki"
+  { printf 'VSCTL1 %s %s\n' "$name" "$RUNID"; head -c 4096 /dev/zero; } > ctl.img
+  truncate -s 1M ctl.img
+  rm -f tpm/sock
+  swtpm socket --tpm2 --tpmstate dir=tpm --ctrl type=unixio,path=tpm/sock --log file=swtpm.log,level=1 \
+    --terminate > /dev/null 2>&1 &
+  local spid=$!
+  for _ in $(seq 100); do [ -S tpm/sock ] && break; sleep 0.1; done
+  : > "$name.log"
+  qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 1 -nodefaults -display none -no-reboot \
+    -uuid "$UUID" -serial "file:$name.log" -monitor none \
+    -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+    -drive if=pflash,format=raw,unit=0,file="$OVMF_CODE",readonly=on \
+    -drive if=pflash,format=raw,unit=1,file="$vars" \
+    -chardev socket,id=chrtpm,path=tpm/sock -tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-crb,tpmdev=tpm0 \
+    -drive if=none,id=esp,file=esp.img,format=raw -device virtio-blk-pci,drive=esp,bootindex=1 \
+    -drive if=none,id=data,file=data.img,format=raw -device virtio-blk-pci,drive=data \
+    -drive if=none,id=ctl,file=ctl.img,format=raw -device virtio-blk-pci,drive=ctl \
+    > "$name.qemu.out" 2>&1 &
+  pid=$!
+  while kill -0 $pid 2>/dev/null; do
+    if [ $((SECONDS - t0)) -ge "$BOOT_TIMEOUT" ]; then note="timeout after ${BOOT_TIMEOUT}s"; kill $pid || true; break; fi
+    if [ -n "$stop" ] && grep -aqE "$stop" "$name.log"; then note="stopped at /$stop/"; kill $pid || true; break; fi
+    sleep 1
+  done
+  wait $pid 2>/dev/null || rc=$?
+  kill $spid 2>/dev/null || true; wait $spid 2>/dev/null || true
+  BOOT_SECS=$((SECONDS - t0))
+  tr -d '\r' < "$name.log" > "$name.txt"
+  grep -a '^VMTEST ' "$name.txt" | sed "s/^/[$name] /" || true
+  p=$(grep -ac '^VMTEST PASS' "$name.txt" || true)
+  f=$(grep -ac '^VMTEST FAIL' "$name.txt" || true)
+  BOOT_NOTE=$note BOOT_PASS=$p BOOT_FAIL=$f
+}
+record() { # NAME: add the guest's and the host's checks of this boot to the table
+  local p=$((BOOT_PASS + HP)) f=$((BOOT_FAIL + HF))
+  RESULTS+=("$1|$BOOT_SECS|$p|$f|$BOOT_NOTE")
+  NFAIL=$((NFAIL + f))
+  if [ "$f" -gt 0 ]; then echo "# boot $1 FAILED: serial log $W/$1.log (last lines below)"; tail -n 30 "$W/$1.txt" 2>/dev/null || true; fi
+  HP=0 HF=0
+}
+ginfo() { grep -a "^VMTEST INFO $2 " "$1.txt" | tail -n 1 | cut -d' ' -f4 | tr A-F a-f; }
+linux_boot() { # NAME UKI VARS: a boot that must reach the end of the guest's checks
+  boot "$1" "$2" "$3"
+  grep -aq '^VMTEST END' "$1.txt" && hpass "$1: the guest ran to the end" || hfail "$1: no VMTEST END (${BOOT_NOTE:-the guest stopped})"
+  local want got
+  want=$(predict "$2" :) got=$(ginfo "$1" pcr11-at-init)
+  [ "$got" = "$want" ] && hpass "$1: guest PCR 11 at /init = volseal uki measure --phase : ($got)" \
+    || hfail "$1: guest PCR 11 at /init '$got', volseal uki measure predicted $want"
+  want=$(predict "$2" enter-initrd:start-the-world) got=$(ginfo "$1" pcr11-final)
+  [ "$got" = "$want" ] && hpass "$1: final PCR 11 = uki measure --phase enter-initrd:start-the-world" \
+    || hfail "$1: final PCR 11 '$got', predicted $want (enter-initrd, cap start-the-world)"
+}
+token_blob() { header "$1" hdr.img; cryptsetup luksDump --dump-json-metadata hdr.img | jq -r '.tokens["0"].UserData.sealed_blob_private'; }
+
+record build
+# 1. SecureBoot enrolment
+boot enrol uki-first.efi vars.fd
+grep -aq 'Enrolling secure boot keys' enrol.txt && hpass "enrol: systemd-boot enrolled PK/KEK/db" || hfail "enrol: no enrolment message"
+[ -z "$BOOT_NOTE" ] && hpass "enrol: the firmware reset after enrolment" || hfail "enrol: $BOOT_NOTE"
+record enrol
+# 2. first boot: format, tpm pending
+linux_boot first uki-first.efi vars.fd
+for v in STATE EPHEMERAL u-adi; do
+  m="volseal-vm-$RUNID-$v"
+  grep -aq "$m" data.img && hfail "first: the marker of $v is in the data disk in clear" || hpass "first: $v's marker is not on the disk in clear"
+done
+header u-adi hdr.img
+c=$(cryptsetup luksDump --dump-json-metadata hdr.img | jq -r '.segments["0"].encryption')
+[ "$c" = xchacha12,aes-adiantum-plain64 ] && hpass "first: u-adi is Adiantum ($c)" || hfail "first: u-adi cipher $c"
+record first
+# 3. the PCR-signed UKI: the tpm slots are enrolled by sync
+linux_boot enrolled uki.efi vars.fd
+record enrolled
+# 3b. reboot: opened by tpm, cap, second unseal refused
+linux_boot reboot uki.efi vars.fd
+record reboot
+# 4. a new UKI signed with the same PCR key
+linux_boot updated uki-updated.efi vars.fd
+record updated
+# 5. tampered cmdline, stale .pcrsig
+linux_boot tampered uki-tampered.efi vars.fd
+record tampered
+# 6. SecureBoot off (fresh vars, no enrolment): refused, fallback, not re-sealed
+before_state=$(token_blob STATE) before_adi=$(token_blob u-adi)
+printf 'timeout 0\nsecure-boot-enroll off\n' > loader.conf
+mcopy -o $E loader.conf ::/loader/loader.conf
+linux_boot nosb uki.efi vars-nosb.fd
+[ "$(token_blob STATE)" = "$before_state" ] && [ "$(token_blob u-adi)" = "$before_adi" ] \
+  && hpass "nosb: the tpm tokens are unchanged on disk (not re-sealed)" || hfail "nosb: a tpm token changed"
+record nosb
+# 7. unsigned UKI under SecureBoot
+boot unsigned uki-unsigned.efi vars.fd --stop-on 'Access Denied|VMTEST|Linux version'
+grep -aq 'Access Denied' unsigned.txt && hpass "unsigned: systemd-boot refused the image (Access Denied)" || hfail "unsigned: no 'Access Denied'"
+grep -aqE 'VMTEST|Linux version' unsigned.txt && hfail "unsigned: Linux started" || hpass "unsigned: Linux did not start"
+record unsigned
+
+echo
+printf '%-10s %8s %6s %6s  %s\n' boot seconds pass fail note
+echo "---------- -------- ------ ------  ----"
+for r in "${RESULTS[@]}"; do
+  IFS='|' read -r n s p f note <<< "$r"
+  printf '%-10s %8s %6s %6s  %s\n' "$n" "$s" "$p" "$f" "$note"
+done
+echo "total: $((SECONDS - t_start)) s (accelerator tcg), logs in $W"
+[ "$NFAIL" = 0 ] || fail "$NFAIL check(s) failed"
+ok "measured boot: ${#RESULTS[@]} boots, every check passed"
+done_testing
