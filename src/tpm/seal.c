@@ -96,9 +96,10 @@ static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "TPM2_GetRandom", "cannot read random bytes from the TPM");
         if (rnd->size != VS_TPM_SECRET_SIZE) {
+                unsigned got = rnd->size; /* read before the buffer is freed */
                 explicit_bzero(rnd, sizeof(*rnd));
                 free(rnd);
-                return tpm_error(t, -EIO, "the TPM returned %u random bytes instead of %d", rnd->size, VS_TPM_SECRET_SIZE);
+                return tpm_error(t, -EIO, "the TPM returned %u random bytes instead of %d", got, VS_TPM_SECRET_SIZE);
         }
         memcpy(mix->data + VS_TPM_SECRET_SIZE, rnd->buffer, VS_TPM_SECRET_SIZE);
         explicit_bzero(rnd, sizeof(*rnd));
