@@ -18,8 +18,16 @@ SCAN=(/usr/bin/python3 "$TOP/tests/lib/secret-scan.py")
 NOPTRACE=(capsh --drop=cap_sys_ptrace --)
 mkdir -p "$T/art"
 
-# find_comm ROOT NAME: the first descendant of ROOT (or ROOT) whose comm is NAME
-find_comm() { _descendants "$1" | while read -r p; do [ "$(cat /proc/"$p"/comm 2>/dev/null)" = "$2" ] && echo "$p"; done | head -n1; }
+# find_comm ROOT NAME: the first descendant of ROOT (or ROOT) whose comm is NAME; prints nothing (status 0)
+# while there is none yet. Callers poll it under set -e: a non-zero status while ROOT is still execing its
+# way to NAME would end the test silently.
+find_comm() {
+  local p
+  for p in $(_descendants "$1"); do
+    if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = "$2" ]; then echo "$p"; return 0; fi
+  done
+  return 0
+}
 
 _descendants() {
   local p=$1 c
