@@ -11,6 +11,8 @@
 #   updated   new UKI (other cmdline), re-signed with the same PCR key: opens by tpm
 #   tampered  cmdline changed, the old .pcrsig kept: tpm refused, nodeID fallback opens
 #   nosb      fresh vars (SecureBoot off): tpm refused (PCR 7), fallback opens, NOT re-sealed
+#             then rescue: the boot's mappings closed, `volseal unlock --disk /dev/vdX` (nodeID) activates STATE
+#             and u-adi through autoclear loop devices at their partition offsets, markers read back
 #   unsigned  SecureBoot on, UKI without Authenticode signature: systemd-boot refuses it, Linux never starts
 # Every boot: guest PCR 11 at /init = `volseal uki measure --phase :` on the host, after the cap =
 # `--phase enter-initrd:start-the-world`; the guest replays binary_bios_measurements + volseal's
@@ -85,12 +87,13 @@ copy_bin() { # FILE DEST: the binary and every library ldd lists (paths as on th
 }
 copy_bin "$VOLSEAL" /sbin/volseal
 copy_bin "$(command -v jq)" /bin/jq
+copy_bin "$(command -v dmsetup)" /sbin/dmsetup # the rescue check closes the boot's mappings
 for lib in libtss2-tctildr.so.0 libtss2-tcti-device.so.0; do # dlopen()ed: ldd does not list them
   copy_bin "/lib/x86_64-linux-gnu/$lib" "/lib/x86_64-linux-gnu/$lib"
 done
 : > $R/lib/modules/load.order
 for m in virtio_pci virtio_blk dm-crypt xts ecb efivarfs adiantum chacha_generic nhpoly1305 poly1305_generic \
-         algif_skcipher ext4; do
+         algif_skcipher ext4 loop; do
   modprobe -d "$K" -S "$KV" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
   cp "$ko" "$R/lib/modules/"; basename "$ko" >> "$R/lib/modules/load.order"
@@ -149,6 +152,25 @@ encryption:
   keys:
     - tpm: {}
       slot: 0
+    - nodeID: {}
+      slot: 1
+Y
+# the rescue check (nosb): `volseal unlock --disk` with the keys a rescue system has (nodeID, no tpm)
+cat > $R/test/rescue.yaml <<'Y'
+apiVersion: v1alpha1
+kind: VolumeConfig
+name: STATE
+encryption:
+  keys:
+    - nodeID: {}
+      slot: 1
+---
+apiVersion: v1alpha1
+kind: UserVolumeConfig
+name: adi
+encryption:
+  cipher: xchacha12
+  keys:
     - nodeID: {}
       slot: 1
 Y
@@ -324,6 +346,9 @@ mcopy -o $E loader.conf ::/loader/loader.conf
 linux_boot nosb uki.efi vars-nosb.fd
 [ "$(token_blob STATE)" = "$before_state" ] && [ "$(token_blob u-adi)" = "$before_adi" ] \
   && hpass "nosb: the tpm tokens are unchanged on disk (not re-sealed)" || hfail "nosb: a tpm token changed"
+n=$(grep -ac '^VMTEST PASS rescue-' nosb.txt || true)
+[ "$n" = 8 ] && hpass "nosb: the guest's rescue check (unlock --disk through loop devices) passed all 8 checks" \
+  || hfail "nosb: $n of 8 rescue checks passed in the guest"
 record nosb
 # 7. unsigned UKI under SecureBoot
 boot unsigned uki-unsigned.efi vars.fd --stop-on 'Access Denied|VMTEST|Linux version'
