@@ -157,6 +157,16 @@ static bool allowed_cipher(const char *c) {
 /* "cipher_null-ecb", "cipher_null" and friends: no encryption at all. */
 static bool null_cipher(const char *c) { return strstr(c, "cipher_null") != NULL || streq(c, "null"); }
 
+/* A segment or keyslot entry: a JSON object whose "type" is want. */
+static int check_entry_type(const char *what, struct json_object *o, const char *want, char *reason, size_t size) {
+        if (!json_object_is_type(o, json_type_object))
+                return refuse(reason, size, "%s is not a JSON object", what);
+        const char *type = json_str(o, "type");
+        if (!type || !streq(type, want))
+                return refuse(reason, size, "%s is of type %s, not %s", what, type ? type : "(none)", want);
+        return 0;
+}
+
 static int check_cipher(const char *what, const char *c, char *reason, size_t size) {
         if (!c)
                 return refuse(reason, size, "%s has no encryption field", what);
@@ -227,15 +237,8 @@ static int check_json(const uint8_t *json_area, uint64_t area_size, uint64_t hdr
         json_object_object_foreach(segments, sid, seg) {
                 char what[64];
                 snprintf(what, sizeof(what), "segment %.16s", sid);
-                if (!json_object_is_type(seg, json_type_object)) {
-                        r = refuse(reason, size, "%s is not a JSON object", what);
+                if ((r = check_entry_type(what, seg, "crypt", reason, size)) < 0)
                         goto out;
-                }
-                const char *type = json_str(seg, "type");
-                if (!type || !streq(type, "crypt")) {
-                        r = refuse(reason, size, "%s is of type %s, not crypt", what, type ? type : "(none)");
-                        goto out;
-                }
                 const char *enc = json_str(seg, "encryption");
                 if ((r = check_cipher(what, enc, reason, size)) < 0)
                         goto out;
@@ -259,15 +262,8 @@ static int check_json(const uint8_t *json_area, uint64_t area_size, uint64_t hdr
         json_object_object_foreach(keyslots, kid, ks) {
                 char what[64];
                 snprintf(what, sizeof(what), "keyslot %.16s", kid);
-                if (!json_object_is_type(ks, json_type_object)) {
-                        r = refuse(reason, size, "%s is not a JSON object", what);
+                if ((r = check_entry_type(what, ks, "luks2", reason, size)) < 0)
                         goto out;
-                }
-                const char *type = json_str(ks, "type");
-                if (!type || !streq(type, "luks2")) {
-                        r = refuse(reason, size, "%s is of type %s, not luks2", what, type ? type : "(none)");
-                        goto out;
-                }
                 struct json_object *area = json_obj(ks, "area");
                 const char *atype = area ? json_str(area, "type") : NULL;
                 if (!atype || !streq(atype, "raw")) {
