@@ -20,7 +20,7 @@ struct vs_tpm {
         TPM2B_NAME srk_name;
 
         ESYS_TR pcr_key;             /* the loaded PCR public key, ESYS_TR_NONE if none */
-        TPM2B_NAME pcr_key_name;     /* its Name as the TPM computed it */
+        TPM2B_NAME pcr_key_name;     /* its Name (policy_public_name; LoadExternal checked the TPM agrees) */
         TPM2B_NAME pkfp_for;         /* Name (exponent 65537) of the key whose .pcrsig fingerprint is pkfp */
         uint8_t pkfp[32];            /* SHA-256 of its RSAPublicKey DER: computed once per context */
 
