@@ -201,32 +201,24 @@ out:
 }
 
 /* Loads the PCR public key in the owner hierarchy (a NULL-hierarchy ticket is refused by PolicyAuthorize),
- * reusing the loaded one when its Name is the same. */
+ * reusing the loaded one when its Name is the same. `name` is policy_public_name(pub): Esys_LoadExternal
+ * fails (TSS2_ESYS_RC_MALFORMED_RESPONSE) unless the Name the TPM returns is nameAlg || SHA-256(pub), so
+ * the TPM agrees with it whenever the load succeeds, and Esys_TR_GetName (which would hash pub again through
+ * tpm2-tss's crypto backend, ~3 M instructions) is not needed. */
 static int load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_NAME *name) {
         if (t->pcr_key != ESYS_TR_NONE) {
                 if (t->pcr_key_name.size == name->size && memcmp(t->pcr_key_name.name, name->name, name->size) == 0)
                         return 0;
                 tpm_flush(t, &t->pcr_key);
         }
+        t->ticket_cached = false; /* a ticket names the key it was made with */
         ESYS_TR k = ESYS_TR_NONE;
         TSS2_RC rc = TPM_CALL(t, Esys_LoadExternal(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, pub,
                                                    ESYS_TR_RH_OWNER, &k));
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "TPM2_LoadExternal", "cannot load the PCR public key");
-        TPM2B_NAME *tname = NULL;
-        rc = Esys_TR_GetName(t->esys, k, &tname);
-        if (rc != TSS2_RC_SUCCESS) {
-                tpm_flush(t, &k);
-                return tpm_fail(t, rc, "Esys_TR_GetName", "cannot read the PCR public key's Name");
-        }
-        bool same = tname->size == name->size && memcmp(tname->name, name->name, name->size) == 0;
-        t->pcr_key_name = *tname;
-        free(tname);
+        t->pcr_key_name = *name;
         t->pcr_key = k;
-        if (!same) {
-                tpm_flush(t, &t->pcr_key);
-                return tpm_error(t, -EIO, "the TPM computed another Name for the PCR public key than volseal");
-        }
         return 0;
 }
 
@@ -260,11 +252,20 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
         char list[96];
         format_pcr_list(mask, list, sizeof(list));
 
-        /* 1. PCR_Read(11 + configured) once. */
+        /* 1. PCR_Read(11 + configured) once per run: the previous volume's values while nothing was extended. */
         struct vs_tpm_pcrs pcrs;
-        int r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, PCR11 | mask, &pcrs);
-        if (r < 0)
-                return r;
+        bool cached = t->pcrs_cached && (t->pcrs_cached_mask & (PCR11 | mask)) == (PCR11 | mask);
+        int r;
+        if (cached)
+                pcrs = t->pcrs_cache;
+        else {
+                r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, PCR11 | mask, &pcrs);
+                if (r < 0)
+                        return r;
+                t->pcrs_cache = pcrs;
+                t->pcrs_cached_mask = PCR11 | mask;
+                t->pcrs_cached = true;
+        }
 
         /* 2. The .pcrsig entry for PCR 11 = the value read, chosen and verified in software. */
         uint8_t pol[POLICY_SHA256_SIZE];
@@ -273,6 +274,12 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
         if (r < 0)
                 return tpm_error(t, r, "cannot compute the PolicyPCR digest of PCR 11");
         const struct pcrsig_entry *e = pcrsig_find(sig, PCR11, pkfp, pol);
+        if (!e && cached) {
+                log_debug("no signed policy for the PCR 11 value read for an earlier volume: reading the PCRs again");
+                t->pcrs_cached = false;
+                *ret_retry = true;
+                return 0;
+        }
         if (!e) {
                 size_t with_key = 0;
                 for (size_t i = 0; i < sig->n_entries; i++)
@@ -297,6 +304,12 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                         return r;
                 if (memcmp(d, sealed->policy_hash, POLICY_SHA256_SIZE) == 0)
                         which = i;
+        }
+        if (which < 0 && cached) {
+                log_debug("the PCR values read for an earlier volume do not satisfy this slot: reading them again");
+                t->pcrs_cached = false;
+                *ret_retry = true;
+                return 0;
         }
         if (which < 0) {
                 if (mask)
@@ -332,6 +345,7 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                 goto out;
         if (changed) {
                 log_debug("PCR 11 changed during unseal: reading it again");
+                t->pcrs_cached = false;
                 *ret_retry = true;
                 r = 0;
                 goto out;
@@ -354,15 +368,30 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                 .signature.rsassa = { .hash = TPM2_ALG_SHA256, .sig.size = (uint16_t) e->sig_len },
         };
         memcpy(s.signature.rsassa.sig.buffer, e->sig, e->sig_len);
-        TSS2_RC rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+        /* The TPM's ticket for this policy under this key is good for every session of the run. */
+        bool reuse = t->ticket_cached && memcmp(t->ticket_pol, pol, POLICY_SHA256_SIZE) == 0;
+        TSS2_RC rc;
+        if (!reuse) {
+                rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                                       &hashed, &s, &ticket));
-        if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
-                goto out;
+                if (rc != TSS2_RC_SUCCESS) {
+                        r = tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
+                        goto out;
+                }
+                t->ticket = *ticket;
+                memcpy(t->ticket_pol, pol, POLICY_SHA256_SIZE);
+                t->ticket_cached = true;
         }
         TPM2B_NONCE ref = {};
         rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved,
-                                              &ref, &t->pcr_key_name, ticket));
+                                              &ref, &t->pcr_key_name, &t->ticket));
+        if (rc != TSS2_RC_SUCCESS && reuse) {
+                log_debug("the TPM refused the ticket kept from an earlier volume: verifying the signature again");
+                t->ticket_cached = false;
+                *ret_retry = true;
+                r = 0;
+                goto out;
+        }
         if (rc != TSS2_RC_SUCCESS) {
                 r = tpm_fail(t, rc, "TPM2_PolicyAuthorize", "the TPM refused the signed PCR policy");
                 goto out;
@@ -373,6 +402,7 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                         goto out;
                 if (changed) {
                         log_debug("PCR %s changed during unseal: reading them again", list);
+                        t->pcrs_cached = false;
                         *ret_retry = true;
                         r = 0;
                         goto out;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tss2/tss2_mu.h>
 
 #include "log.h"
 #include "policy.h"
@@ -43,6 +44,43 @@ int tpm_persistent_handles(struct vs_tpm *t, TPM2_HANDLE *ret, size_t max) {
         return (int) n;
 }
 
+/* IESYSC_KEY_RSRC of tpm2-tss's esys_types.h (not installed): the type tag of an object's serialized
+ * resource. */
+#define IESYS_KEY_RSRC 1u
+
+/* The Name of a persistent object `tr` (from Esys_TR_FromTPMPublic), as Esys_TR_GetName would give it:
+ * nameAlg || H(public area that ReadPublic returned). Esys_TR_GetName hashes through tpm2-tss 3.2's crypto
+ * backend, which builds a new OpenSSL library context per hash (~3 M instructions); here the public area is
+ * read back from Esys_TR_Serialize, whose IESYS_RESOURCE (tpm2-tools' .tr file format) is: UINT32 TPM
+ * handle, TPM2B_NAME, UINT32 resource type, then for a key its TPM2B_PUBLIC; policy_public_name() hashes it.
+ * The public area is hashed rather than the Name field taken as is, as Esys_TR_GetName does, so the key that
+ * later salts the session is the one the Name check covered. Anything else (a nameAlg other than SHA-256,
+ * an unexpected layout) falls back to Esys_TR_GetName. */
+static TSS2_RC persistent_name(struct vs_tpm *t, ESYS_TR tr, TPM2_HANDLE handle, TPM2B_NAME *ret) {
+        uint8_t *buf = NULL;
+        size_t len = 0, off = 0;
+        uint32_t h = 0, type = 0;
+        TPM2B_NAME stored;
+        TPM2B_PUBLIC pub = {}; /* tss2-mu refuses (TSS2_SYS_RC_BAD_VALUE) a destination whose size is not 0 */
+        bool ok = Esys_TR_Serialize(t->esys, tr, &buf, &len) == TSS2_RC_SUCCESS &&
+                Tss2_MU_UINT32_Unmarshal(buf, len, &off, &h) == TSS2_RC_SUCCESS && h == handle &&
+                Tss2_MU_TPM2B_NAME_Unmarshal(buf, len, &off, &stored) == TSS2_RC_SUCCESS &&
+                Tss2_MU_UINT32_Unmarshal(buf, len, &off, &type) == TSS2_RC_SUCCESS && type == IESYS_KEY_RSRC &&
+                Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, &pub) == TSS2_RC_SUCCESS && off == len &&
+                pub.publicArea.nameAlg == TPM2_ALG_SHA256 && policy_public_name(&pub, ret) == 0;
+        free(buf);
+        if (ok)
+                return TSS2_RC_SUCCESS;
+        log_debug("persistent handle 0x%08x: Name through Esys_TR_GetName (serialized resource not a SHA-256 key)",
+                  handle);
+        TPM2B_NAME *got = NULL;
+        TSS2_RC rc = Esys_TR_GetName(t->esys, tr, &got);
+        if (rc == TSS2_RC_SUCCESS)
+                *ret = *got;
+        free(got);
+        return rc;
+}
+
 /* Looks for a persistent handle whose Name is `name`; on success *ret holds an ESYS_TR for it. */
 static int find_persistent(struct vs_tpm *t, const TPM2B_NAME *name, ESYS_TR *ret, uint32_t *ret_handle) {
         TPM2_HANDLE handles[64];
@@ -59,10 +97,8 @@ static int find_persistent(struct vs_tpm *t, const TPM2B_NAME *name, ESYS_TR *re
                         log_debug("persistent handle 0x%08x unreadable: %s", handles[i], Tss2_RC_Decode(rc));
                         continue;
                 }
-                TPM2B_NAME *got = NULL;
-                rc = Esys_TR_GetName(t->esys, tr, &got);
-                bool eq = rc == TSS2_RC_SUCCESS && name_eq(got, name);
-                free(got);
+                TPM2B_NAME got;
+                bool eq = persistent_name(t, tr, handles[i], &got) == TSS2_RC_SUCCESS && name_eq(&got, name);
                 if (eq) {
                         *ret = tr;
                         *ret_handle = handles[i];
@@ -73,6 +109,9 @@ static int find_persistent(struct vs_tpm *t, const TPM2B_NAME *name, ESYS_TR *re
         return 0;
 }
 
+/* The SRK's Name is computed by policy_public_name() from outPublic: Esys_CreatePrimary has already checked
+ * that the Name the TPM returned is nameAlg || SHA-256(outPublic), so this is the Name ESYS holds, without
+ * Esys_TR_GetName hashing it again through tpm2-tss's crypto backend (~3 M instructions). */
 static int create_primary(struct vs_tpm *t, ESYS_TR *ret, TPM2B_NAME *ret_name) {
         TPM2B_PUBLIC tmpl;
         policy_srk_template(&tmpl);
@@ -80,19 +119,18 @@ static int create_primary(struct vs_tpm *t, ESYS_TR *ret, TPM2B_NAME *ret_name) 
         TPM2B_DATA outside = {};
         TPML_PCR_SELECTION creation_pcr = {};
         ESYS_TR tr = ESYS_TR_NONE;
+        TPM2B_PUBLIC *out_pub = NULL;
         TSS2_RC rc = TPM_CALL(t, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                                     ESYS_TR_NONE, &sens, &tmpl, &outside, &creation_pcr, &tr,
-                                                    NULL, NULL, NULL, NULL));
+                                                    &out_pub, NULL, NULL, NULL));
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "TPM2_CreatePrimary", "cannot create the SRK under the owner hierarchy");
-        TPM2B_NAME *name = NULL;
-        rc = Esys_TR_GetName(t->esys, tr, &name);
-        if (rc != TSS2_RC_SUCCESS) {
+        int r = policy_public_name(out_pub, ret_name);
+        free(out_pub);
+        if (r < 0) {
                 tpm_flush(t, &tr);
-                return tpm_fail(t, rc, "Esys_TR_GetName", "cannot read the SRK's Name");
+                return tpm_error(t, r, "cannot compute the SRK's Name");
         }
-        *ret_name = *name;
-        free(name);
         *ret = tr;
         return 0;
 }

@@ -2,10 +2,12 @@
 # The parts ./run bench rests on, without timing anything: the C harness drives systemd's token plugin
 # (tests/bench/sd-token-unlock) and opens a systemd-cryptenroll enrolment on swtpm, refuses a wrong image,
 # and leaves no session behind with --flush; the counting relay (tests/lib/tpm-relay.py) records exactly the
-# commands a client sends; tests/lib/tpm-names names them.
+# commands a client sends; tests/lib/tpm-names names them. tests/bench/floor (the least the libraries need)
+# enrols, opens its keyslot through PolicyPCR(7) + Unseal, leaves nothing loaded, and is refused once PCR 7 moves.
 . "$(dirname "$0")/../lib/common.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 : "${SD_TOKEN_UNLOCK:?SD_TOKEN_UNLOCK not set (run through meson)}"
+: "${BENCH_FLOOR:?BENCH_FLOOR not set (run through meson)}"
 # Under ASan the harness hosts systemd's plugin and tpm2-tss (not volseal code): their allocations are not ours
 [ "${VOLSEAL_SANITIZED:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
 NAMES=$TOP/tests/lib/tpm-names
@@ -54,4 +56,25 @@ truncate -s 20M "$T/o.img"
 cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$T/o.img" "$T/pass"
 if "$SD_TOKEN_UNLOCK" --flush "$T/o.img" "$VOLSEAL_TCTI" /dev/null >/dev/null 2>&1; then fail "an image without a token opened"; fi
 ok "an image without a systemd-tpm2 token is refused"
+
+# the floor: enrol adds a keyslot + token, unlock opens exactly that keyslot through the policy
+truncate -s 20M "$T/f.img"
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$T/f.img" "$T/pass"
+[ "$("$BENCH_FLOOR" enrol "$T/f.img" "$T/pass" "$VOLSEAL_TCTI" "$T/f.blob")" = "slot 1" ] || fail "floor enrol"
+cryptsetup luksDump --dump-json-metadata "$T/f.img" | jq -e '.tokens["0"].type == "floor" and .keyslots["1"].kdf.type == "pbkdf2"' >/dev/null ||
+  fail "floor enrol: no floor token / PBKDF2 keyslot 1"
+: > "$T/commands.txt"
+[ "$("$BENCH_FLOOR" unlock "$T/f.img" "$RELAY" "$T/f.blob")" = "slot 1" ] || fail "floor unlock"
+sleep 0.2
+cmds=$("$NAMES" < "$T/commands.txt")
+contains "$cmds" "StartAuthSession"
+contains "$cmds" "PolicyPCR"
+contains "$cmds" "Unseal"
+[ -z "$(tpm2_getcap handles-loaded-session)" ] && [ -z "$(tpm2_getcap handles-transient)" ] || fail "the floor left something loaded"
+ok "the floor enrols and opens its keyslot ($(wc -l < "$T/commands.txt") TPM commands: $cmds), leaving nothing loaded"
+tpm2_pcrextend 7:sha256=0000000000000000000000000000000000000000000000000000000000000001
+if "$BENCH_FLOOR" unlock "$T/f.img" "$VOLSEAL_TCTI" "$T/f.blob" >/dev/null 2>"$T/floor.err"; then fail "the floor opened after PCR 7 moved"; fi
+contains "$(cat "$T/floor.err")" "Unseal failed"
+tpm2_flushcontext -t; tpm2_flushcontext -s
+ok "the floor is refused once PCR 7 moves (its policy is real)"
 done_testing

@@ -59,6 +59,12 @@ tpm2_readpublic -c 0x81000002 >/dev/null || fail "the other key at 0x81000002 wa
 contains "$("$VOLSEAL" tpm info)" "srk:           persistent at 0x81000001, Name $talos_name"
 [ "$("$HELPER" srk | tail -1)" = 0x81000001 ] || fail "the persistent SRK is not used"
 ok "tpm setup persists into a free handle, is idempotent, never evicts"
+# persistent Names (0x81000001: ECC SRK, 0x81000002: an RSA key) are hashed from the serialized ESYS
+# resource, not through Esys_TR_GetName (src/tpm/srk.c persistent_name)
+"$HELPER" srk --debug > "$T/srk-debug.txt" 2>&1
+contains "$(cat "$T/srk-debug.txt")" "using the SRK at persistent handle 0x81000001"
+not_contains "$(cat "$T/srk-debug.txt")" "Name through Esys_TR_GetName"
+ok "persistent handles' Names come from the serialized resource"
 # a persistent key of the same template with another unique is not taken for the SRK
 tpm2_evictcontrol -Q -C o -c 0x81000001
 tpm2_createprimary -Q -C o -G ecc256:null:aes128cfb -g sha256 \

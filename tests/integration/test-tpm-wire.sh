@@ -2,8 +2,10 @@
 # What crosses the TPM bus and what tpm2-tss prints: a capturing relay (tests/lib/tpm-relay.py) sits between
 # volseal and swtpm (data port N and control port N+1). The 32 secret bytes and their base64 (the LUKS
 # passphrase) never appear in the capture, during seal (Create's inSensitive) or unseal (Unseal's response);
-# nor in the output with TSS2_LOG=all+trace. Also counts the TPM commands of an unseal, and makes PCR 11 move
-# between volseal's PCR_Read and its PolicyPCR (the relay injects an extend): volseal re-reads and retries.
+# nor in the output with TSS2_LOG=all+trace. Also counts the TPM commands of an unseal (a further unseal in the
+# same context reuses the PCR values and the VerifySignature ticket: 7 commands), and makes PCR 11 move between
+# volseal's PCR_Read and its PolicyPCR (the relay injects an extend): volseal re-reads and retries, also when
+# the values it had kept from an earlier unseal are the stale ones.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tpm.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
@@ -78,7 +80,15 @@ contains "$pfirst" "PCR_Read Load StartAuthSession LoadExternal PolicyPCR Verify
 not_contains "$pfirst" "CreatePrimary"
 not_contains "$pfirst" "PolicyGetDigest"
 [ "$(echo "$pfirst" | wc -w)" -le 13 ] || fail "more than 13 commands for one unseal with a persistent SRK"
-[ $(( (n3 - n1) / 2 )) -le 9 ] || fail "more than 9 commands per further unseal"
+[ $(( (n3 - n1) / 2 )) -le 7 ] || fail "more than 7 commands per further unseal"
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" --count 2 >/dev/null
+two=$(names < "$T/commands.txt")
+[ "$(grep -o PCR_Read <<<"$two" | wc -l)" = 1 ] || fail "the second unseal read the PCRs again: $two"
+[ "$(grep -o VerifySignature <<<"$two" | wc -l)" = 1 ] || fail "the second unseal verified the signature again: $two"
+[ "$(grep -o PolicyAuthorize <<<"$two" | wc -l)" = 2 ] || fail "two unseals, not two PolicyAuthorize: $two"
+[ "$(grep -o Unseal <<<"$two" | wc -l)" = 2 ] || fail "two unseals, not two Unseal: $two"
+echo "# persistent SRK, 2 unseals in one context: $two"
 ok "one unseal = $(echo "$pfirst" | wc -w) commands with a persistent SRK, $(( (n3 - n1) / 2 )) per further unseal"
 check_capture || fail "secret on the wire (later unseals)"
 
@@ -113,22 +123,35 @@ TSS2_LOG=all+trace "$HELPER" srk --debug-tpm > "$T/dbg.txt" 2>&1
 contains "$(cat "$T/dbg.txt")" ":esys:"
 contains "$(cat "$T/dbg.txt")" "--debug-tpm: tpm2-tss logging follows TSS2_LOG"
 ok "--debug-tpm: trace appears, with a warning"
-# --- PCR 11 moves during the unseal (systemd-pcrphase running concurrently): TPM_RC_VALUE, re-read, retry
-now=$(pcr_hex 11)
-later=$(next_pcr_hex "$now" leave-initrd)
-pcrsig_json "$T/sig2.json" "$(pcrsig_entry "$now")" "$(pcrsig_entry "$later")"
-printf leave-initrd | sha256sum | cut -d' ' -f1 > "$T/inject"
-: > "$T/commands.txt"
-"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig2.json" --dir "$T/s" > "$T/race.txt" 2>&1 ||
-  fail "unseal with PCR 11 moving: $(cat "$T/race.txt")"
-[ ! -e "$T/inject" ] || fail "the relay did not inject the extend"
-[ "$(pcr_hex 11)" = "$later" ] || fail "PCR 11 did not move"
-cmp -s "$T/s/secret" "$T/s/unsealed" || fail "secret differs after the retry"
-race=$(names < "$T/commands.txt")
-[ "$(grep -o PCR_Read <<<"$race" | wc -l)" = 2 ] || fail "PCR 11 not re-read: $race"
-[ "$(grep -o StartAuthSession <<<"$race" | wc -l)" = 2 ] || fail "no fresh session: $race"
-echo "# PCR 11 moved during unseal: $race"
+# --- PCR 11 moves during the unseal (systemd-pcrphase running concurrently): TPM_RC_VALUE, re-read, retry.
+# race AT COUNT: the relay extends PCR 11 before the AT-th PolicyPCR of `unseal --count COUNT`; prints the
+# commands sent, after checking that PCR 11 moved and the secret still came out.
+race() {
+  local now later
+  now=$(pcr_hex 11)
+  later=$(next_pcr_hex "$now" leave-initrd)
+  pcrsig_json "$T/race.json" "$(pcrsig_entry "$now")" "$(pcrsig_entry "$later")"
+  printf '%s %s\n' "$(printf leave-initrd | sha256sum | cut -d' ' -f1)" "$1" > "$T/inject"
+  : > "$T/commands.txt"
+  "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/race.json" --dir "$T/s" --count "$2" > "$T/race.txt" 2>&1 ||
+    fail "unseal with PCR 11 moving: $(cat "$T/race.txt")"
+  [ ! -e "$T/inject" ] || fail "the relay did not inject the extend"
+  [ "$(pcr_hex 11)" = "$later" ] || fail "PCR 11 did not move"
+  cmp -s "$T/s/secret" "$T/s/unsealed" || fail "secret differs after the retry"
+  names < "$T/commands.txt"
+}
+count() { grep -o "$1" <<<"$2" | wc -l; }
+r=$(race 1 1)
+[ "$(count PCR_Read "$r")" = 2 ] && [ "$(count StartAuthSession "$r")" = 2 ] || fail "PCR 11 not re-read / no fresh session: $r"
+echo "# PCR 11 moved during unseal: $r"
 ok "PCR 11 moving between PCR_Read and PolicyPCR: re-read and retried with the next signed phase"
+# a second unseal starts from the values kept from the first: the extend comes before the 3rd PolicyPCR (the
+# first unseal sends PolicyPCR 11 and PolicyPCR 7), so the kept values are stale
+r=$(race 3 2)
+[ "$(count PCR_Read "$r")" = 2 ] && [ "$(count StartAuthSession "$r")" = 3 ] && [ "$(count VerifySignature "$r")" = 2 ] ||
+  fail "kept PCR values not dropped, re-read and re-verified: $r"
+echo "# PCR 11 moved before the 2nd unseal: $r"
+ok "PCR 11 moving before a later unseal: the kept values are dropped, re-read and retried"
 [ -z "$(tpm2_getcap handles-transient)" ] || fail "transient objects left"
 [ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "sessions left"
 done_testing

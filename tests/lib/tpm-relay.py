@@ -9,7 +9,8 @@ tests can count the commands of an operation. Prints M on stdout once listening,
 With INJECT_FLAG_FILE: when a TPM2_PolicyPCR command arrives while that file exists, the relay first sends
 the TPM its own TPM2_PCR_Extend(11, sha256 bank, <32 bytes of the file, hex>) and swallows the answer, then
 removes the file and forwards the PolicyPCR: PCR 11 moves between the client's PCR_Read and its PolicyPCR,
-the race volseal must survive (TPM_RC_VALUE, re-read, retry).
+the race volseal must survive (TPM_RC_VALUE, re-read, retry). A second word N in the file ("<hex> N")
+lets N-1 PolicyPCR commands pass first (the file counts down), e.g. to move PCR 11 before a later volume.
 """
 import os
 import random
@@ -83,8 +84,13 @@ def command_forwarder(dst, conn):
             cmd, buf = buf[:size], buf[size:]
             cc = int.from_bytes(cmd[6:10], "big")
             record(b"", [cc])
-            if cc == CC_POLICY_PCR and inject_path and os.path.exists(inject_path):
-                digest = bytes.fromhex(open(inject_path).read().strip())
+            words = open(inject_path).read().split() if cc == CC_POLICY_PCR and inject_path and os.path.exists(inject_path) else []
+            if len(words) > 1 and int(words[1]) > 1:
+                with open(inject_path, "w") as f:
+                    f.write("%s %d\n" % (words[0], int(words[1]) - 1))
+                words = []
+            if words:
+                digest = bytes.fromhex(words[0])
                 os.unlink(inject_path)
                 conn.dropped.clear()
                 conn.drop = 1
