@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/asn1t.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
@@ -268,11 +269,28 @@ void policy_srk_template(TPM2B_PUBLIC *ret) {
         };
 }
 
+/* PKCS#1 RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }: the same ASN.1 template
+ * OpenSSL's own RSAPublicKey uses, so the DER is byte for byte what i2d_PublicKey() gives (systemd's pkfp).
+ * Encoding (n, e) with it skips i2d_PublicKey()'s OSSL_ENCODER lookup, which costs ~3.7 M instructions on
+ * OpenSSL 3.0 for a few hundred bytes of DER. */
+typedef struct {
+        BIGNUM *n, *e;
+} pkcs1_public;
+ASN1_SEQUENCE(pkcs1_public) = {
+        ASN1_SIMPLE(pkcs1_public, n, BIGNUM),
+        ASN1_SIMPLE(pkcs1_public, e, BIGNUM),
+} static_ASN1_SEQUENCE_END(pkcs1_public)
+
 int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]) {
-        unsigned char *der = NULL;
         if (!pkey || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)
                 return log_error_errno(-EINVAL, "pkfp: the key is not an RSA key");
-        int len = i2d_PublicKey(pkey, &der); /* RSA: PKCS#1 RSAPublicKey DER */
+        pkcs1_public pub = { NULL, NULL };
+        unsigned char *der = NULL;
+        int len = -1;
+        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &pub.n) && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &pub.e))
+                len = ASN1_item_i2d((ASN1_VALUE *) &pub, &der, ASN1_ITEM_rptr(pkcs1_public));
+        BN_free(pub.n);
+        BN_free(pub.e);
         if (len <= 0)
                 return log_error_errno(-EIO, "pkfp: cannot DER-encode the RSA public key");
         int r = sha256_parts(ret, der, (size_t) len, NULL, 0, NULL, 0, NULL, 0);
@@ -280,10 +298,62 @@ int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]) {
         return r;
 }
 
-int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret) {
+/* SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }, read
+ * without decoding the key (d2i_X509_PUBKEY() would run the OSSL_DECODER lookup on it). */
+typedef struct {
+        X509_ALGOR *alg;
+        ASN1_BIT_STRING *key;
+} spki;
+ASN1_SEQUENCE(spki) = {
+        ASN1_SIMPLE(spki, alg, X509_ALGOR),
+        ASN1_SIMPLE(spki, key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(spki)
+
+/* The RSA public keys every caller has ("PUBLIC KEY" with rsaEncryption, "RSA PUBLIC KEY"), without
+ * OpenSSL 3.0's OSSL_DECODER lookup (~4.4 M instructions): the PEM's first block to DER, then the PKCS#1
+ * RSAPublicKey through d2i_PublicKey() (what OpenSSL's own rsaEncryption SPKI decoder does with it). NULL
+ * for anything else or any leftover byte: the OSSL_DECODER path decides those, as before. */
+static EVP_PKEY *load_rsa_public_pem(const char *pem, size_t len) {
+        BIO *bio = BIO_new_mem_buf(pem, (int) len);
+        char *name = NULL, *header = NULL;
+        unsigned char *der = NULL;
+        long der_len = 0;
         EVP_PKEY *pkey = NULL;
+        if (bio && PEM_read_bio(bio, &name, &header, &der, &der_len) == 1 && header[0] == 0) {
+                const unsigned char *p = der, *pk = NULL;
+                long pk_len = 0;
+                spki *s = NULL;
+                if (streq(name, PEM_STRING_RSA_PUBLIC)) {
+                        pk = der;
+                        pk_len = der_len;
+                } else if (streq(name, PEM_STRING_PUBLIC) &&
+                           (s = (spki *) ASN1_item_d2i(NULL, &p, der_len, ASN1_ITEM_rptr(spki))) && p == der + der_len) {
+                        const ASN1_OBJECT *obj = NULL;
+                        X509_ALGOR_get0(&obj, NULL, NULL, s->alg);
+                        if (OBJ_obj2nid(obj) == NID_rsaEncryption) {
+                                pk = ASN1_STRING_get0_data(s->key);
+                                pk_len = ASN1_STRING_length(s->key);
+                        }
+                }
+                const unsigned char *q = pk;
+                if (pk && (pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, pk_len)) && q != pk + pk_len) {
+                        EVP_PKEY_free(pkey);
+                        pkey = NULL;
+                }
+                ASN1_item_free((ASN1_VALUE *) s, ASN1_ITEM_rptr(spki));
+        }
+        BIO_free(bio);
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(der);
+        ERR_clear_error();
+        return pkey;
+}
+
+int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret) {
         if (!pem || !ret || len > INT_MAX)
                 return -EINVAL;
+        EVP_PKEY *pkey = load_rsa_public_pem(pem, len);
         static const char *const structures[] = { "SubjectPublicKeyInfo", "type-specific" };
         for (size_t i = 0; i < ELEMENTSOF(structures) && !pkey; i++) {
                 OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", structures[i], NULL,

@@ -21,10 +21,11 @@ struct vs_luks {
         struct crypt_device *cd;
         char *device;
         /* vs_luks_load_validated(): the memfd holding the validated metadata copy libcryptsetup reads as a
-         * detached header, and SHA-256 of the JSON area in use + the keyslots area (compared before writes). */
+         * detached header, and where its JSON area in use and keyslot areas are: vs_luks_load_for_write()
+         * compares exactly those bytes with the device's. */
         int hdr_fd;
         uint64_t offset;
-        uint8_t fingerprint[32];
+        struct vs_luks_header_info info;
         bool validated;
 };
 
@@ -415,15 +416,13 @@ static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off, size_t *re
         return 0;
 }
 
-/* Reads the LUKS2 metadata of `device` at `offset` once: both headers, validated, then exactly the keyslot
- * areas the validated JSON names. With `mfd` >= 0 the bytes are written there at their offsets (a sparse
- * detached header: the unused keyslots area stays a hole). `fp` = SHA-256 of the JSON area in use and the
- * keyslot areas. -EINVAL with `reason` = refused. */
-static int read_metadata(const char *device, uint64_t offset, uint64_t limit, int mfd, struct vs_luks_header_info *info,
-                         uint8_t fp[32], char *reason, size_t reason_size) {
-        _cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(errno, "cannot open %s: %s", device, strerror(errno));
+enum { CHUNK = 64 * 1024 };
+static size_t chunk_len(uint64_t left) { return left < CHUNK ? (size_t) left : CHUNK; }
+
+/* Reads both headers of `fd` (`device`) at `offset` once and validates them: *ret_buf holds them (free it).
+ * -EINVAL with `reason` = refused. */
+static int read_headers(int fd, const char *device, uint64_t offset, uint64_t limit, uint8_t **ret_buf,
+                        struct vs_luks_header_info *info, char *reason, size_t reason_size) {
         uint8_t first[VS_LUKS_HEADER_BINARY];
         size_t got;
         int r = pread_full(fd, first, sizeof(first), offset, &got);
@@ -448,45 +447,102 @@ static int read_metadata(const char *device, uint64_t offset, uint64_t limit, in
                 snprintf(reason, reason_size, "its metadata area (%" PRIu64 " bytes) is larger than the partition", info->metadata_size);
                 return -EINVAL;
         }
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-            EVP_DigestUpdate(ctx, buf + info->json_offset, info->hdr_size - VS_LUKS_HEADER_BINARY) != 1) {
-                EVP_MD_CTX_free(ctx);
-                return -EIO;
-        }
-        errno = 0;
-        if (mfd >= 0 && (ftruncate(mfd, (off_t) info->metadata_size) < 0 ||
-                         pwrite(mfd, buf, (size_t) (2 * info->hdr_size), 0) != (ssize_t) (2 * info->hdr_size)))
-                r = log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
-        for (unsigned i = 0; r >= 0 && i < info->n_areas; i++) {
-                size_t n = (size_t) info->areas[i].size;
-                _cleanup_free_ uint8_t *area = malloc(n);
-                if (!area) {
-                        r = -ENOMEM;
-                        break;
-                }
-                r = pread_full(fd, area, n, offset + info->areas[i].offset, &got);
-                if (r < 0) {
-                        r = log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
-                        break;
-                }
+        *ret_buf = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Keyslot area `i` of `info`, read from `fd` at `offset` in chunks: copied into `mfd` at its offset, or (with
+ * `compare`) compared with `mfd`'s bytes there (-ESTALE on the first difference). */
+static int pass_area(int fd, const char *device, uint64_t offset, const struct vs_luks_header_info *info, unsigned i,
+                     int mfd, bool compare, uint8_t *a, uint8_t *b, char *reason, size_t reason_size) {
+        for (uint64_t done = 0; done < info->areas[i].size;) {
+                size_t n = chunk_len(info->areas[i].size - done), got;
+                uint64_t at = info->areas[i].offset + done;
+                int r = pread_full(fd, a, n, offset + at, &got);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read %s: %s", device, strerror(-r));
                 if (got < n) {
                         snprintf(reason, reason_size, "it is truncated: keyslot area [%" PRIu64 ", +%" PRIu64 ") lies beyond the end",
                                  info->areas[i].offset, info->areas[i].size);
-                        r = -EINVAL;
-                        break;
+                        return -EINVAL;
                 }
                 errno = 0;
-                if (EVP_DigestUpdate(ctx, area, n) != 1)
-                        r = -EIO;
-                else if (mfd >= 0 && pwrite(mfd, area, n, (off_t) info->areas[i].offset) != (ssize_t) n)
-                        r = log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
+                if (compare) {
+                        r = pread_full(mfd, b, n, at, &got);
+                        if (r < 0 || got < n)
+                                return log_error_errno(r < 0 ? r : -EIO, "cannot read the in-memory header copy of %s", device);
+                        if (memcmp(a, b, n) != 0)
+                                return -ESTALE;
+                } else if (pwrite(mfd, a, n, (off_t) at) != (ssize_t) n)
+                        return log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
+                done += n;
         }
-        unsigned md_len = 0;
-        if (r >= 0 && EVP_DigestFinal_ex(ctx, fp, &md_len) != 1)
-                r = -EIO;
-        EVP_MD_CTX_free(ctx);
+        return 0;
+}
+
+/* Reads the LUKS2 metadata of `device` at `offset` once: both headers, validated, then exactly the keyslot
+ * areas the validated JSON names, written into `mfd` at their offsets (a sparse detached header: the unused
+ * keyslots area stays a hole). -EINVAL with `reason` = refused. */
+static int read_metadata(const char *device, uint64_t offset, uint64_t limit, int mfd, struct vs_luks_header_info *info,
+                         char *reason, size_t reason_size) {
+        _cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open %s: %s", device, strerror(errno));
+        _cleanup_free_ uint8_t *buf = NULL;
+        int r = read_headers(fd, device, offset, limit, &buf, info, reason, reason_size);
+        if (r < 0)
+                return r;
+        errno = 0;
+        if (ftruncate(mfd, (off_t) info->metadata_size) < 0 ||
+            pwrite(mfd, buf, (size_t) (2 * info->hdr_size), 0) != (ssize_t) (2 * info->hdr_size))
+                return log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
+        _cleanup_free_ uint8_t *chunk = malloc(CHUNK);
+        if (!chunk)
+                return -ENOMEM;
+        for (unsigned i = 0; r >= 0 && i < info->n_areas; i++)
+                r = pass_area(fd, device, offset, info, i, mfd, false, chunk, NULL, reason, reason_size);
         return r;
+}
+
+/* Whether the device's LUKS2 metadata (validated again) has the same JSON area in use and keyslot areas as
+ * the validated copy `v` in its memfd: 0 the same, -ESTALE changed, -EINVAL refused (`reason`). Only those
+ * regions: libcryptsetup may have rewritten the other (stale or damaged) header copy inside the memfd when
+ * it loaded it (its repair); it never writes the copy it uses, nor keyslot areas, on load, and the memfd is
+ * sealed against writes once it is loaded. */
+static int same_metadata(const struct vs_luks *v, char *reason, size_t reason_size) {
+        _cleanup_close_ int fd = open(v->device, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open %s: %s", v->device, strerror(errno));
+        struct vs_luks_header_info info;
+        _cleanup_free_ uint8_t *buf = NULL;
+        int r = read_headers(fd, v->device, 0, 0, &buf, &info, reason, reason_size);
+        if (r < 0)
+                return r;
+        if (info.hdr_size != v->info.hdr_size)
+                return -ESTALE;
+        _cleanup_free_ uint8_t *a = malloc(CHUNK), *b = malloc(CHUNK);
+        if (!a || !b)
+                return -ENOMEM;
+        /* the JSON area in use: the device's (already in buf) against the validated one, wherever each lies */
+        for (uint64_t done = VS_LUKS_HEADER_BINARY; done < info.hdr_size;) {
+                size_t n = chunk_len(info.hdr_size - done), got;
+                uint64_t in_use = v->info.json_offset - VS_LUKS_HEADER_BINARY + done;
+                r = pread_full(v->hdr_fd, b, n, in_use, &got);
+                if (r < 0 || got < n)
+                        return log_error_errno(r < 0 ? r : -EIO, "cannot read the in-memory header copy of %s", v->device);
+                if (memcmp(buf + info.json_offset - VS_LUKS_HEADER_BINARY + done, b, n) != 0)
+                        return -ESTALE;
+                done += n;
+        }
+        /* the same JSON names the same keyslot areas */
+        if (info.n_areas != v->info.n_areas || memcmp(info.areas, v->info.areas, info.n_areas * sizeof(info.areas[0])) != 0)
+                return -ESTALE;
+        for (unsigned i = 0; i < info.n_areas; i++) {
+                r = pass_area(fd, v->device, 0, &info, i, v->hdr_fd, true, a, b, reason, reason_size);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, const char *data_device,
@@ -496,8 +552,7 @@ int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, c
         if (mfd < 0)
                 return log_error_errno(errno, "cannot create the in-memory header copy for %s: %s", device, strerror(errno));
         struct vs_luks_header_info info;
-        uint8_t fp[32];
-        int r = read_metadata(device, offset, size, mfd, &info, fp, reason, reason_size);
+        int r = read_metadata(device, offset, size, mfd, &info, reason, reason_size);
         if (r < 0)
                 return r;
         if (info.damaged_copy)
@@ -514,7 +569,7 @@ int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, c
                 return -ENOMEM;
         l->hdr_fd = -1;
         l->offset = offset;
-        memcpy(l->fingerprint, fp, sizeof(fp));
+        l->info = info;
         l->device = strdup(device);
         if (!l->device) {
                 free(l);
@@ -532,6 +587,10 @@ int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, c
                 snprintf(reason, reason_size, "libcryptsetup refuses the validated copy: %s", strerror(-r));
                 return -EINVAL;
         }
+        /* Loaded (and its repair of a stale copy, if any, done): from now on the copy cannot change, so
+         * vs_luks_load_for_write() compares the device with exactly the validated bytes. */
+        if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE) < 0)
+                log_debug("%s: cannot seal the in-memory header copy against writes: %s", device, strerror(errno));
         l->hdr_fd = TAKE_FD(mfd);
         l->validated = true;
         *ret = l;
@@ -546,12 +605,8 @@ int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret
         if (r < 0)
                 return r;
         /* What libcryptsetup has just read must still be what was validated. */
-        struct vs_luks_header_info info;
         char reason[256] = "";
-        uint8_t fp[32];
-        r = read_metadata(validated->device, 0, 0, -1, &info, fp, reason, sizeof(reason));
-        if (r >= 0 && memcmp(fp, validated->fingerprint, sizeof(fp)) != 0)
-                r = -ESTALE;
+        r = same_metadata(validated, reason, sizeof(reason));
         if (r < 0) {
                 vs_luks_free(w);
                 return log_error_errno(r == -EINVAL ? EINVAL : -r, "%s: the LUKS2 header changed after it was validated%s%s; not writing to it",

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "fixture.h"
 #include "policy.h"
@@ -165,10 +167,27 @@ static void test_rsa_name(void **state) {
         assert_int_equal(policy_pkfp(pk1, fp1), 0);
         assert_memory_equal(fp, fp1, 32);
         assert_hex(fp, 32, "2b1f3f8377f89ebf3cdc4113d1dc46f08d4dffe8d8019a20ba841a1a079e56c3");
+        /* the same bytes systemd hashes: SHA-256 of i2d_PublicKey() (PKCS#1 RSAPublicKey DER) */
+        unsigned char *der = NULL;
+        int der_len = i2d_PublicKey(pk, &der);
+        assert_true(der_len > 0);
+        assert_non_null(SHA256(der, (size_t) der_len, fp1));
+        OPENSSL_free(der);
+        assert_memory_equal(fp, fp1, 32);
         EVP_PKEY_free(pk);
         EVP_PKEY_free(pk1);
 
         assert_int_equal(policy_load_public_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 58, &pk), -EBADMSG);
+
+        /* not RSA: still a public key (the OSSL_DECODER path), but no pkfp */
+        static const char ec_pem[] = "-----BEGIN PUBLIC KEY-----\n"
+                                     "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEOgXqcNIcRFSIB/n0DdCbgBMOmSP/\n"
+                                     "/7OfkkzCf6+VAL01imLZLUryf3xgIgzOYRNhh4dlNoZJLlJKLAAZ7klcrQ==\n"
+                                     "-----END PUBLIC KEY-----\n";
+        assert_int_equal(policy_load_public_pem(ec_pem, strlen(ec_pem), &pk), 0);
+        assert_int_equal(EVP_PKEY_get_base_id(pk), EVP_PKEY_EC);
+        assert_int_equal(policy_pkfp(pk, fp), -EINVAL);
+        EVP_PKEY_free(pk);
 }
 
 static void test_srk(void **state) {
