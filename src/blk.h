@@ -3,6 +3,7 @@
  * Promise: probing never writes; vs_blk_wipe() erases only the magic bytes libblkid knows (filesystems,
  * LUKS headers (both copies), partition tables, swap), so the next probe reports the device empty. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 enum vs_blk_content {
@@ -11,8 +12,13 @@ enum vs_blk_content {
         VS_BLK_FOREIGN,  /* anything else: LUKS1, a filesystem, a partition table, swap, ambiguous */
 };
 
-/* The device node of the partition whose GPT PARTLABEL is `label`. -ENODEV when there is none. */
+/* The device node of the partition whose GPT PARTLABEL is `label`. -ENODEV when there is none. Looks at
+ * udev's /dev/disk/by-partlabel link, then at the partition names the kernel exports; no device is probed.
+ * Two partitions with the label: the first by kernel name, with a warning. */
 int vs_blk_find_by_partlabel(const char *label, char **ret_devnode);
+/* The sysfs half of it, for tests: scans SYS_CLASS_BLOCK/<name>/uevent for DEVTYPE=partition and
+ * PARTNAME=`label`; *ret_devnode = DEV_DIR/<DEVNAME>. -ENODEV: none; -ENOENT: no SYS_CLASS_BLOCK. */
+int vs_blk_partname_lookup(const char *sys_class_block, const char *dev_dir, const char *label, char **ret_devnode);
 /* What `device` (block device or image file) holds. *ret_what (may be NULL) gets a short description for
  * messages: "ext4", "crypto_LUKS version 1", "gpt partition table". */
 int vs_blk_probe(const char *device, enum vs_blk_content *ret, char **ret_what);
