@@ -4,13 +4,14 @@
  *
  *   floor enrol IMAGE PASSFILE TCTI BLOB   open a keyslot with the passphrase (crypt_volume_key_get), seal
  *                                          32 getrandom() bytes under the SRK with PolicyPCR(sha256:7) over a
- *                                          salted, parameter-encrypted session, add them as a PBKDF2-1000
- *                                          keyslot, add a token; write the sealed blobs + slot to BLOB
+ *                                          salted, parameter-encrypted session, add them as a keyslot with
+ *                                          libcryptsetup's cheapest KDF (argon2id 32 KiB, t=4: cheaper than
+ *                                          PBKDF2-1000), add a token; write the sealed blobs + slot to BLOB
  *   floor unlock IMAGE TCTI BLOB           Load, salted policy session, PolicyPCR(7), Unseal (encrypted
  *                                          response), check that keyslot (no dm)
  *
  * Both are below what volseal, systemd or clevis must do: no config, no header validation, no signed PCR
- * 11 policy (LoadExternal, VerifySignature, PolicyAuthorize), no GetRandom, no SRK Name check, PBKDF2-1000.
+ * 11 policy (LoadExternal, VerifySignature, PolicyAuthorize), no GetRandom, no SRK Name check, the cheapest KDF.
  * The SRK is the persistent 0x81000001 when there is one, else a transient CreatePrimary (volseal's
  * template). Exit 0 on success, 1 on failure, 2 on usage. Bench code: secrets are not wiped. */
 #include <libcryptsetup.h>
@@ -126,8 +127,8 @@ static int enrol(const char *image, const char *passfile, const char *conf, cons
 		return fail("Create", rc);
 	Esys_FlushContext(esys, session);
 
-	struct crypt_pbkdf_type pbkdf = {.type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000,
-					 .flags = CRYPT_PBKDF_NO_BENCHMARK};
+	struct crypt_pbkdf_type pbkdf = {.type = CRYPT_KDF_ARGON2ID, .hash = "sha256", .iterations = 4,
+					 .max_memory_kb = 32, .parallel_threads = 1, .flags = CRYPT_PBKDF_NO_BENCHMARK};
 	crypt_set_pbkdf_type(cd, &pbkdf);
 	int slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, vk, vk_size, (const char *) sens.sensitive.data.buffer, 32);
 	if (slot < 0)

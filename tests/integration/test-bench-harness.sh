@@ -61,8 +61,8 @@ ok "an image without a systemd-tpm2 token is refused"
 truncate -s 20M "$T/f.img"
 cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$T/f.img" "$T/pass"
 [ "$("$BENCH_FLOOR" enrol "$T/f.img" "$T/pass" "$VOLSEAL_TCTI" "$T/f.blob")" = "slot 1" ] || fail "floor enrol"
-cryptsetup luksDump --dump-json-metadata "$T/f.img" | jq -e '.tokens["0"].type == "floor" and .keyslots["1"].kdf.type == "pbkdf2"' >/dev/null ||
-  fail "floor enrol: no floor token / PBKDF2 keyslot 1"
+cryptsetup luksDump --dump-json-metadata "$T/f.img" | jq -e '.tokens["0"].type == "floor" and .keyslots["1"].kdf.type == "argon2id" and .keyslots["1"].kdf.memory == 32' >/dev/null ||
+  fail "floor enrol: no floor token / argon2id 32 KiB keyslot 1"
 : > "$T/commands.txt"
 [ "$("$BENCH_FLOOR" unlock "$T/f.img" "$RELAY" "$T/f.blob")" = "slot 1" ] || fail "floor unlock"
 sleep 0.2
