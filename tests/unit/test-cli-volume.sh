@@ -30,6 +30,8 @@ expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --meta /
 contains "$ERR" "too small for META"
 expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --cap-phase 'two words'
 contains "$ERR" "--cap-phase"
+expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --check --cap-phase enter-initrd
+contains "$ERR" "--cap-phase and --check exclude each other"
 expect 1 "$VOLSEAL" unlock -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img" --force
 contains "$ERR" "--force is an option of 'volseal tpm reseal'"
 expect 1 "$VOLSEAL" tpm reseal -c "$T/c.yaml" --volume "EPHEMERAL=$T/e.img"
@@ -38,7 +40,7 @@ expect 1 "$VOLSEAL" status -c "$T/c.yaml" --check
 contains "$ERR" "option --check is for 'volseal unlock' only"
 expect 1 "$VOLSEAL" unlock -c "$T/missing.yaml" --volume "EPHEMERAL=$T/e.img"
 [ "$(sha256sum <"$T/e.img")" = "$sum" ] || fail "a usage error touched the image"
-ok "unlock/status/tpm reseal usage errors exit 1 (a bad --meta and --cap-phase word too), nothing touched"
+ok "unlock/status/tpm reseal usage errors exit 1 (a bad --meta, a --cap-phase word, --cap-phase with --check too), nothing touched"
 
 expect 1 "$VOLSEAL" wipe
 contains "$ERR" "missing volume ID"
