@@ -254,7 +254,7 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
 
         /* 1. PCR_Read(11 + configured) once per run: the previous volume's values while nothing was extended. */
         struct vs_tpm_pcrs pcrs;
-        bool cached = t->pcrs_cached && (t->pcrs_cached_mask & (PCR11 | mask)) == (PCR11 | mask);
+        bool cached = (t->pcrs_cached_mask & (PCR11 | mask)) == (PCR11 | mask);
         int r;
         if (cached)
                 pcrs = t->pcrs_cache;
@@ -264,7 +264,6 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                         return r;
                 t->pcrs_cache = pcrs;
                 t->pcrs_cached_mask = PCR11 | mask;
-                t->pcrs_cached = true;
         }
 
         /* 2. The .pcrsig entry for PCR 11 = the value read, chosen and verified in software. */
@@ -276,7 +275,7 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
         const struct pcrsig_entry *e = pcrsig_find(sig, PCR11, pkfp, pol);
         if (!e && cached) {
                 log_debug("no signed policy for the PCR 11 value read for an earlier volume: reading the PCRs again");
-                t->pcrs_cached = false;
+                t->pcrs_cached_mask = 0;
                 *ret_retry = true;
                 return 0;
         }
@@ -307,7 +306,7 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
         }
         if (which < 0 && cached) {
                 log_debug("the PCR values read for an earlier volume do not satisfy this slot: reading them again");
-                t->pcrs_cached = false;
+                t->pcrs_cached_mask = 0;
                 *ret_retry = true;
                 return 0;
         }
@@ -345,7 +344,7 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                 goto out;
         if (changed) {
                 log_debug("PCR 11 changed during unseal: reading it again");
-                t->pcrs_cached = false;
+                t->pcrs_cached_mask = 0;
                 *ret_retry = true;
                 r = 0;
                 goto out;
@@ -402,7 +401,7 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                         goto out;
                 if (changed) {
                         log_debug("PCR %s changed during unseal: reading them again", list);
-                        t->pcrs_cached = false;
+                        t->pcrs_cached_mask = 0;
                         *ret_retry = true;
                         r = 0;
                         goto out;

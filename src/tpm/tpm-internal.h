@@ -27,8 +27,7 @@ struct vs_tpm {
         /* Reused by the next volume of the same run, so it costs 7 TPM commands instead of 9. Both are only
          * hints: the TPM still checks PolicyPCR against its PCRs and the ticket in PolicyAuthorize, and a
          * refusal drops them and reads again (seal.c). */
-        bool pcrs_cached;
-        uint32_t pcrs_cached_mask;   /* the PCRs of pcrs_cache (sha256 bank) */
+        uint32_t pcrs_cached_mask;   /* the PCRs of pcrs_cache (sha256 bank); 0 = nothing kept */
         struct vs_tpm_pcrs pcrs_cache;
         bool ticket_cached;          /* ticket = VerifySignature(pcr_key, SHA-256(ticket_pol)) */
         uint8_t ticket_pol[32];

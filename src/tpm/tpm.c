@@ -520,7 +520,7 @@ int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const c
                 return tpm_error(t, -EOPNOTSUPP, "PCR %u is not allocated in any bank of the TPM", pcr);
 
         /* The record is written after the TPM accepted the extend; a log problem never prevents the extend. */
-        t->pcrs_cached = false; /* the next unseal reads the PCRs again */
+        t->pcrs_cached_mask = 0; /* the next unseal reads the PCRs again */
         TSS2_RC rc = TPM_CALL(t, Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                             ESYS_TR_NONE, &d));
         if (rc != TSS2_RC_SUCCESS)
