@@ -451,6 +451,15 @@ static int read_headers(int fd, const char *device, uint64_t offset, uint64_t li
         return 0;
 }
 
+/* Whether `n` bytes at `at` of the validated copy `mfd` equal `bytes`: 0, -ESTALE, or a read error. */
+static int copy_equals(int mfd, const char *device, uint64_t at, const uint8_t *bytes, size_t n, uint8_t *scratch) {
+        size_t got;
+        int r = pread_full(mfd, scratch, n, at, &got);
+        if (r < 0 || got < n)
+                return log_error_errno(r < 0 ? r : -EIO, "cannot read the in-memory header copy of %s", device);
+        return memcmp(bytes, scratch, n) == 0 ? 0 : -ESTALE;
+}
+
 /* Keyslot area `i` of `info`, read from `fd` at `offset` in chunks: copied into `mfd` at its offset, or (with
  * `compare`) compared with `mfd`'s bytes there (-ESTALE on the first difference). */
 static int pass_area(int fd, const char *device, uint64_t offset, const struct vs_luks_header_info *info, unsigned i,
@@ -468,11 +477,9 @@ static int pass_area(int fd, const char *device, uint64_t offset, const struct v
                 }
                 errno = 0;
                 if (compare) {
-                        r = pread_full(mfd, b, n, at, &got);
-                        if (r < 0 || got < n)
-                                return log_error_errno(r < 0 ? r : -EIO, "cannot read the in-memory header copy of %s", device);
-                        if (memcmp(a, b, n) != 0)
-                                return -ESTALE;
+                        r = copy_equals(mfd, device, at, a, n, b);
+                        if (r < 0)
+                                return r;
                 } else if (pwrite(mfd, a, n, (off_t) at) != (ssize_t) n)
                         return log_error_errno(errno ? errno : EIO, "cannot write the in-memory header copy of %s", device);
                 done += n;
@@ -525,13 +532,11 @@ static int same_metadata(const struct vs_luks *v, char *reason, size_t reason_si
                 return -ENOMEM;
         /* the JSON area in use: the device's (already in buf) against the validated one, wherever each lies */
         for (uint64_t done = VS_LUKS_HEADER_BINARY; done < info.hdr_size;) {
-                size_t n = chunk_len(info.hdr_size - done), got;
-                uint64_t in_use = v->info.json_offset - VS_LUKS_HEADER_BINARY + done;
-                r = pread_full(v->hdr_fd, b, n, in_use, &got);
-                if (r < 0 || got < n)
-                        return log_error_errno(r < 0 ? r : -EIO, "cannot read the in-memory header copy of %s", v->device);
-                if (memcmp(buf + info.json_offset - VS_LUKS_HEADER_BINARY + done, b, n) != 0)
-                        return -ESTALE;
+                size_t n = chunk_len(info.hdr_size - done);
+                r = copy_equals(v->hdr_fd, v->device, v->info.json_offset - VS_LUKS_HEADER_BINARY + done,
+                                buf + info.json_offset - VS_LUKS_HEADER_BINARY + done, n, b);
+                if (r < 0)
+                        return r;
                 done += n;
         }
         /* the same JSON names the same keyslot areas */
