@@ -16,47 +16,6 @@
 #include <stdarg.h>
 #include <strings.h>
 
-static const struct { const char *name; unsigned flag; } perf_options[] = {
-        { "no_read_workqueue", VS_PERF_NO_READ_WORKQUEUE },
-        { "no_write_workqueue", VS_PERF_NO_WRITE_WORKQUEUE },
-        { "same_cpu_crypt", VS_PERF_SAME_CPU_CRYPT },
-};
-
-const char *vs_perf_flag_name(unsigned flag) {
-        for (size_t i = 0; i < ELEMENTSOF(perf_options); i++)
-                if (perf_options[i].flag == flag)
-                        return perf_options[i].name;
-        return NULL;
-}
-
-unsigned vs_perf_flag_parse(const char *name) {
-        for (size_t i = 0; name && i < ELEMENTSOF(perf_options); i++)
-                if (streq(name, perf_options[i].name))
-                        return perf_options[i].flag;
-        return 0;
-}
-
-const char *vs_key_kind_name(enum vs_key_kind kind) {
-        static const char *const names[] = { "static", "nodeID", "kms", "tpm" };
-        return kind < _VS_KEY_KIND_MAX ? names[kind] : "unknown";
-}
-
-bool vs_cipher_is_adiantum(const char *cipher) {
-        return cipher && (streq(cipher, VS_CIPHER_XCHACHA12) || streq(cipher, VS_CIPHER_XCHACHA20));
-}
-
-int vs_cipher_split(const char *cipher, char *ret_cipher, size_t size, const char **ret_mode) {
-        if (!cipher || !*cipher || streq(cipher, VS_CIPHER_XTS)) {
-                snprintf(ret_cipher, size, "aes");
-                *ret_mode = "xts-plain64";
-        } else if (vs_cipher_is_adiantum(cipher)) {
-                snprintf(ret_cipher, size, "%.13s", cipher); /* "xchacha12,aes" */
-                *ret_mode = "adiantum-plain64";
-        } else
-                return -EINVAL;
-        return 0;
-}
-
 /* ---- the rules, shared by YAML and META ---- */
 
 typedef void (*report_fn)(void *userdata, int key_index, const char *field, const char *fmt, ...)

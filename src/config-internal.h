@@ -4,7 +4,7 @@
  * "FILE:LINE:COL: document KIND NAME: field F: problem"; config-encryption.c reads an encryption section
  * (the block EncryptionSpec or the v1alpha1 EncryptionConfig) into struct vs_encryption_config plus the Go
  * value Talos holds for it; config-volume.c reads the volume documents and their other Talos fields;
- * config.c loads streams and owns the volume list. */
+ * config-load.c loads streams and resolves across documents; config.c owns the model they fill. */
 #pragma once
 #include <stdarg.h>
 #include <stdbool.h>
@@ -88,4 +88,3 @@ int cy_volume_document(struct cy *p, yaml_node_t *root, struct vs_volume_config 
 /* Reads machine.systemDiskEncryption of a v1alpha1 document: state and ephemeral into vols[0], vols[1]
  * (id NULL when not configured). Returns 0, -EINVAL/-ENOMEM. */
 int cy_v1alpha1_document(struct cy *p, yaml_node_t *root, struct vs_volume_config vols[2]);
-void vs_volume_config_done(struct vs_volume_config *v);

@@ -21,16 +21,6 @@ static bool in_list(const char *s, const char *const *list) {
         return false;
 }
 
-const char *vs_volume_kind_name(enum vs_volume_kind kind) {
-        static const char *const names[] = { "VolumeConfig", "UserVolumeConfig", "RawVolumeConfig", "SwapVolumeConfig" };
-        return (unsigned) kind < ELEMENTSOF(names) ? names[kind] : "?";
-}
-
-const char *vs_volume_type_name(enum vs_volume_type type) {
-        static const char *const names[] = { "partition", "disk", "directory" };
-        return (unsigned) type < ELEMENTSOF(names) ? names[type] : "?";
-}
-
 /* ---- provisioning ---- */
 
 struct prov {

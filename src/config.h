@@ -90,6 +90,8 @@ int vs_config_load_flags(struct vs_config *cfg, const char *const *files, size_t
 /* Same from a memory buffer, `name` used in messages (tests, META). */
 int vs_config_load_string(struct vs_config *cfg, const char *name, const char *yaml, size_t len);
 int vs_config_load_string_flags(struct vs_config *cfg, const char *name, const char *yaml, size_t len, unsigned flags);
+/* Frees what a volume holds and zeroes it. */
+void vs_volume_config_done(struct vs_volume_config *v);
 void vs_config_free(struct vs_config *cfg);
 
 const struct vs_volume_config *vs_config_find(const struct vs_config *cfg, const char *id);
