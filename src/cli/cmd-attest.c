@@ -57,7 +57,7 @@ static const char usage[] =
         "         qualifyingData; QUOTE.json holds the AK (PEM), the quote, its signature, the PCR values and the\n"
         "         event logs: the firmware log (default " VS_FIRMWARE_EVENTLOG ",\n"
         "         skipped when absent) and volseal's measurement log ($VOLSEAL_MEASURE_LOG, else\n"
-        "         " VS_MEASURE_LOG "). At least one log is required.\n"
+        "         " VS_MEASURE_LOG_DEFAULT "). At least one log is required.\n"
         "verify   V: checks, offline and with nothing but volseal: the quote's signature with the enrolled\n"
         "         attestation key AK.pem (PEM public key; ECDSA P-256 or RSA), that the TPM generated it, that\n"
         "         it carries NONCE, that the event logs in QUOTE.json replay to the quoted PCR digest, that the\n"
