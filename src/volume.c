@@ -35,7 +35,7 @@ const char *vs_volume_state_name(enum vs_volume_state s) {
 
 int vs_exit_merge(int a, int b) {
         static const int rank[] = { [EXIT_OK] = 0, [EXIT_SYNC] = 1, [EXIT_ENV] = 2, [EXIT_NOT_OPENED] = 3,
-                                    [EXIT_USAGE] = 4, [EXIT_NOT_IMPLEMENTED] = 5 };
+                                    [EXIT_USAGE] = 4 };
         if (a < 0 || (size_t) a >= ELEMENTSOF(rank))
                 return a;
         if (b < 0 || (size_t) b >= ELEMENTSOF(rank))

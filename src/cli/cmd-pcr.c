@@ -48,7 +48,7 @@ static const char usage[] =
         "\n"
         "Exit codes: 0 ok; 1 usage error or malformed log/file; 3 prediction unknown, or a replayed PCR\n"
         "differs from the TPM;\n"
-        "4 environment missing (no event log, no EFI variables); 5 not implemented yet.\n";
+        "4 environment missing (no event log, no EFI variables).\n";
 
 int vs_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);

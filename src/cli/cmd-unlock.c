@@ -62,7 +62,7 @@ static const char usage[] =
         "not a failure), not-opened, foreign, not-found, unencrypted, error.\n"
         "Exit codes: 0 all volumes open and in sync; 1 usage or config error, nothing touched; 2 a volume\n"
         "could not be opened by any key (or holds something else); 3 opened, but some slots failed to sync\n"
-        "(listed); 4 environment missing (no device, no device-mapper); 5 not implemented yet.\n";
+        "(listed); 4 environment missing (no device, no device-mapper).\n";
 
 static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t *ret) {
         char *end;

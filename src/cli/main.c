@@ -37,7 +37,7 @@ static const char exit_codes[] =
         "\n"
         "Exit codes: 0 ok (all volumes open and in sync); 1 usage or config error, nothing touched;\n"
         "2 a volume could not be opened by any key; 3 opened, but some slots failed to sync;\n"
-        "4 environment missing (no TPM, no device, no device-mapper); 5 not implemented yet.\n"
+        "4 environment missing (no TPM, no device, no device-mapper).\n"
         "Run 'volseal COMMAND --help' for a command's options; man volseal(8).\n";
 
 static void print_usage(FILE *f) {
@@ -55,11 +55,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, "\nTry 'volseal %s --help'.\n", cmd);
         return EXIT_USAGE;
-}
-
-int cli_not_implemented(const char *cmd) {
-        fprintf(stderr, "volseal %s: not implemented yet\n", cmd);
-        return EXIT_NOT_IMPLEMENTED;
 }
 
 bool cli_wants_help(int argc, char **argv, const char *text) {
