@@ -44,10 +44,16 @@ static const char usage[] =
         "  -h, --help          this text\n"
         "\n"
         "Exit codes: 0 ok; 1 usage error, tag not set (get), invalid META or value, nothing written;\n"
-        "4 the device does not exist.\n";
+        "4 the device does not exist, or a write to it failed (the message says which copy holds the\n"
+        "new values; one copy is always valid).\n";
 
 static int exit_for(int r) {
         return r == -ENOENT || r == -ENODEV || r == -ENXIO ? EXIT_ENV : EXIT_USAGE;
+}
+
+/* A refused store wrote nothing (exit 1); one that failed while writing (m->torn) is the device's fault. */
+static int store_exit(const struct vs_meta *m, int r) {
+        return r >= 0 ? EXIT_OK : m->torn ? EXIT_ENV : EXIT_USAGE;
 }
 
 static int read_value(const char *path, uint8_t **ret, size_t *ret_len) {
@@ -270,12 +276,12 @@ int cmd_meta(int argc, char **argv) {
                 explicit_bzero(value, value_len);
                 if (r == 0)
                         r = vs_meta_store_fd(&m, fd, dev, force);
-                ret = r < 0 ? EXIT_USAGE : EXIT_OK;
+                ret = store_exit(&m, r);
         } else {
                 if (vs_meta_delete(&m, tag) == 0)
                         log_notice("%s: tag %u is not set; nothing written", dev, tag);
                 else
-                        ret = vs_meta_store_fd(&m, fd, dev, force) < 0 ? EXIT_USAGE : EXIT_OK;
+                        ret = store_exit(&m, vs_meta_store_fd(&m, fd, dev, force));
         }
         vs_meta_done(&m);
         return ret;
