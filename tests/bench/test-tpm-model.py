@@ -79,6 +79,11 @@ class Classify(unittest.TestCase):
         self.assertEqual(self.cls(VS_CREATE_PRIMARY), ("CreatePrimary", "create:ecc-p256"))
         self.assertEqual(self.cls(CL_CREATE_PRIMARY), ("CreatePrimary", "create:ecc-p256"))  # past an HMAC auth
         self.assertEqual(self.cls(RSA_CREATE_PRIMARY), ("CreatePrimary", "create:rsa2048"))
+        # scheme RSASSA carries a hashAlg before keyBits, RSAES none
+        rsassa = RSA_CREATE_PRIMARY.replace("0010" "0800", "0014" "000b" "0800").replace("00000043", "00000045")
+        self.assertEqual(self.cls(rsassa.replace("001a" "0001", "001c" "0001")), ("CreatePrimary", "create:rsa2048"))
+        self.assertEqual(self.cls(RSA_CREATE_PRIMARY.replace("0010" "0800", "0015" "0800")),
+                         ("CreatePrimary", "create:rsa2048"))
 
     def test_start_auth_session_salt(self):
         self.assertEqual(self.cls(VS_SALTED), ("StartAuthSession", "salt:ecc-p256"))

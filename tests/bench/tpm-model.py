@@ -55,7 +55,7 @@ PRICED = {"CreatePrimary", "Create", "CreateLoaded", "StartAuthSession", "Verify
 TPM_ST_SESSIONS = 0x8002
 TPM_RH_NULL = 0x40000007
 ALG_RSA, ALG_KEYEDHASH, ALG_NULL, ALG_ECC, ALG_SYMCIPHER = 0x0001, 0x0008, 0x0010, 0x0023, 0x0025
-ALG_RSASSA, ALG_RSAPSS, ALG_ECDSA = 0x0014, 0x0016, 0x0018
+ALG_RSASSA, ALG_RSAES, ALG_RSAPSS, ALG_ECDSA = 0x0014, 0x0015, 0x0016, 0x0018
 ECC_CURVES = {0x0003: "p256", 0x0004: "p384", 0x0005: "p521"}
 # handles in the command's handle area (TPM 2.0 Part 3), for the commands whose parameters are read
 HANDLES = {"CreatePrimary": 1, "Create": 1, "CreateLoaded": 1, "StartAuthSession": 2, "VerifySignature": 1,
@@ -112,8 +112,8 @@ def _key_type(public, what):
         r.u16()
     scheme = r.u16()
     if alg == ALG_RSA:
-        if scheme != ALG_NULL:
-            r.u16()  # hashAlg
+        if scheme not in (ALG_NULL, ALG_RSAES):  # RSAES has no details, the others a hashAlg
+            r.u16()
         return "rsa%d" % r.u16()
     if scheme != ALG_NULL:
         r.u16()  # hashAlg
