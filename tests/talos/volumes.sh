@@ -8,7 +8,10 @@
 #   no label) is reported per volume, "whole-disk volume: pass --volume u-NAME=DEVICE", exit 4, and opens
 #   once --volume names it; rescue (--disk) says the same and finds r-/s- partitions by PARTLABEL;
 # - a volumeType: directory volume is reported unencrypted (Talos refuses encryption for it: the corpus row
-#   configs/user-volume-directory-encrypted.yaml).
+#   configs/user-volume-directory-encrypted.yaml);
+# - the v1alpha1 machine.systemDiskEncryption (gap 4) formats and opens STATE and EPHEMERAL, and META tag 9
+#   then holds json.Marshal of the v1alpha1 EncryptionConfig, as Talos's setupStateEncryption
+#   (internal/app/machined/pkg/controllers/block/volume_config.go) writes it.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
 
@@ -115,4 +118,34 @@ run_volseal 4 unlock -c "$T/kinds.yaml" --disk "$T/disk.img" --check --json --pr
 contains "$(vol u-whole '.errors[0]')" "whole-disk volume: pass --volume u-whole=DEVICE"
 [ "$(image_sum "$T/disk.img")" = "$sum" ] || fail "rescue wrote to the image"
 ok "rescue (--disk) finds r-raw1 and s-swap1 by PARTLABEL and opens them; u-whole is named per volume; image unchanged"
+
+# --- machine.systemDiskEncryption of the v1alpha1 document, no VolumeConfig
+config "$T/machine.yaml" <<'Y'
+version: v1alpha1
+machine:
+  type: controlplane
+  systemDiskEncryption:
+    state:
+      provider: luks2
+      keys:
+        - nodeID: {}
+          slot: 0
+    ephemeral:
+      keys:
+        - static:
+            passphrase: eph-pass
+          slot: 0
+cluster: {}
+Y
+STATE=$(img state); EPH=$(img eph); truncate -s 1M "$T/meta.part"
+VOLUMES=(--volume "STATE=$STATE" --volume "EPHEMERAL=$EPH")
+unlock 0 "$T/machine.yaml" --meta "$T/meta.part"
+[ "$(vol STATE .state)" = formatted ] && [ "$(vol EPHEMERAL .state)" = formatted ] || fail "v1alpha1: $OUT"
+printf '%sSTATE' "$UUID" | cryptsetup open --test-passphrase --key-slot 0 "$STATE" --key-file - || fail "STATE nodeID"
+printf 'eph-pass' | cryptsetup open --test-passphrase --key-slot 0 "$EPH" --key-file - || fail "EPHEMERAL static"
+want='{"EncryptionProvider":"luks2","EncryptionKeys":[{"KeyStatic":null,"KeyNodeID":{},"KeyKMS":null,"KeySlot":0,"KeyTPM":null}],"EncryptionCipher":"","EncryptionKeySize":0,"EncryptionBlockSize":0,"EncryptionPerfOptions":null}'
+[ "$("$VOLSEAL" meta get 9 --meta "$T/meta.part")" = "$want" ] || fail "tag 9: $("$VOLSEAL" meta get 9 --meta "$T/meta.part")"
+unlock 0 "$T/machine.yaml" --meta "$T/meta.part"
+[ "$(vol STATE .opened_by_slot)" = 0 ] && [ "$(vol EPHEMERAL .opened_by_slot)" = 0 ] || fail "v1alpha1 second boot: $OUT"
+ok "machine.systemDiskEncryption formats and opens STATE and EPHEMERAL; tag 9 = Talos's json.Marshal of the v1alpha1 EncryptionConfig"
 done_testing
