@@ -29,6 +29,8 @@ bool cli_wants_help(int argc, char **argv, const char *usage);
 int cli_parse_pcr_list(const char *s, uint32_t *ret);
 /* Maps a negative errno from the library to an exit code (ENODEV/ENOENT/EOPNOTSUPP -> 4, else 1). */
 int cli_exit_from_errno(int r);
+/* The exit code of several steps (volumes, META, the cap): the most serious, 1 > 2 > 4 > 3 > 0. */
+int cli_exit_merge(int a, int b);
 
 int cmd_unlock(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -99,6 +99,16 @@ int cli_exit_from_errno(int r) {
         }
 }
 
+int cli_exit_merge(int a, int b) {
+        static const int rank[] = { [EXIT_OK] = 0, [EXIT_SYNC] = 1, [EXIT_ENV] = 2, [EXIT_NOT_OPENED] = 3,
+                                    [EXIT_USAGE] = 4 };
+        if (a < 0 || (size_t) a >= ELEMENTSOF(rank))
+                return a;
+        if (b < 0 || (size_t) b >= ELEMENTSOF(rank))
+                return b;
+        return rank[a] >= rank[b] ? a : b;
+}
+
 int main(int argc, char **argv) {
         int i = 1;
         for (; i < argc && argv[i][0] == '-'; i++) {
