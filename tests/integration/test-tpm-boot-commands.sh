@@ -4,7 +4,11 @@
 # - the first enrolment persists the SRK at 0x81000001; 4 tpm volumes then open in one run with at most 32
 #   commands, one StartAuthSession, no CreatePrimary and no GetCapability;
 # - 0x81000001 holding another key, or an EvictControl the TPM refuses: the SRK stays transient (said once),
-#   nothing is evicted, and the volumes still open.
+#   nothing is evicted, and the volumes still open;
+# - fallback boots (SecureBoot off: PCR 7 differs; a UKI whose PCR 11 has no signature): each tpm slot is
+#   decided in software from one PCR_Read, before any SRK work, with one error line per slot and exit 3;
+# - a nodeID key in a lower slot than the tpm key: warned by config validate and once by unlock, and the tpm
+#   slot is reported "not tried", never as healthy.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/boot.sh"
@@ -115,5 +119,53 @@ reboot "$T/uki1.efi"; relay_start
 tunlock 0 "$T/c4.yaml"
 opened_by 0
 ok "a refused EvictControl: the SRK stays transient (said once), the volumes open"
+
+# --- fallback boots: one PCR_Read per tpm slot and nothing else, one error line per slot, exit 3
+# fallback CAUSE: text unlock of the 4 volumes (exit 3), nodeID opens each; checks the commands and stderr
+fallback() {
+  text_unlock 3
+  local c; c=$(cmds)
+  echo "# fallback boot, $1, 4 volumes ($(wc -w <<<"$c")): $c"
+  [ -n "$c" ] && [ "$(tr ' ' '\n' <<<"$c" | sort -u)" = PCR_Read ] && [ "$(count PCR_Read "$c")" -le 4 ] ||
+    fail "$1: more than one PCR_Read per slot: $c"
+  [ "$(grep -c 'error: ' <<<"$ERR")" = 4 ] || fail "$1: not one error line per slot: $ERR"
+  local id
+  for id in STATE EPHEMERAL IMAGECACHE ETCD; do
+    [ "$(grep -c "error: volume $id slot 0 (tpm): " <<<"$ERR")" = 1 ] || fail "$1: $id: $ERR"
+  done
+  contains "$ERR" "$2"
+  [ -z "$(tpm2_getcap handles-transient)" ] && [ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "left loaded"
+}
+reboot "$T/uki1.efi"; relay_start
+tunlock 0 "$T/c4.yaml"   # the SRK is transient here (the refused EvictControl): no SRK work below either
+printf '\x00' > "$T/sb0"; setvar SecureBoot "$T/sb0"
+reboot "$T/uki1.efi"; relay_start
+fallback "SecureBoot off" "PCR 7 changed since enrolment"
+tunlock 3 "$T/c4.yaml"
+opened_by 1
+[ "$(printf '%s\n' "$OUT" | jq -r '.slots[] | select(.slot == 0) | .status' | sort -u)" = failed ] || fail "slot 0: $OUT"
+contains "$(vol STATE '.slots[] | select(.slot == 0) | .detail')" "not re-sealed automatically: SecureBoot is not enabled"
+ok "SecureBoot off: each tpm slot refused after one PCR_Read (no CreatePrimary, Load, StartAuthSession or Unseal), one error line each, exit 3"
+setvar SecureBoot "$T/sb"
+reboot "$T/uki-mod.efi"; relay_start
+fallback "unsigned PCR 11" "no signed policy matches PCR 11"
+ok "a UKI whose PCR 11 has no signature: each tpm slot refused after one PCR_Read, one error line each, exit 3"
+
+# --- slot order: nodeID before tpm is warned about, and the tpm slot is "not tried", never healthy
+reboot "$T/uki1.efi"; relay_start
+a=$(img order)
+VOLUMES=(--volume "STATE=$a")
+volumes_config "$T/c4.yaml" "STATE 0:nodeID 1:tpm"
+run_volseal 0 config validate -c "$T/c4.yaml"
+contains "$ERR" "volume STATE: slot 0 (nodeID) always opens the volume and is tried before slot 1 (tpm)"
+contains "$OUT" "valid: 1 volume"
+text_unlock 0
+[ "$(grep -c 'always opens the volume' <<<"$ERR")" = 1 ] || fail "unlock did not warn once: $ERR"
+: > "$T/commands.txt"
+tunlock 0 "$T/c4.yaml"
+[ "$(slot_status STATE 1)" = not-tried ] || fail "the tpm slot reads as $(slot_status STATE 1): $OUT"
+contains "$(vol STATE '.slots[] | select(.slot == 1) | .detail')" "not tried: slot 0 opened the volume"
+[ -z "$(cmds)" ] || fail "a boot that never tried the tpm slot sent TPM commands: $(cmds)"
+ok "nodeID before tpm: config validate and unlock warn (once), the tpm slot is reported not tried"
 flush_all
 done_testing
