@@ -12,24 +12,15 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/boot.sh"
+. "$TOP/tests/lib/relay.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 flush_all
 make_efivars 1
 make_ukis
 
-# relay_start: a counting relay in front of the current swtpm (its port changes at every reboot); volseal
-# talks through it, tpm2-tools and the boot simulator directly.
-relay_pid=
-relay_start() {
-  [ -n "$relay_pid" ] && { kill "$relay_pid" 2>/dev/null || true; wait "$relay_pid" 2>/dev/null || true; }
-  rm -f "$T/relay.port" "$T/inject"
-  python3 "$TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" "$T/inject" > "$T/relay.port" &
-  relay_pid=$!
-  add_cleanup "kill $relay_pid 2>/dev/null || true"
-  for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
-  [ -s "$T/relay.port" ] || fail "relay did not start"
-  export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
-}
+# volseal talks through the relay (restarted after every reboot: the swtpm's port changes), tpm2-tools and the
+# boot simulator directly
+boot_relay() { rm -f "$T/inject"; relay_start "$T/capture.bin" "$T/commands.txt" "$T/inject"; }
 cmds() { "$TOP/tests/lib/tpm-names" < "$T/commands.txt"; }
 count() { grep -o "\b$1\b" <<<"$2" | wc -l; }
 # four_volumes: fresh images and $T/c4.yaml, each volume tpm at slot 0 and nodeID at slot 1
@@ -51,7 +42,7 @@ opened_by() { # SLOT: every volume of $OUT (JSON) opened by SLOT
 
 # --- the first enrolment persists the SRK at the free 0x81000001
 four_volumes
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 text_unlock 0
 enrol=$(cmds)
 echo "# enrolment of 4 volumes ($(wc -w <<<"$enrol")): $enrol"
@@ -63,7 +54,7 @@ not_contains "$ERR" "transient"
 ok "the first enrolment persists the SRK at 0x81000001 (one EvictControl for 4 volumes)"
 
 # --- one run opens 4 tpm volumes: <= 32 commands, one salted session, no CreatePrimary, no GetCapability
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 tunlock 0 "$T/c4.yaml"
 opened_by 0
 four=$(cmds)
@@ -77,7 +68,7 @@ echo "# unlock of 4 volumes ($(wc -w <<<"$four")): $four"
 ok "4 tpm volumes open in one run with $(wc -w <<<"$four") TPM commands: one StartAuthSession, no CreatePrimary or GetCapability"
 volumes_config "$T/c1.yaml" "STATE 0:tpm 1:nodeID"
 VOLUMES=("${VOLUMES[@]:0:2}")
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 tunlock 0 "$T/c1.yaml"
 one=$(cmds)
 echo "# unlock of 1 volume ($(wc -w <<<"$one")): $one"
@@ -92,14 +83,14 @@ tpm2_evictcontrol -Q -C o -c "$T/other.ctx" 0x81000001
 tpm2_readpublic -c 0x81000001 -n "$T/other.name" >/dev/null
 flush_all
 four_volumes
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 text_unlock 0
 [ "$(grep -c 'the SRK stays transient' <<<"$ERR")" = 1 ] || fail "not said exactly once: $ERR"
 contains "$ERR" "persistent handle 0x81000001 holds another key and volseal never evicts"
 [ "$(count EvictControl "$(cmds)")" = 0 ] || fail "EvictControl sent: $(cmds)"
 tpm2_readpublic -c 0x81000001 -n "$T/other.name2" >/dev/null
 cmp -s "$T/other.name" "$T/other.name2" || fail "the key at 0x81000001 was replaced"
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 tunlock 0 "$T/c4.yaml"
 opened_by 0
 [ "$(count CreatePrimary "$(cmds)")" = 1 ] || fail "transient SRK not created once: $(cmds)"
@@ -108,14 +99,14 @@ ok "0x81000001 holding another key: kept, the SRK stays transient (said once), t
 # --- the TPM refuses the EvictControl (as with an owner password): transient, said once, volumes open
 tpm2_evictcontrol -Q -C o -c 0x81000001
 four_volumes
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 echo "refuse:0x120:0x9a2" > "$T/inject"
 text_unlock 0
 [ ! -e "$T/inject" ] || fail "the relay did not refuse the EvictControl: $(cmds)"
 [ "$(grep -c 'the SRK stays transient' <<<"$ERR")" = 1 ] || fail "not said exactly once: $ERR"
 contains "$ERR" "cannot persist the SRK at 0x81000001: TPM2_EvictControl failed"
 [ -z "$(tpm2_getcap handles-persistent)" ] || fail "something persisted: $(tpm2_getcap handles-persistent)"
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 tunlock 0 "$T/c4.yaml"
 opened_by 0
 ok "a refused EvictControl: the SRK stays transient (said once), the volumes open"
@@ -136,10 +127,10 @@ fallback() {
   contains "$ERR" "$2"
   [ -z "$(tpm2_getcap handles-transient)" ] && [ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "left loaded"
 }
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 tunlock 0 "$T/c4.yaml"   # the SRK is transient here (the refused EvictControl): no SRK work below either
 printf '\x00' > "$T/sb0"; setvar SecureBoot "$T/sb0"
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 fallback "SecureBoot off" "PCR 7 changed since enrolment"
 tunlock 3 "$T/c4.yaml"
 opened_by 1
@@ -147,12 +138,12 @@ opened_by 1
 contains "$(vol STATE '.slots[] | select(.slot == 0) | .detail')" "not re-sealed automatically: SecureBoot is not enabled"
 ok "SecureBoot off: each tpm slot refused after one PCR_Read (no CreatePrimary, Load, StartAuthSession or Unseal), one error line each, exit 3"
 setvar SecureBoot "$T/sb"
-reboot "$T/uki-mod.efi"; relay_start
+reboot "$T/uki-mod.efi"; boot_relay
 fallback "unsigned PCR 11" "no signed policy matches PCR 11"
 ok "a UKI whose PCR 11 has no signature: each tpm slot refused after one PCR_Read, one error line each, exit 3"
 
 # --- slot order: nodeID before tpm is warned about, and the tpm slot is "not tried", never healthy
-reboot "$T/uki1.efi"; relay_start
+reboot "$T/uki1.efi"; boot_relay
 a=$(img order)
 VOLUMES=(--volume "STATE=$a")
 volumes_config "$T/c4.yaml" "STATE 0:nodeID 1:tpm"

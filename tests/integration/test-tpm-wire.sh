@@ -10,18 +10,14 @@
 # when the values it had kept from an earlier unseal are the stale ones.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tpm.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 
 make_pcr_key
 "$VOLSEAL" pcr extend-phase enter-initrd --log "$T/measure.log"
 pcrsig_json "$T/sig.json" "$(pcrsig_entry "$(pcr_hex 11)")"
 
-python3 "$VOLSEAL_TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" "$T/inject" > "$T/relay.port" &
-relay_pid=$!
-add_cleanup "kill $relay_pid"
-for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
-[ -s "$T/relay.port" ] || fail "relay did not start"
-export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
+relay_start "$T/capture.bin" "$T/commands.txt" "$T/inject"
 
 # control: the relay really sees payloads (a TPM2_GetRandom answer in clear is in the capture)
 tpm2_getrandom -T "$VOLSEAL_TCTI" 32 -o "$T/random.bin"
