@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "slot-order.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -15,7 +16,8 @@ static const char usage[] =
         "SwapVolumeConfig documents with every field of Talos's schema, and machine.systemDiskEncryption of\n"
         "the v1alpha1 document (STATE, EPHEMERAL); other documents are skipped.\n"
         "\n"
-        "validate  check it; errors name FILE:LINE:COL, the document, the field and what is allowed.\n"
+        "validate  check it; errors name FILE:LINE:COL, the document, the field and what is allowed. Warns\n"
+        "          (the config stays valid) when a nodeID or static key is in a lower slot than a tpm or kms key.\n"
         "show      print what each volume means as JSON: volume ID, kind, type (partition, disk, directory),\n"
         "          encryption (provider, cipher, sizes, keys with slot, kind, PCRs; passphrases redacted).\n"
         "\n"
@@ -80,6 +82,8 @@ int cmd_config(int argc, char **argv) {
         if (r < 0)
                 return EXIT_USAGE;
         if (streq(sub, "validate")) {
+                for (size_t i = 0; i < cfg.n_volumes; i++)
+                        vs_slot_order_warn(&cfg.volumes[i]);
                 if (!quiet) {
                         printf("valid: %zu volume%s", cfg.n_volumes, cfg.n_volumes == 1 ? "" : "s");
                         for (size_t i = 0; i < cfg.n_volumes; i++) {
