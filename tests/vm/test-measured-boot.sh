@@ -106,6 +106,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - tpm: {}
       slot: 0
@@ -116,6 +117,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: EPHEMERAL
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 0
@@ -125,7 +127,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: adi
 encryption:
-  cipher: xchacha12
+  cipher: xchacha12,aes-adiantum-plain64
   keys:
     - tpm: {}
       slot: 0
@@ -138,6 +140,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - tpm: {}
       slot: 0
@@ -148,7 +151,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: adi
 encryption:
-  cipher: xchacha12
+  cipher: xchacha12,aes-adiantum-plain64
   keys:
     - tpm: {}
       slot: 0
@@ -161,6 +164,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 1
@@ -169,7 +173,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: adi
 encryption:
-  cipher: xchacha12
+  cipher: xchacha12,aes-adiantum-plain64
   keys:
     - nodeID: {}
       slot: 1
