@@ -27,7 +27,7 @@ static void format_pcr_list(uint32_t mask, char *buf, size_t size) {
                         off += (size_t) snprintf(buf + off, size - off, "%s%u", off ? "," : "", i);
 }
 
-static int pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *pub, TPM2B_NAME *name) {
+int tpm_pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *pub, TPM2B_NAME *name) {
         int r = policy_rsa_public(pkey, exponent, pub);
         if (r < 0)
                 return tpm_error(t, r, "the PCR public key cannot be used: it must be an RSA key");
@@ -57,7 +57,7 @@ static int predict(struct vs_tpm *t, const TPM2B_NAME *key_name, uint32_t mask, 
         return 0;
 }
 
-static int start_session(struct vs_tpm *t, TPM2_SE type, ESYS_TR *ret) {
+int tpm_start_session(struct vs_tpm *t, TPM2_SE type, ESYS_TR *ret) {
         bool trial = type == TPM2_SE_TRIAL;
         TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
         TSS2_RC rc = TPM_CALL(t, Esys_StartAuthSession(t->esys, trial ? ESYS_TR_NONE : t->srk, ESYS_TR_NONE,
@@ -69,7 +69,7 @@ static int start_session(struct vs_tpm *t, TPM2_SE type, ESYS_TR *ret) {
         return 0;
 }
 
-static int set_session_attrs(struct vs_tpm *t, ESYS_TR s, TPMA_SESSION attrs) {
+int tpm_set_session_attrs(struct vs_tpm *t, ESYS_TR s, TPMA_SESSION attrs) {
         TSS2_RC rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "Esys_TRSess_SetAttributes", "cannot set session attributes");
@@ -88,7 +88,7 @@ static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret
         ssize_t n = getrandom(mix->data, VS_TPM_SECRET_SIZE, 0);
         if (n != VS_TPM_SECRET_SIZE)
                 return tpm_error(t, n < 0 ? -errno : -EIO, "getrandom() failed: %s", strerror(n < 0 ? errno : EIO));
-        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        r = tpm_set_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
         if (r < 0)
                 return r;
         TPM2B_DIGEST *rnd = NULL;
@@ -127,7 +127,7 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
                 return r;
         TPM2B_PUBLIC kpub;
         TPM2B_NAME kname;
-        r = pcr_key_public(t, pcr_key, EXPONENT_DEFAULT, &kpub, &kname);
+        r = tpm_pcr_key_public(t, pcr_key, EXPONENT_DEFAULT, &kpub, &kname);
         if (r < 0)
                 return r;
         struct vs_tpm_pcrs pcrs = {};
@@ -140,7 +140,12 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         r = predict(t, &kname, pcr_mask, &pcrs, policy);
         if (r < 0)
                 return r;
+        return tpm_seal_policy(t, policy, &srk_name, pcr_mask, ret_secret, ret);
+}
 
+int tpm_seal_policy(struct vs_tpm *t, const uint8_t policy[POLICY_SHA256_SIZE], const TPM2B_NAME *srk_name,
+                    uint32_t pcr_mask, struct vs_secret **ret_secret, struct vs_tpm_sealed *ret) {
+        int r;
         TPM2B_PUBLIC tmpl = {
                 .publicArea = {
                         .type = TPM2_ALG_KEYEDHASH,
@@ -157,7 +162,7 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         TPM2B_PRIVATE *out_priv = NULL;
         TPM2B_PUBLIC *out_pub = NULL;
         TPM2B_SENSITIVE_CREATE sens = {};
-        r = start_session(t, TPM2_SE_HMAC, &session);
+        r = tpm_start_session(t, TPM2_SE_HMAC, &session);
         if (r < 0)
                 goto out;
         r = make_secret(t, session, &secret);
@@ -166,7 +171,7 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         sens.sensitive.data.size = VS_TPM_SECRET_SIZE;
         memcpy(sens.sensitive.data.buffer, secret->data, VS_TPM_SECRET_SIZE);
         /* DECRYPT: inSensitive (the secret) crosses the bus AES-128-CFB encrypted under the salted session. */
-        r = set_session_attrs(t, session, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        r = tpm_set_session_attrs(t, session, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
         if (r < 0)
                 goto out;
         TPM2B_DATA outside = {};
@@ -186,7 +191,7 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         *ret = (struct vs_tpm_sealed) {
                 .priv = *out_priv,
                 .pub = *out_pub,
-                .srk_name = srk_name,
+                .srk_name = *srk_name,
                 .pcr_mask = pcr_mask,
         };
         memcpy(ret->policy_hash, policy, POLICY_SHA256_SIZE);
@@ -205,7 +210,7 @@ out:
  * fails (TSS2_ESYS_RC_MALFORMED_RESPONSE) unless the Name the TPM returns is nameAlg || SHA-256(pub), so
  * the TPM agrees with it whenever the load succeeds, and Esys_TR_GetName (which would hash pub again through
  * tpm2-tss's crypto backend, ~3 M instructions) is not needed. */
-static int load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_NAME *name) {
+int tpm_load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_NAME *name) {
         if (t->pcr_key != ESYS_TR_NONE) {
                 if (t->pcr_key_name.size == name->size && memcmp(t->pcr_key_name.name, name->name, name->size) == 0)
                         return 0;
@@ -222,7 +227,7 @@ static int load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_N
         return 0;
 }
 
-static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask,
+int tpm_policy_pcr(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask,
                           bool *ret_changed) {
         TPM2B_DIGEST digest = { .size = POLICY_SHA256_SIZE };
         int r = tpm_pcr_digest(p, mask, digest.buffer);
@@ -241,6 +246,114 @@ static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm
         char list[96];
         format_pcr_list(mask, list, sizeof(list));
         return tpm_fail(t, rc, "TPM2_PolicyPCR", "the TPM refused PolicyPCR over PCR %s", list);
+}
+
+int tpm_load_sealed(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, ESYS_TR *obj) {
+        if (*obj != ESYS_TR_NONE)
+                return 0;
+        TSS2_RC rc = TPM_CALL(t, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                           &sealed->priv, &sealed->pub, obj));
+        if (rc != TSS2_RC_SUCCESS) {
+                *obj = ESYS_TR_NONE;
+                return tpm_fail(t, rc, "TPM2_Load", "cannot load the sealed object under the SRK");
+        }
+        return 0;
+}
+
+/* The TPM's ticket for `pol` under the loaded PCR key: kept in the context, it is good for every session of
+ * the run (a further volume skips VerifySignature). *ret_reused says it was the kept one. */
+static int pcr11_ticket(struct vs_tpm *t, const uint8_t pol[POLICY_SHA256_SIZE], const struct pcrsig_entry *e,
+                        bool *ret_reused) {
+        *ret_reused = t->ticket_cached && memcmp(t->ticket_pol, pol, POLICY_SHA256_SIZE) == 0;
+        if (*ret_reused)
+                return 0;
+        TPM2B_DIGEST hashed = { .size = POLICY_SHA256_SIZE };
+        unsigned hlen = 0;
+        if (!EVP_Digest(pol, POLICY_SHA256_SIZE, hashed.buffer, &hlen, EVP_sha256(), NULL))
+                return tpm_error(t, -EIO, "SHA-256 failed in OpenSSL");
+        if (e->sig_len > TPM2_MAX_RSA_KEY_BYTES)
+                return tpm_error(t, -EBADMSG, "the signed PCR policy's signature is %zu bytes, more than an RSA key has",
+                                 e->sig_len);
+        TPMT_SIGNATURE s = {
+                .sigAlg = TPM2_ALG_RSASSA,
+                .signature.rsassa = { .hash = TPM2_ALG_SHA256, .sig.size = (uint16_t) e->sig_len },
+        };
+        memcpy(s.signature.rsassa.sig.buffer, e->sig, e->sig_len);
+        TPMT_TK_VERIFIED *ticket = NULL;
+        TSS2_RC rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &hashed, &s, &ticket));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
+        t->ticket = *ticket;
+        free(ticket);
+        memcpy(t->ticket_pol, pol, POLICY_SHA256_SIZE);
+        t->ticket_cached = true;
+        return 0;
+}
+
+int tpm_policy_signed_pcr11(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *pcrs,
+                            const uint8_t pol[POLICY_SHA256_SIZE], const struct pcrsig_entry *e, bool *ret_retry) {
+        bool changed = false, reused = false;
+        *ret_retry = false;
+        int r = tpm_policy_pcr(t, session, pcrs, PCR11, &changed);
+        if (r < 0)
+                return r;
+        if (changed) {
+                log_debug("PCR 11 changed during unseal: reading it again");
+                t->pcrs_cached_mask = 0;
+                *ret_retry = true;
+                return 0;
+        }
+        r = pcr11_ticket(t, pol, e, &reused);
+        if (r < 0)
+                return r;
+        TPM2B_DIGEST approved = { .size = POLICY_SHA256_SIZE };
+        memcpy(approved.buffer, pol, POLICY_SHA256_SIZE);
+        TPM2B_NONCE ref = {};
+        TSS2_RC rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &approved, &ref, &t->pcr_key_name, &t->ticket));
+        if (rc != TSS2_RC_SUCCESS && reused) {
+                log_debug("the TPM refused the ticket kept from an earlier volume: verifying the signature again");
+                t->ticket_cached = false;
+                *ret_retry = true;
+                return 0;
+        }
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_PolicyAuthorize", "the TPM refused the signed PCR policy");
+        return 0;
+}
+
+int tpm_unseal_object(struct vs_tpm *t, ESYS_TR *obj, ESYS_TR *session, struct vs_secret **ret_secret) {
+        TSS2_RC rc;
+        if (vs_log_get_level() >= VS_LOG_DEBUG) {
+                TPM2B_DIGEST *d = NULL;
+                rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, *session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
+                if (rc == TSS2_RC_SUCCESS) {
+                        char hex[2 * POLICY_SHA256_SIZE + 1] = "";
+                        for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
+                                snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
+                        log_debug("policy session digest before Unseal: %s", hex);
+                }
+                free(d);
+        }
+        /* The response is encrypted under the salted session, which ends with it (continueSession clear: the TPM
+         * flushes it on success, saving a FlushContext); the object is flushed at once. */
+        int r = tpm_set_session_attrs(t, *session, TPMA_SESSION_ENCRYPT);
+        if (r < 0)
+                return r;
+        TPM2B_SENSITIVE_DATA *out = NULL;
+        rc = TPM_CALL(t, Esys_Unseal(t->esys, *obj, *session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
+        tpm_flush(t, obj);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_Unseal", "the TPM refused to unseal the slot's secret");
+        (void) Esys_TR_Close(t->esys, session); /* already gone in the TPM; drop ESYS's record (if any) */
+        *session = ESYS_TR_NONE;
+        r = vs_secret_from(out->buffer, out->size, ret_secret);
+        explicit_bzero(out, sizeof(*out));
+        free(out);
+        if (r < 0)
+                return tpm_error(t, r, "cannot allocate a locked buffer for the unsealed secret");
+        return 0;
 }
 
 static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
@@ -319,84 +432,24 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
         }
 
         /* 4. Load, salted policy session, PCR key. */
-        if (*obj == ESYS_TR_NONE) {
-                TSS2_RC rc = TPM_CALL(t, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                                                   &sealed->priv, &sealed->pub, obj));
-                if (rc != TSS2_RC_SUCCESS) {
-                        *obj = ESYS_TR_NONE;
-                        return tpm_fail(t, rc, "TPM2_Load", "cannot load the sealed object under the SRK");
-                }
-        }
+        r = tpm_load_sealed(t, sealed, obj);
+        if (r < 0)
+                return r;
         ESYS_TR session = ESYS_TR_NONE;
-        TPMT_TK_VERIFIED *ticket = NULL;
-        TPM2B_SENSITIVE_DATA *out = NULL;
-        r = start_session(t, TPM2_SE_POLICY, &session);
+        r = tpm_start_session(t, TPM2_SE_POLICY, &session);
         if (r < 0)
                 goto out;
-        r = load_pcr_key(t, &kpub[which], &kname[which]);
+        r = tpm_load_pcr_key(t, &kpub[which], &kname[which]);
         if (r < 0)
                 goto out;
 
         /* 5. PolicyPCR(11), VerifySignature, PolicyAuthorize, PolicyPCR(configured). */
+        r = tpm_policy_signed_pcr11(t, session, &pcrs, pol, e, ret_retry);
+        if (r < 0 || *ret_retry)
+                goto out;
         bool changed = false;
-        r = policy_pcr_cmd(t, session, &pcrs, PCR11, &changed);
-        if (r < 0)
-                goto out;
-        if (changed) {
-                log_debug("PCR 11 changed during unseal: reading it again");
-                t->pcrs_cached_mask = 0;
-                *ret_retry = true;
-                r = 0;
-                goto out;
-        }
-        TPM2B_DIGEST approved = { .size = POLICY_SHA256_SIZE };
-        memcpy(approved.buffer, pol, POLICY_SHA256_SIZE);
-        TPM2B_DIGEST hashed = { .size = POLICY_SHA256_SIZE };
-        unsigned hlen = 0;
-        if (!EVP_Digest(pol, POLICY_SHA256_SIZE, hashed.buffer, &hlen, EVP_sha256(), NULL)) {
-                r = tpm_error(t, -EIO, "SHA-256 failed in OpenSSL");
-                goto out;
-        }
-        if (e->sig_len > TPM2_MAX_RSA_KEY_BYTES) {
-                r = tpm_error(t, -EBADMSG, "the signed PCR policy's signature is %zu bytes, more than an RSA key has",
-                              e->sig_len);
-                goto out;
-        }
-        TPMT_SIGNATURE s = {
-                .sigAlg = TPM2_ALG_RSASSA,
-                .signature.rsassa = { .hash = TPM2_ALG_SHA256, .sig.size = (uint16_t) e->sig_len },
-        };
-        memcpy(s.signature.rsassa.sig.buffer, e->sig, e->sig_len);
-        /* The TPM's ticket for this policy under this key is good for every session of the run. */
-        bool reuse = t->ticket_cached && memcmp(t->ticket_pol, pol, POLICY_SHA256_SIZE) == 0;
-        TSS2_RC rc;
-        if (!reuse) {
-                rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                                      &hashed, &s, &ticket));
-                if (rc != TSS2_RC_SUCCESS) {
-                        r = tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
-                        goto out;
-                }
-                t->ticket = *ticket;
-                memcpy(t->ticket_pol, pol, POLICY_SHA256_SIZE);
-                t->ticket_cached = true;
-        }
-        TPM2B_NONCE ref = {};
-        rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved,
-                                              &ref, &t->pcr_key_name, &t->ticket));
-        if (rc != TSS2_RC_SUCCESS && reuse) {
-                log_debug("the TPM refused the ticket kept from an earlier volume: verifying the signature again");
-                t->ticket_cached = false;
-                *ret_retry = true;
-                r = 0;
-                goto out;
-        }
-        if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_fail(t, rc, "TPM2_PolicyAuthorize", "the TPM refused the signed PCR policy");
-                goto out;
-        }
         if (mask) {
-                r = policy_pcr_cmd(t, session, &pcrs, mask, &changed);
+                r = tpm_policy_pcr(t, session, &pcrs, mask, &changed);
                 if (r < 0)
                         goto out;
                 if (changed) {
@@ -407,40 +460,9 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                         goto out;
                 }
         }
-        if (vs_log_get_level() >= VS_LOG_DEBUG) {
-                TPM2B_DIGEST *d = NULL;
-                rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
-                if (rc == TSS2_RC_SUCCESS) {
-                        char hex[2 * POLICY_SHA256_SIZE + 1] = "";
-                        for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
-                                snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
-                        log_debug("policy session digest before Unseal: %s", hex);
-                }
-                free(d);
-        }
-
-        /* 6. Unseal, the response encrypted under the salted session, which ends with it (continueSession
-         * clear: the TPM flushes it on success, saving a FlushContext); flush the object at once. */
-        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT);
-        if (r < 0)
-                goto out;
-        rc = TPM_CALL(t, Esys_Unseal(t->esys, *obj, session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
-        tpm_flush(t, obj);
-        if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_fail(t, rc, "TPM2_Unseal", "the TPM refused to unseal the slot's secret");
-                goto out;
-        }
-        (void) Esys_TR_Close(t->esys, &session); /* already gone in the TPM; drop ESYS's record (if any) */
-        session = ESYS_TR_NONE;
-        r = vs_secret_from(out->buffer, out->size, ret_secret);
-        if (r < 0)
-                r = tpm_error(t, r, "cannot allocate a locked buffer for the unsealed secret");
+        /* 6. Unseal (the session ends with it). */
+        r = tpm_unseal_object(t, obj, &session, ret_secret);
 out:
-        if (out) {
-                explicit_bzero(out, sizeof(*out));
-                free(out);
-        }
-        free(ticket);
         tpm_flush(t, &session);
         return r;
 }
@@ -459,7 +481,7 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
         static const uint32_t exponents[2] = { EXPONENT_DEFAULT, 0 };
         int r;
         for (int i = 0; i < 2; i++) {
-                r = pcr_key_public(t, pcr_key, exponents[i], &kpub[i], &kname[i]);
+                r = tpm_pcr_key_public(t, pcr_key, exponents[i], &kpub[i], &kname[i]);
                 if (r < 0)
                         return r;
         }
@@ -496,11 +518,11 @@ int vs_tpm_policy_trial(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t exponent, 
         tpm_clear_error(t);
         TPM2B_PUBLIC kpub;
         TPM2B_NAME kname;
-        int r = pcr_key_public(t, pcr_key, exponent, &kpub, &kname);
+        int r = tpm_pcr_key_public(t, pcr_key, exponent, &kpub, &kname);
         if (r < 0)
                 return r;
         ESYS_TR session = ESYS_TR_NONE;
-        r = start_session(t, TPM2_SE_TRIAL, &session);
+        r = tpm_start_session(t, TPM2_SE_TRIAL, &session);
         if (r < 0)
                 return r;
         TPM2B_DIGEST approved = {};

@@ -67,3 +67,30 @@ void tpm_pcr_selection(uint16_t bank, uint32_t mask, TPML_PCR_SELECTION *ret);
 int tpm_pcr_digest(const struct vs_tpm_pcrs *p, uint32_t mask, uint8_t ret[32]);
 /* Lists persistent handles (first `max`); returns the count or -errno. */
 int tpm_persistent_handles(struct vs_tpm *t, TPM2_HANDLE *ret, size_t max);
+
+/* ---- seal.c's steps, shared with seal-updatable.c and nv.c ---- */
+struct pcrsig_entry;
+/* A session with AES-128-CFB parameter encryption, salted with the SRK (TPM2_SE_HMAC, TPM2_SE_POLICY), or an
+ * unsalted trial session (TPM2_SE_TRIAL). */
+int tpm_start_session(struct vs_tpm *t, TPM2_SE type, ESYS_TR *ret);
+int tpm_set_session_attrs(struct vs_tpm *t, ESYS_TR s, TPMA_SESSION attrs);
+/* TPMT_PUBLIC and Name of the RSA PCR public key with this exponent spelling (65537 or 0). */
+int tpm_pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *pub, TPM2B_NAME *name);
+/* Loads the PCR public key in the owner hierarchy into t->pcr_key (kept loaded while its Name is the same). */
+int tpm_load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_NAME *name);
+/* PolicyPCR(SHA-256, mask, digest of p's values); *ret_changed when the TPM says the PCRs moved since. */
+int tpm_policy_pcr(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask, bool *ret_changed);
+/* PolicyPCR(11 = the value read) then PolicyAuthorize(pol, t->pcr_key) with the ticket of the .pcrsig entry
+ * e's signature (VerifySignature once per pol and key; the ticket is kept in t). *ret_retry: PCR 11 moved or a
+ * kept ticket was refused; the caller reads the PCRs again and starts over. */
+int tpm_policy_signed_pcr11(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *pcrs,
+                            const uint8_t pol[32], const struct pcrsig_entry *e, bool *ret_retry);
+/* Loads the sealed object under the SRK into *obj unless it is loaded already. */
+int tpm_load_sealed(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, ESYS_TR *obj);
+/* Unseal with the satisfied policy session (response encrypted; the session ends, *session = NONE on success)
+ * and flushes *obj; under --debug the session's digest is logged first. */
+int tpm_unseal_object(struct vs_tpm *t, ESYS_TR *obj, ESYS_TR *session, struct vs_secret **ret_secret);
+/* Seals VS_TPM_SECRET_SIZE fresh bytes (make_secret) under the loaded SRK with this authPolicy: keyedHash,
+ * fixedTPM | fixedParent | noDA, in an SRK-salted session with the secret encrypted on the bus. */
+int tpm_seal_policy(struct vs_tpm *t, const uint8_t policy[32], const TPM2B_NAME *srk_name, uint32_t pcr_mask,
+                    struct vs_secret **ret_secret, struct vs_tpm_sealed *ret);
