@@ -55,13 +55,7 @@ check_capture || fail "secret on the wire"
 ok "the secret and its base64 never cross the TPM bus (seal + 2 unseals, $(stat -c %s "$T/capture.bin") bytes captured)"
 
 # --- commands per unseal (recorded from the capture; docs/tpm.md quotes them)
-names() { python3 -c '
-import sys
-cc = {0x131:"CreatePrimary",0x153:"Create",0x157:"Load",0x167:"LoadExternal",0x176:"StartAuthSession",
-      0x17e:"PCR_Read",0x17f:"PolicyPCR",0x16a:"PolicyAuthorize",0x177:"VerifySignature",0x15e:"Unseal",
-      0x165:"FlushContext",0x17a:"GetCapability",0x173:"ReadPublic",0x17b:"GetRandom",0x182:"PCR_Extend",
-      0x189:"PolicyGetDigest",0x18a:"TestParms",0x144:"Startup",0x120:"EvictControl"}
-print(" ".join(cc.get(int(l, 16), l.strip()) for l in sys.stdin))'; }
+names() { tpm_cc_names; }
 : > "$T/commands.txt"
 "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" >/dev/null
 first=$(names < "$T/commands.txt")
