@@ -156,28 +156,28 @@ direct=$VOLSEAL_TCTI
 export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
 : > "$T/commands.txt"
 expect_unseal k2
-first=$(tpm_cc_names < "$T/commands.txt")
+first=$("$TOP/tests/lib/tpm-names" < "$T/commands.txt")
 : > "$T/commands.txt"
 out=$(unseal_as k2 --count 3) || fail "3 unseals: $(cat "$T/err")"
-three=$(tpm_cc_names < "$T/commands.txt" | wc -w)
+three=$("$TOP/tests/lib/tpm-names" < "$T/commands.txt" | wc -w)
 "$VOLSEAL" tpm setup >/dev/null
 : > "$T/commands.txt"
 expect_unseal k2
-persistent=$(tpm_cc_names < "$T/commands.txt")
+persistent=$("$TOP/tests/lib/tpm-names" < "$T/commands.txt")
 contains "$persistent" "NV_ReadPublic NV_Read "
 contains "$persistent" "PCR_Read Load StartAuthSession LoadExternal PolicyPCR VerifySignature PolicyAuthorize PolicyPCR PolicyAuthorizeNV Unseal FlushContext"
 not_contains "$persistent" "CreatePrimary"
 # a prepare: two keys and two states authorized (PolicyOR at both levels from now on)
 : > "$T/commands.txt"
 "$U" add-state --state-dir "$T/state" --state "$A7"
-prepare=$(tpm_cc_names < "$T/commands.txt")
+prepare=$("$TOP/tests/lib/tpm-names" < "$T/commands.txt")
 not_contains "$prepare" "Unseal"
 not_contains "$prepare" "Load "
 not_contains "$prepare" "CreatePrimary"
 "$U" add-key --state-dir "$T/state" --key "$T/k1.pub"
 : > "$T/commands.txt"
 expect_unseal k2
-both=$(tpm_cc_names < "$T/commands.txt")
+both=$("$TOP/tests/lib/tpm-names" < "$T/commands.txt")
 contains "$both" "PolicyAuthorize PolicyOR PolicyPCR PolicyOR PolicyAuthorizeNV Unseal"
 "$U" set --state-dir "$T/state" --pcrs 7 --key "$T/k2.pub" --state "$B7"
 mkdir -p "$T/s2"

@@ -55,7 +55,7 @@ check_capture || fail "secret on the wire"
 ok "the secret and its base64 never cross the TPM bus (seal + 2 unseals, $(stat -c %s "$T/capture.bin") bytes captured)"
 
 # --- commands per unseal (recorded from the capture; docs/tpm.md quotes them)
-names() { tpm_cc_names; }
+names() { "$TOP/tests/lib/tpm-names"; }
 : > "$T/commands.txt"
 "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" >/dev/null
 first=$(names < "$T/commands.txt")

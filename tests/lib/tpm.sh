@@ -6,7 +6,6 @@
 #   pcrsig_entry PCR11_HEX        one signed-policy entry for PCR 11 = value, made with tpm2-tools + openssl
 #                                 (independent of policy/): {"pcrs":[11],"pkfp":..,"pol":..,"sig":..}
 #   pcrsig_json FILE ENTRY...     writes {"sha256":[ENTRY,...]} to FILE
-#   tpm_cc_names                  stdin: the relay's command lines (0x<code>); stdout: their names on one line
 : "${TPM_HELPER:?TPM_HELPER not set (run through meson)}"
 HELPER=$TPM_HELPER
 
@@ -43,16 +42,4 @@ pcrsig_json() {
   local out=$1; shift
   local IFS=,
   printf '{"sha256":[%s]}\n' "$*" > "$out"
-}
-
-tpm_cc_names() {
-  python3 -c '
-import sys
-cc = {0x131:"CreatePrimary",0x153:"Create",0x157:"Load",0x167:"LoadExternal",0x176:"StartAuthSession",
-      0x17e:"PCR_Read",0x17f:"PolicyPCR",0x16a:"PolicyAuthorize",0x177:"VerifySignature",0x15e:"Unseal",
-      0x165:"FlushContext",0x17a:"GetCapability",0x173:"ReadPublic",0x17b:"GetRandom",0x182:"PCR_Extend",
-      0x189:"PolicyGetDigest",0x18a:"TestParms",0x144:"Startup",0x120:"EvictControl",0x171:"PolicyOR",
-      0x192:"PolicyAuthorizeNV",0x160:"PolicySigned",0x16c:"PolicyCommandCode",0x169:"NV_ReadPublic",
-      0x14e:"NV_Read",0x137:"NV_Write",0x12a:"NV_DefineSpace",0x122:"NV_UndefineSpace"}
-print(" ".join(cc.get(int(l, 16), l.strip()) for l in sys.stdin))'
 }
