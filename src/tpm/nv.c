@@ -103,6 +103,24 @@ static int not_ours(struct vs_tpm *t, uint32_t handle) {
                          handle);
 }
 
+/* Opens the index at `handle` if it is volseal's for this write key: 0 (*ret open, *ret_pub its public area,
+ * *ret_key the key's TPMT_PUBLIC), -ENOENT (none; not logged), -EEXIST (another index; left alone). */
+static int open_ours(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key, ESYS_TR *ret, TPM2B_NV_PUBLIC *ret_pub,
+                     TPM2B_PUBLIC *ret_key) {
+        TPM2B_NV_PUBLIC want;
+        int r = ours(t, handle, write_key, &want, ret_key);
+        if (r < 0)
+                return r;
+        r = nv_open(t, handle, ret, ret_pub);
+        if (r < 0)
+                return r;
+        if (!same_index(ret_pub, &want)) {
+                nv_close(t, ret);
+                return not_ours(t, handle);
+        }
+        return 0;
+}
+
 int vs_tpm_nv_free_handle(struct vs_tpm *t, uint32_t *ret) {
         tpm_clear_error(t);
         TPMI_YES_NO more = 0;
@@ -127,20 +145,18 @@ int vs_tpm_nv_define(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key, boo
         tpm_clear_error(t);
         TPM2B_NV_PUBLIC want, got;
         ESYS_TR tr = ESYS_TR_NONE;
-        int r = ours(t, handle, write_key, &want, NULL);
-        if (r < 0)
-                return r;
-        r = nv_open(t, handle, &tr, &got);
+        int r = open_ours(t, handle, write_key, &tr, &got, NULL);
         if (r == 0) {
                 nv_close(t, &tr);
-                if (!same_index(&got, &want))
-                        return not_ours(t, handle);
                 if (ret_written)
                         *ret_written = got.nvPublic.attributes & TPMA_NV_WRITTEN;
                 log_debug("NV index 0x%08x is volseal's already", handle);
                 return 0;
         }
         if (r != -ENOENT)
+                return r;
+        r = ours(t, handle, write_key, &want, NULL);
+        if (r < 0)
                 return r;
         TPM2B_AUTH empty = {};
         TSS2_RC rc = TPM_CALL(t, Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
@@ -215,7 +231,7 @@ static int authorize_write(struct vs_tpm *t, ESYS_TR session, EVP_PKEY *write_ke
 
 int vs_tpm_nv_write(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key, struct authnv_set *set) {
         tpm_clear_error(t);
-        TPM2B_NV_PUBLIC want, got;
+        TPM2B_NV_PUBLIC got;
         TPM2B_PUBLIC kpub;
         TPM2B_NAME name;
         ESYS_TR tr = ESYS_TR_NONE, session = ESYS_TR_NONE;
@@ -225,18 +241,11 @@ int vs_tpm_nv_write(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key, stru
         int r = authnv_marshal(&next, data.buffer);
         if (r < 0)
                 return tpm_error(t, r, "the authorized set is not complete (a key and, with literal PCRs, a state)");
-        r = ours(t, handle, write_key, &want, &kpub);
-        if (r < 0)
-                return r;
-        r = nv_open(t, handle, &tr, &got);
+        r = open_ours(t, handle, write_key, &tr, &got, &kpub);
         if (r == -ENOENT)
                 return tpm_error(t, -ENOENT, "there is no NV index at 0x%08x (removed, or the TPM was cleared)", handle);
         if (r < 0)
                 return r;
-        if (!same_index(&got, &want)) {
-                r = not_ours(t, handle);
-                goto out;
-        }
         r = policy_nv_name(&got.nvPublic, &name);
         if (r >= 0)
                 r = start_write_session(t, &session);
@@ -310,18 +319,11 @@ void vs_tpm_nv_done(struct vs_tpm *t, struct vs_tpm_authnv *nv) {
 
 int vs_tpm_nv_undefine(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key) {
         tpm_clear_error(t);
-        TPM2B_NV_PUBLIC want, got;
+        TPM2B_NV_PUBLIC got;
         ESYS_TR tr = ESYS_TR_NONE;
-        int r = ours(t, handle, write_key, &want, NULL);
+        int r = open_ours(t, handle, write_key, &tr, &got, NULL);
         if (r < 0)
                 return r;
-        r = nv_open(t, handle, &tr, &got);
-        if (r < 0)
-                return r;
-        if (!same_index(&got, &want)) {
-                nv_close(t, &tr);
-                return not_ours(t, handle);
-        }
         TSS2_RC rc = TPM_CALL(t, Esys_NV_UndefineSpace(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                                        ESYS_TR_NONE));
         if (rc != TSS2_RC_SUCCESS) {

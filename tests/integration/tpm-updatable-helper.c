@@ -27,6 +27,7 @@
 #include "authnv.h"
 #include "authority.h"
 #include "keys/token-updatable.h"
+#include "helper-files.h"
 #include "log.h"
 #include "policy.h"
 #include "secret.h"
@@ -45,39 +46,10 @@ struct args {
         const char *nv_name;
 };
 
-static int read_file(const char *path, char **ret, size_t *ret_len) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        char tmp[4096];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-                fwrite(tmp, 1, n, m);
-        fclose(f);
-        fclose(m);
-        *ret = buf;
-        *ret_len = len;
-        return 0;
-}
-
-static int write_file(const char *dir, const char *name, const void *p, size_t len) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        ssize_t w = write(fd, p, len);
-        close(fd);
-        return w == (ssize_t) len ? 0 : -EIO;
-}
-
 static int load_key(const char *path, EVP_PKEY **ret) {
         _cleanup_free_ char *pem = NULL;
         size_t len = 0;
-        int r = read_file(path, &pem, &len);
+        int r = helper_read_file(path, &pem, &len);
         return r < 0 ? r : policy_load_public_pem(pem, len, ret);
 }
 
@@ -200,10 +172,10 @@ static int seal(struct vs_tpm *t, const struct args *a, struct vs_authority *aut
         if (r < 0)
                 return r;
         const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-        r = write_file(a->dir, "token.json", js, strlen(js));
+        r = helper_write_file(a->dir, "token.json", js, strlen(js));
         json_object_put(o);
         if (r >= 0)
-                r = write_file(a->dir, "secret", secret->data, secret->len);
+                r = helper_write_file(a->dir, "secret", secret->data, secret->len);
         if (r >= 0)
                 printf("sealed policy %s\n", js ? "ok" : "");
         return r;
@@ -225,7 +197,7 @@ static int unseal(struct vs_tpm *t, const struct args *a) {
                 fprintf(stderr, "%s\n", run.reason);
                 return r;
         }
-        if (a->n_keys != 1 || load_key(a->keys[0], &key) < 0 || read_file(a->pcrsig, &sigjs, &sig_len) < 0 ||
+        if (a->n_keys != 1 || load_key(a->keys[0], &key) < 0 || helper_read_file(a->pcrsig, &sigjs, &sig_len) < 0 ||
             pcrsig_parse(sigjs, sig_len, "sha256", &sig) < 0)
                 return -EINVAL;
         struct vs_tpm_authnv nv = {};
@@ -241,7 +213,7 @@ static int unseal(struct vs_tpm *t, const struct args *a) {
         for (int i = 0; r >= 0 && i < a->count; i++) {
                 _cleanup_secret_ struct vs_secret *out = NULL;
                 r = vs_tpm_unseal_updatable(t, &tok.sealed, &nv, key, &sig, &out);
-                if (r >= 0 && write_file(a->dir, "unsealed", out->data, out->len) < 0)
+                if (r >= 0 && helper_write_file(a->dir, "unsealed", out->data, out->len) < 0)
                         r = -EIO;
                 ok += r >= 0;
         }
