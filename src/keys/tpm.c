@@ -5,6 +5,7 @@
  * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
 #include "keys.h"
 #include "token.h"
+#include "tpm-run.h"
 #include "efi.h"
 #include "log.h"
 #include "policy.h"
@@ -23,170 +24,10 @@
 #define FIELD_KEK "volseal_kek_sha256"
 #define FIELD_DB "volseal_db_sha256"
 
-static const char *const sig_defaults[] = { "/.extra/tpm2-pcr-signature.json", "/run/systemd/tpm2-pcr-signature.json" };
-static const char *const key_defaults[] = { "/.extra/tpm2-pcr-public-key.pem", "/run/systemd/tpm2-pcr-public-key.pem" };
-
-struct tpm_state {
-        struct vs_tpm *tpm;
-        int tpm_err;                 /* <0: opening failed once; not retried in this run */
-        bool caps_checked;           /* vs_tpm_check_caps passed (checked before the first seal only) */
-        bool sig_loaded;
-        int sig_err;
-        char sig_reason[400];
-        struct pcrsig sig;
-        EVP_PKEY *key;
-        bool force_reseal;
-};
-
-static struct tpm_state *state(struct vs_key_run *run) {
-        if (!run->kind_state[VS_KEY_TPM])
-                run->kind_state[VS_KEY_TPM] = calloc(1, sizeof(struct tpm_state));
-        return run->kind_state[VS_KEY_TPM];
-}
-
 void vs_key_tpm_force_reseal(struct vs_key_run *run) {
-        struct tpm_state *st = state(run);
+        struct tpm_state *st = tpm_run_state(run);
         if (st)
                 st->force_reseal = true;
-}
-
-static int read_whole(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-        for (;;) {
-                if (len + 4096 + 1 > cap) {
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (1u << 24))
-                                return -EFBIG;
-                        char *n = realloc(buf, cap);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                }
-                size_t k = fread(buf + len, 1, 4096, f);
-                len += k;
-                if (k < 4096)
-                        break;
-        }
-        if (ferror(f))
-                return -EIO;
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
-/* Opens the first existing file of `given` or the defaults; -ENOENT with the path list in `which`. */
-static int read_source(const char *given, const char *const defaults[2], char **ret, size_t *ret_len, const char **ret_path) {
-        if (given) {
-                *ret_path = given;
-                return read_whole(given, ret, ret_len);
-        }
-        for (int i = 0; i < 2; i++) {
-                int r = read_whole(defaults[i], ret, ret_len);
-                *ret_path = defaults[i];
-                if (r != -ENOENT)
-                        return r;
-        }
-        return -ENOENT;
-}
-
-/* The signed PCR policy and its key, loaded once per run. */
-static int load_policy(struct vs_key_run *run, struct tpm_state *st) {
-        if (st->sig_loaded) {
-                if (st->sig_err < 0)
-                        return vs_key_reason(run, st->sig_err, "%s", st->sig_reason);
-                return 0;
-        }
-        st->sig_loaded = true;
-        _cleanup_free_ char *js = NULL, *pem = NULL;
-        size_t js_len = 0, pem_len = 0;
-        const char *sp = NULL, *kp = NULL;
-        int r = read_source(run->pcr_signature_path, sig_defaults, &js, &js_len, &sp);
-        if (r == -ENOENT && !run->pcr_signature_path)
-                snprintf(st->sig_reason, sizeof(st->sig_reason), "no signed PCR policy (%s or %s): the machine did not boot a signed UKI",
-                         sig_defaults[0], sig_defaults[1]);
-        else if (r == -ENOENT)
-                snprintf(st->sig_reason, sizeof(st->sig_reason), "no signed PCR policy at %s: the machine did not boot a signed UKI", sp);
-        else if (r < 0)
-                snprintf(st->sig_reason, sizeof(st->sig_reason), "cannot read the signed PCR policy %s: %s", sp, strerror(-r));
-        if (r >= 0) {
-                r = read_source(run->pcr_public_key_path, key_defaults, &pem, &pem_len, &kp);
-                if (r == -ENOENT && !run->pcr_public_key_path)
-                        snprintf(st->sig_reason, sizeof(st->sig_reason), "no PCR public key (%s or %s): the machine did not boot a signed UKI",
-                                 key_defaults[0], key_defaults[1]);
-                else if (r == -ENOENT)
-                        snprintf(st->sig_reason, sizeof(st->sig_reason), "no PCR public key at %s: the machine did not boot a signed UKI", kp);
-                else if (r < 0)
-                        snprintf(st->sig_reason, sizeof(st->sig_reason), "cannot read the PCR public key %s: %s", kp, strerror(-r));
-        }
-        if (r >= 0 && pcrsig_parse(js, js_len, "sha256", &st->sig) < 0) {
-                r = -EBADMSG;
-                snprintf(st->sig_reason, sizeof(st->sig_reason), "the signed PCR policy %s is malformed", sp);
-        }
-        if (r >= 0 && policy_load_public_pem(pem, pem_len, &st->key) < 0) {
-                r = -EBADMSG;
-                snprintf(st->sig_reason, sizeof(st->sig_reason), "the PCR public key %s is not an RSA public key in PEM", kp);
-        }
-        if (r < 0) {
-                st->sig_err = r;
-                return vs_key_reason(run, r, "%s", st->sig_reason);
-        }
-        return 0;
-}
-
-/* Opens the run's TPM once. The capabilities volseal needs (a SHA-256 bank with 24 PCRs, AES-128-CFB) are
- * checked before enrolling only (`sealing`): a slot that was sealed shows the TPM had them, and an unseal on
- * a TPM without them fails on its own command with the TPM's answer. That keeps GetCapability(PCRS) and
- * TestParms off the unlock path (2 of its TPM commands: docs/performance.md). */
-static int open_tpm(struct vs_key_run *run, struct tpm_state *st, bool sealing) {
-        if (!st->tpm) {
-                if (st->tpm_err < 0)
-                        return vs_key_reason(run, st->tpm_err, "no TPM: %s", strerror(-st->tpm_err));
-                /* volume.c reports each slot's failure once, naming the volume and slot (vs_key_reason) */
-                unsigned flags = VS_TPM_CALLER_REPORTS | (run->debug_tpm ? VS_TPM_DEBUG_LOG : 0);
-                int r = vs_tpm_open(run->tcti, flags, &st->tpm);
-                if (r < 0) {
-                        st->tpm_err = r;
-                        const char *why = st->tpm ? vs_tpm_last_error(st->tpm) : "";
-                        vs_tpm_close(st->tpm);
-                        st->tpm = NULL;
-                        return vs_key_reason(run, r, "cannot use the TPM: %s", why[0] ? why : strerror(-r));
-                }
-        }
-        if (sealing && !st->caps_checked) {
-                int r = vs_tpm_check_caps(st->tpm);
-                if (r < 0)
-                        return vs_key_reason(run, r, "cannot use the TPM: %s", vs_tpm_last_error(st->tpm));
-                st->caps_checked = true;
-        }
-        return 0;
-}
-
-/* PCR 11 as this run read it (the values an unseal was decided on, else one PCR_Read kept for the run) and
- * whether a .pcrsig entry for this key signs it. */
-static int pcr11_signed(struct tpm_state *st, bool *ret_signed, bool *ret_blank) {
-        struct vs_tpm_pcrs p;
-        int r = vs_tpm_pcr_read_kept(st->tpm, PCR11, &p, NULL);
-        if (r < 0)
-                return r;
-        bool zero = true, ff = true;
-        for (size_t i = 0; i < 32; i++) {
-                zero = zero && p.value[11][i] == 0;
-                ff = ff && p.value[11][i] == 0xff;
-        }
-        *ret_blank = zero || ff;
-        uint8_t pol[POLICY_SHA256_SIZE], pkfp[POLICY_SHA256_SIZE];
-        r = policy_pcr_signed_pol(TPM2_ALG_SHA256, PCR11, p.value[11], 32, pol);
-        if (r >= 0)
-                r = policy_pkfp(st->key, pkfp);
-        if (r < 0)
-                return r;
-        *ret_signed = pcrsig_find(&st->sig, PCR11, pkfp, pol) != NULL;
-        return 0;
 }
 
 /* ---- EFI: SecureBoot modes and SHA-256 of PK, KEK, db ---- */
@@ -221,48 +62,6 @@ static void read_sb_hashes(struct sb_hashes *h) {
         pcr_sb_vars_free(&vars);
 }
 
-/* ---- base64 ---- */
-
-static int b64_secret(const struct vs_secret *s, struct vs_secret **ret) {
-        _cleanup_secret_ struct vs_secret *out = NULL;
-        size_t n = 4 * ((s->len + 2) / 3);
-        int r = vs_secret_new(n + 1, &out);
-        if (r < 0)
-                return r;
-        EVP_EncodeBlock((unsigned char *) out->data, (const unsigned char *) s->data, (int) s->len);
-        out->len = n; /* without the NUL EVP_EncodeBlock adds */
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static char *b64(const uint8_t *p, size_t n) {
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, p, (int) n);
-        return out;
-}
-
-/* Decodes standard padded base64; -EBADMSG if it is not. */
-static int unb64(const char *s, uint8_t **ret, size_t *ret_len) {
-        size_t n = strlen(s);
-        if (n == 0 || n % 4)
-                return -EBADMSG;
-        _cleanup_free_ uint8_t *out = malloc(n / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        int k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0)
-                return -EBADMSG;
-        size_t len = (size_t) k;
-        if (n >= 1 && s[n - 1] == '=')
-                len--;
-        if (n >= 2 && s[n - 2] == '=')
-                len--;
-        *ret = TAKE_PTR(out);
-        *ret_len = len;
-        return 0;
-}
-
 /* ---- the token ---- */
 
 static const char *ud_string(struct json_object *ud, const char *field) {
@@ -285,26 +84,26 @@ int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_ob
                                              json_object_object_get_ex(ud, need[i], NULL) ? " (wrong field type)" : "");
         _cleanup_free_ uint8_t *b = NULL;
         size_t n = 0;
-        int r = unb64(ud_string(ud, "sealed_blob_private"), &b, &n);
+        int r = tpm_unb64(ud_string(ud, "sealed_blob_private"), &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_private(b, n, &ret->sealed.priv);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_private is not a TPM2B_PRIVATE in base64", slot);
         free(TAKE_PTR(b));
-        r = unb64(ud_string(ud, "sealed_blob_public"), &b, &n);
+        r = tpm_unb64(ud_string(ud, "sealed_blob_public"), &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_public(b, n, &ret->sealed.pub);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_public is not a TPM2B_PUBLIC in base64", slot);
         free(TAKE_PTR(b));
-        r = unb64(ud_string(ud, "policy_hash"), &b, &n);
+        r = tpm_unb64(ud_string(ud, "policy_hash"), &b, &n);
         if (r < 0 || n != 32)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's policy_hash is not 32 bytes in base64", slot);
         memcpy(ret->sealed.policy_hash, b, 32);
         free(TAKE_PTR(b));
         const char *kn = ud_string(ud, "key_name");
         if (kn && kn[0]) {
-                r = unb64(kn, &b, &n);
+                r = tpm_unb64(kn, &b, &n);
                 if (r >= 0)
                         r = vs_tpm_parse_name(b, n, &ret->sealed.srk_name);
                 if (r < 0)
@@ -346,7 +145,7 @@ int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_ob
 }
 
 static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
-        char *s = b64(p, n);
+        char *s = tpm_b64(p, n);
         if (!s)
                 return -ENOMEM;
         json_object_object_add(o, field, json_object_new_string(s));
@@ -407,47 +206,21 @@ int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct j
 /* ---- the ops ---- */
 
 static int tpm_can_enroll(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key) {
-        struct tpm_state *st = state(run);
+        struct tpm_state *st = tpm_run_state(run);
         if (!st)
                 return -ENOMEM;
-        int r = load_policy(run, st);
-        if (r == -ENOENT)
-                return vs_key_reason(run, 0, "%s: enrolment waits for a boot of a signed UKI", st->sig_reason), 0;
-        if (r < 0)
-                return r;
-        r = open_tpm(run, st, true);
-        if (r < 0)
-                return r;
-        bool sig = false, blank = false;
-        r = pcr11_signed(st, &sig, &blank);
-        if (r < 0)
-                return vs_key_reason(run, r, "cannot read PCR 11: %s", vs_tpm_last_error(st->tpm));
-        if (blank)
-                return vs_key_reason(run, 0, "PCR 11 is all zero or all FF (no UKI was measured): enrolment waits for a boot of a signed UKI"), 0;
-        if (!sig)
-                return vs_key_reason(run, 0, "PCR 11 matches no entry of the signed PCR policy (a UKI other than the signed one, "
-                                     "or PCR 11 has moved past the signed phase): enrolment waits"), 0;
-        if (key->tpm_check_secureboot) {
-                bool sb = false, setup = false;
-                if (vs_efi_read_modes(&sb, &setup) < 0)
-                        sb = false;
-                if (!sb)
-                        return vs_key_reason(run, 0, "SecureBoot is not enabled (checkSecurebootStatusOnEnroll): enrolment waits"), 0;
-                if (setup)
-                        return vs_key_reason(run, 0, "the firmware is in SetupMode (checkSecurebootStatusOnEnroll): enrolment waits"), 0;
-        }
-        return 1;
+        return tpm_run_enrol_gate(run, st, key->tpm_check_secureboot ? "checkSecurebootStatusOnEnroll" : NULL);
 }
 
 static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
                    unsigned slot, struct vs_secret **ret_pass, struct json_object **ret_token) {
-        struct tpm_state *st = state(run);
+        struct tpm_state *st = tpm_run_state(run);
         if (!st)
                 return -ENOMEM;
-        int r = load_policy(run, st);
+        int r = tpm_run_load_policy(run, st);
         if (r < 0)
                 return r;
-        r = open_tpm(run, st, true);
+        r = tpm_run_open(run, st, true);
         if (r < 0)
                 return r;
         _cleanup_secret_ struct vs_secret *secret = NULL;
@@ -464,7 +237,7 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
         _cleanup_secret_ struct vs_secret *pass = NULL;
-        r = b64_secret(secret, &pass);
+        r = tpm_b64_secret(secret, &pass);
         if (r < 0) {
                 json_object_put(token);
                 return r;
@@ -501,17 +274,17 @@ static const char *reseal_refused(const struct vs_tpm_token *pt) {
 
 static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
                    unsigned slot, struct json_object *token, struct vs_secret **ret_pass) {
-        struct tpm_state *st = state(run);
+        struct tpm_state *st = tpm_run_state(run);
         if (!st)
                 return -ENOMEM;
         struct vs_tpm_token pt;
         int r = vs_key_tpm_token_parse(run, slot, token, &pt);
         if (r < 0)
                 return r;
-        r = load_policy(run, st);
+        r = tpm_run_load_policy(run, st);
         if (r < 0)
                 return r == -ENOKEY ? -ENOENT : r;
-        r = open_tpm(run, st, false);
+        r = tpm_run_open(run, st, false);
         if (r < 0)
                 return r == -ENOKEY ? -ENODEV : r;
         _cleanup_secret_ struct vs_secret *secret = NULL;
@@ -519,7 +292,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         if (r >= 0) {
                 if (secret->len != VS_TPM_SECRET_SIZE)
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
-                return b64_secret(secret, ret_pass);
+                return tpm_b64_secret(secret, ret_pass);
         }
         char why[768];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));
@@ -532,7 +305,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
                 healable = true;
         else if (r == -EKEYREJECTED) {
                 bool sig = false, blank = false;
-                if (pcr11_signed(st, &sig, &blank) >= 0 && sig)
+                if (tpm_run_pcr11_signed(st, &sig, &blank) >= 0 && sig)
                         healable = true;
         }
         if (st->force_reseal)
@@ -547,17 +320,6 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         return vs_key_reason(run, ENOKEY, "keyslot %u: %s; re-sealing: SecureBoot is on and PK, KEK and db are unchanged", slot, why);
 }
 
-static void tpm_run_done(struct vs_key_run *run) {
-        struct tpm_state *st = run->kind_state[VS_KEY_TPM];
-        if (!st)
-                return;
-        vs_tpm_close(st->tpm);
-        pcrsig_done(&st->sig);
-        EVP_PKEY_free(st->key);
-        free(st);
-        run->kind_state[VS_KEY_TPM] = NULL;
-}
-
 const struct vs_key_ops vs_key_ops_tpm = {
         .kind = VS_KEY_TPM,
         .name = "tpm",
@@ -566,5 +328,5 @@ const struct vs_key_ops vs_key_ops_tpm = {
         .can_enroll = tpm_can_enroll,
         .new_key = tpm_new,
         .get_key = tpm_get,
-        .run_done = tpm_run_done,
+        .run_done = tpm_run_free,
 };

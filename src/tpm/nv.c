@@ -20,6 +20,8 @@
 #define NV_INDEX_FIRST 0x01000000u
 #define NV_INDEX_LAST 0x01ffffffu
 
+_Static_assert(VS_TPM_NV_NOT_OPEN == ESYS_TR_NONE, "VS_TPM_NV_NOT_OPEN is ESYS_TR_NONE");
+
 /* The NV public area ESYS read with Esys_TR_FromTPMPublic (TPM2_NV_ReadPublic, whose Name ESYS checked against
  * the area), from the serialized resource: UINT32 handle, TPM2B_NAME, UINT32 type, TPM2B_NV_PUBLIC. Saves the
  * second TPM2_NV_ReadPublic that Esys_NV_ReadPublic would send. */
@@ -317,13 +319,8 @@ void vs_tpm_nv_done(struct vs_tpm *t, struct vs_tpm_authnv *nv) {
         *nv = (struct vs_tpm_authnv) { .tr = ESYS_TR_NONE };
 }
 
-int vs_tpm_nv_undefine(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key) {
-        tpm_clear_error(t);
-        TPM2B_NV_PUBLIC got;
-        ESYS_TR tr = ESYS_TR_NONE;
-        int r = open_ours(t, handle, write_key, &tr, &got, NULL);
-        if (r < 0)
-                return r;
+/* Undefines the index open as tr (owner authorization, the owner's empty password). */
+static int undefine_open(struct vs_tpm *t, uint32_t handle, ESYS_TR tr) {
         TSS2_RC rc = TPM_CALL(t, Esys_NV_UndefineSpace(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                                        ESYS_TR_NONE));
         if (rc != TSS2_RC_SUCCESS) {
@@ -333,4 +330,31 @@ int vs_tpm_nv_undefine(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key) {
         /* ESYS forgets the object itself once the index is undefined */
         log_info("removed volseal's NV index 0x%08x", handle);
         return 0;
+}
+
+int vs_tpm_nv_undefine(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key) {
+        tpm_clear_error(t);
+        TPM2B_NV_PUBLIC got;
+        ESYS_TR tr = ESYS_TR_NONE;
+        int r = open_ours(t, handle, write_key, &tr, &got, NULL);
+        if (r < 0)
+                return r;
+        return undefine_open(t, handle, tr);
+}
+
+int vs_tpm_nv_undefine_named(struct vs_tpm *t, uint32_t handle, const TPM2B_NAME *name) {
+        tpm_clear_error(t);
+        TPM2B_NV_PUBLIC got;
+        TPM2B_NAME have;
+        ESYS_TR tr = ESYS_TR_NONE;
+        int r = nv_open(t, handle, &tr, &got);
+        if (r < 0)
+                return r;
+        if (policy_nv_name(&got.nvPublic, &have) < 0 || have.size != name->size ||
+            memcmp(have.name, name->name, name->size) != 0) {
+                nv_close(t, &tr);
+                return tpm_error(t, -EEXIST, "NV index 0x%08x is not the index the volume's updatable slot is bound "
+                                 "to; volseal never removes an index that is not its own", handle);
+        }
+        return undefine_open(t, handle, tr);
 }

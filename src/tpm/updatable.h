@@ -23,6 +23,9 @@
 #define VS_TPM_NV_FIRST 0x01805600u
 #define VS_TPM_NV_LAST 0x018056ffu
 
+/* ESYS_TR_NONE, for callers that do not include tss2_esys.h: a struct vs_tpm_authnv not read yet. */
+#define VS_TPM_NV_NOT_OPEN 0xfffu
+
 /* What an unseal needs from the index, read once per run (vs_tpm_nv_read). */
 struct vs_tpm_authnv {
         uint32_t handle;
@@ -46,6 +49,10 @@ int vs_tpm_nv_read(struct vs_tpm *t, uint32_t handle, const TPM2B_NAME *expected
 void vs_tpm_nv_done(struct vs_tpm *t, struct vs_tpm_authnv *nv);
 /* `volseal wipe`: undefines the index if it is volseal's for this write key; -ENOENT when there is none. */
 int vs_tpm_nv_undefine(struct vs_tpm *t, uint32_t handle, EVP_PKEY *write_key);
+/* `volseal wipe` without the authority (STATE is being wiped): undefines the index at `handle` only when its
+ * Name is `name` (a slot's nv_name: the Name covers the whole public area, so only volseal's written index
+ * of that authority has it). -ENOENT none there, -EEXIST another index (left alone). */
+int vs_tpm_nv_undefine_named(struct vs_tpm *t, uint32_t handle, const TPM2B_NAME *name);
 
 /* Seals VS_TPM_SECRET_SIZE fresh bytes (as vs_tpm_seal) with authPolicy PolicyAuthorizeNV(nv_name). The
  * policy never changes: the authorized states change in the index. pcr_mask is recorded for the token. */

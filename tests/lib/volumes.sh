@@ -10,7 +10,8 @@ state_eph_images() {
 
 # volumes_config FILE "NAME [provider=P] KEY..." ...: writes one VolumeConfig document per argument to FILE
 # (joined by ---); the provider is luks2 unless provider=P is given (provider= writes none). KEY is SLOT:nodeID, SLOT:static:PASSPHRASE[:lockToSTATE], SLOT:kms:ENDPOINT or
-# SLOT:tpm[:OPTION=VALUE,...] (tpm: {OPTION: VALUE, ...}); words are split on blanks, so no value may hold one.
+# SLOT:tpm[:OPTION=VALUE,...] (tpm: {OPTION: VALUE, ...}) or SLOT:recovery; words are split on blanks, so no
+# value may hold one.
 volumes_config() {
   local file=$1 doc sep="" word slot kind arg; shift
   for doc in "$@"; do
@@ -31,6 +32,7 @@ volumes_config() {
         static) printf '    - static:\n        passphrase: %s\n' "${arg%:lockToSTATE}" ;;
         kms) printf '    - kms:\n        endpoint: %s\n' "$arg" ;;
         tpm) [[ $arg == tpm ]] && arg=""; arg=${arg//=/: }; printf '    - tpm: {%s}\n' "${arg//,/, }" ;;
+        recovery) printf '    - recovery: {}\n' ;;
         *) fail "volumes_config: unknown key kind '$kind'" >&2 ;;
       esac
       printf '      slot: %s\n' "$slot"
