@@ -147,6 +147,16 @@ int tpm_run_open(struct vs_key_run *run, struct tpm_state *st, bool sealing) {
         return 0;
 }
 
+int tpm_run_ready(struct vs_key_run *run, struct tpm_state *st, bool sealing) {
+        int r = tpm_run_load_policy(run, st);
+        if (r < 0)
+                return r == -ENOKEY ? -ENOENT : r;
+        r = tpm_run_open(run, st, sealing);
+        if (r < 0)
+                return r == -ENOKEY ? -ENODEV : r;
+        return 0;
+}
+
 /* PCR 11 as this run read it (the values an unseal was decided on, else one PCR_Read kept for the run) and
  * whether a .pcrsig entry for this key signs it. */
 int tpm_run_pcr11_signed(struct tpm_state *st, bool *ret_signed, bool *ret_blank) {

@@ -33,6 +33,9 @@ void tpm_run_free(struct vs_key_run *run);
 int tpm_run_load_policy(struct vs_key_run *run, struct tpm_state *st);
 /* The run's TPM, opened once; `sealing` also checks the capabilities a seal needs (once). */
 int tpm_run_open(struct vs_key_run *run, struct tpm_state *st, bool sealing);
+/* The signed policy and the TPM, as a seal (`sealing`) or an unseal needs them. -ENOKEY never comes back
+ * (to sync it would mean "re-seal"): a missing policy is -ENOENT, a TPM that went away -ENODEV. */
+int tpm_run_ready(struct vs_key_run *run, struct tpm_state *st, bool sealing);
 /* Whether a .pcrsig entry of the run's key signs PCR 11 as this run read it, and whether PCR 11 is blank
  * (all zero or all FF: no UKI measured). */
 int tpm_run_pcr11_signed(struct tpm_state *st, bool *ret_signed, bool *ret_blank);

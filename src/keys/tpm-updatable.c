@@ -116,9 +116,7 @@ static int updatable_new(struct vs_key_run *run, const struct vs_key_volume *vol
         if (!run->state_dir)
                 return vs_key_reason(run, EAGAIN, "an updatable tpm slot needs --state-dir");
         TPM2B_NAME kname;
-        int r = tpm_run_load_policy(run, st);
-        if (r >= 0)
-                r = tpm_run_open(run, st, true);
+        int r = tpm_run_ready(run, st, true);
         if (r >= 0)
                 r = booted_key_name(run, st, &kname);
         if (r < 0)
@@ -197,12 +195,9 @@ static int updatable_get(struct vs_key_run *run, const struct vs_key_volume *vol
         int r = vs_key_updatable_token_parse(run, slot, token, &tok);
         if (r < 0)
                 return r;
-        r = tpm_run_load_policy(run, st);
+        r = tpm_run_ready(run, st, false);
         if (r < 0)
-                return r == -ENOKEY ? -ENOENT : r;
-        r = tpm_run_open(run, st, false);
-        if (r < 0)
-                return r == -ENOKEY ? -ENODEV : r;
+                return r;
         const struct vs_tpm_authnv *nv = NULL;
         r = index_for(run, st, u, &tok, &nv);
         _cleanup_secret_ struct vs_secret *secret = NULL;

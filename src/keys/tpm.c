@@ -217,10 +217,7 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         struct tpm_state *st = tpm_run_state(run);
         if (!st)
                 return -ENOMEM;
-        int r = tpm_run_load_policy(run, st);
-        if (r < 0)
-                return r;
-        r = tpm_run_open(run, st, true);
+        int r = tpm_run_ready(run, st, true);
         if (r < 0)
                 return r;
         _cleanup_secret_ struct vs_secret *secret = NULL;
@@ -281,12 +278,9 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         int r = vs_key_tpm_token_parse(run, slot, token, &pt);
         if (r < 0)
                 return r;
-        r = tpm_run_load_policy(run, st);
+        r = tpm_run_ready(run, st, false);
         if (r < 0)
-                return r == -ENOKEY ? -ENOENT : r;
-        r = tpm_run_open(run, st, false);
-        if (r < 0)
-                return r == -ENOKEY ? -ENODEV : r;
+                return r;
         _cleanup_secret_ struct vs_secret *secret = NULL;
         r = vs_tpm_unseal(st->tpm, &pt.sealed, st->key, &st->sig, &secret);
         if (r >= 0) {
