@@ -145,13 +145,37 @@ run_volseal 1 tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state" 
   --eventlog "$T/eventlog.bin"; keep
 contains "$ERR" "prediction is unknown"
 [ "$(nv_serial)" = "$serial" ] || fail "an unknown prediction wrote the index"
-setvar dbx "$T/dbx2.esl"
 ok "an unprepared dbx change is refused; an \"unknown\" prediction refuses and writes nothing"
 
+# the operator checked the change was theirs and authorizes the state the machine is in with --pcr 7=HEX;
+# the booted state was not authorized, so nothing retires (B stays until a boot in an authorized state)
+C=$(pcr7)
+run_volseal 0 tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state" --pcr "7=$C" --json; keep
+[ "$(states STATE)" = "$B $C" ] || fail "--pcr 7=HEX: $OUT"
+boot "$T/uki1.efi"
+tunlock 0 "$T/c.yaml"; keep
+[ "$(vol STATE .opened_by_slot)" = 0 ] && [ "$(vol EPHEMERAL .opened_by_slot)" = 0 ] || fail "after --pcr 7=HEX: $OUT"
+[ "$(states STATE)" = "$B $C" ] || fail "a state retired without --state-dir: $OUT"
+ok "--pcr 7=HEX authorizes the given state: the next boot in it opens by tpm"
+
+# --- no STATE, no TPM: exit 4, nothing written
+serial=$(nv_serial)
+mkdir -p "$T/not-state"
+run_volseal 4 tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/not-state" --pcr "7=$C"; keep
+contains "$ERR" "volseal-tpm-authority"
+run_volseal 4 tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state" --pcr "7=$C" \
+  --tcti "swtpm:host=127.0.0.1,port=1"; keep
+run_volseal 1 tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state" --pcr "11=$C"; keep
+run_volseal 1 tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state"; keep
+[ "$(nv_serial)" = "$serial" ] || fail "a refused prepare wrote the index"
+ok "prepare exits 4 without an authority on --state-dir or without a TPM, 1 on usage errors; nothing is written"
+
 # --- a new UKI signing key: added, both open; the old one removed, refused; the last one stays
+# (this prepare, booted in C, also retires B: cleanup at the next prepare)
 boot "$T/uki1.efi"
 run_volseal 0 tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state" --add-pcr-public-key "$T/pcr2.pub" --json; keep
 [ "$(vol STATE '.authorized.keys | length')" = 2 ] || fail "add key: $OUT"
+[ "$(states STATE)" = "$C" ] || fail "the next prepare did not retire the superseded state: $OUT"
 boot "$T/uki-k2.efi" "$T/pcr2.pub"
 tunlock 0 "$T/c.yaml"; keep
 [ "$(vol STATE .opened_by_slot)" = 0 ] && [ "$(vol EPHEMERAL .opened_by_slot)" = 0 ] || fail "UKI signed by K2: $OUT"
@@ -244,6 +268,23 @@ scan "recovery keys in output, state, images and the TPM traffic" "$all_output" 
 printf 'x %s y' "$(cat "$T/rk.secret")" > "$T/planted"
 scan_must_find "planted recovery key" "$T/planted" -- "$T/rk.secret"
 ok "the recovery key opens typed in capitals without dashes; a new volume never overwrites the file and never makes one without --recovery-key-out; its keyslot is a benchmarked argon2id; no key is in any output, file, image or the TPM traffic"
+
+# --- --db and --kek: the prepared state is pcr/'s prediction with that file appended
+openssl req -new -x509 -newkey rsa:2048 -nodes -subj /CN=db2/ -keyout /dev/null -out "$T/db2.crt" -days 30 2>/dev/null
+cert-to-efi-sig-list -g "$OWNER" "$T/db2.crt" "$T/db2.esl" >/dev/null
+# `pcr predict` replaces db and KEK: it is given the current list with db2 appended (KEK made a real
+# signature list first; prepare predicts the next boot from the variables as they are now)
+hash_esl "$T/kek.esl" "$(printf kek | sha256sum | cut -c1-64)"; setvar KEK "$T/kek.esl"
+for v in db kek; do
+  var=$(ls "$T/efivars" | grep -i "^$v-")
+  { tail -c +5 "$T/efivars/$var"; cat "$T/db2.esl"; } > "$T/$v-appended.esl"
+  run_volseal 0 pcr predict --pcr 7 --eventlog "$T/eventlog.bin" "--$v" "$T/$v-appended.esl" --json
+  want=$(jq -r .predicted.sha256 <<<"$OUT")
+  run_volseal 0 tpm prepare -c "$T/c2.yaml" "${VOLUMES[@]}" --state-dir "$T/state" "--$v" "$T/db2.esl" \
+    --eventlog "$T/eventlog.bin" --json; keep
+  [ "$(vol STATE '.authorized.states[-1]."7"')" = "$want" ] && [ "$want" != "$(pcr7)" ] || fail "--$v: $want, $OUT"
+done
+ok "--db and --kek prepare pcr/'s prediction of PCR 7 with the file appended"
 
 # --- wipe: the index and the authority go with the last volume bound to them (or with STATE), only then
 cp "$U" "$T/user.keep"
