@@ -100,8 +100,11 @@ static int updatable_can_enroll(struct vs_key_run *run, const struct vs_key_volu
         if (r <= 0)
                 return r;
         r = load_authority(run, st, u);
-        if (r == -ENOENT)
-                return 1; /* the first updatable slot of the node creates the authority and the index */
+        /* No authority yet: the first updatable slot of the node creates it and the index. Its index gone, or
+         * defined and never written (an enrolment cut between the two TPM writes): vs_authset_enrol defines
+         * and writes it, as it does for the first slot. */
+        if (r == -ENOENT || r == -ENODATA)
+                return 1;
         if (r < 0)
                 return r;
         return booted_authorized(run, st, &u->set.nv.set, key->tpm_pcrs);
