@@ -8,11 +8,12 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
-/* The buffer's first size: the file's size when fstat knows it, else a page; never above max + 1. */
+/* The buffer's first size: the file's size when fstat knows it, else a page (pipes; sysfs, securityfs and
+ * efivarfs files say 0); never above max + 1. */
 static size_t first_size(int fd, size_t max) {
         struct stat st;
         size_t want = 4096;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0)
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
                 want = (size_t) st.st_size + 1;
         return want < max + 1 ? want : max + 1;
 }

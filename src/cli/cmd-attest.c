@@ -173,7 +173,7 @@ static int verify(const char *quote_path, const char *nonce_hex, const char *ak_
 
         if (pcr_unhex(nonce_hex, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
                 return cli_usage_error("attest", "--nonce must be 1 to %zu bytes of hex", sizeof(nonce));
-        if (vs_read_file(quote_path, "quote", &qbuf, &qsize) < 0 || vs_read_file(ak_path, "attestation key", &akbuf, &aksize) < 0)
+        if (cli_read_file(quote_path, "quote", &qbuf, &qsize) < 0 || cli_read_file(ak_path, "attestation key", &akbuf, &aksize) < 0)
                 return EXIT_USAGE;
         akbuf = realloc(akbuf, aksize + 1);
         if (!akbuf)
@@ -327,7 +327,7 @@ static int write_json(const char *path, struct json_object *o, mode_t mode, cons
 static int read_json(const char *path, const char *what, struct json_object **ret) {
         _cleanup_free_ uint8_t *b = NULL;
         size_t n;
-        int r = vs_read_file(path, what, &b, &n);
+        int r = cli_read_file(path, what, &b, &n);
         if (r < 0)
                 return r;
         uint8_t *b2 = realloc(b, n + 1);
@@ -375,7 +375,7 @@ static int parse_handle(const char *s, uint32_t *ret) {
 static int read_public(const char *path, TPM2B_PUBLIC *ret) {
         _cleanup_free_ uint8_t *b = NULL;
         size_t n;
-        int r = vs_read_file(path, "attestation key public area", &b, &n);
+        int r = cli_read_file(path, "attestation key public area", &b, &n);
         if (r < 0)
                 return r;
         if (vs_tpm_parse_public(b, n, ret) < 0)
@@ -546,7 +546,7 @@ static int cmd_make_credential(int argc, char **argv) {
                 return cli_usage_error("attest enroll make-credential", "needs --ek EK.pem, --ak AK.pub, --state STATE.json and -o CHALLENGE.json");
         _cleanup_free_ uint8_t *ekb = NULL;
         size_t ekn;
-        if (vs_read_file(o.ek, "endorsement key", &ekb, &ekn) < 0)
+        if (cli_read_file(o.ek, "endorsement key", &ekb, &ekn) < 0)
                 return EXIT_USAGE;
         BIO *bio = BIO_new_mem_buf(ekb, (int) ekn);
         EVP_PKEY *ek = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
@@ -704,7 +704,7 @@ static int cmd_verify_response(int argc, char **argv) {
                 log_error("%s: \"ak_public\" is malformed", o.state);
                 goto out;
         }
-        if (vs_read_file(args[0], "response", &resp, &rn) < 0)
+        if (cli_read_file(args[0], "response", &resp, &rn) < 0)
                 goto out;
         while (rn > 0 && (resp[rn - 1] == '\n' || resp[rn - 1] == ' '))
                 rn--;
@@ -771,10 +771,10 @@ static int cmd_quote(int argc, char **argv) {
         const char *fw_path = o.no_eventlog ? NULL : o.eventlog ?: VS_FIRMWARE_EVENTLOG;
         const char *ml_path = o.no_measure_log ? NULL : o.measure_log ?: vs_measure_log_path();
         if (fw_path && (o.eventlog || access(fw_path, F_OK) == 0) &&
-            vs_read_file(fw_path, "event log", &fw, &fw_size) < 0)
+            cli_read_file(fw_path, "event log", &fw, &fw_size) < 0)
                 return EXIT_USAGE;
         if (ml_path && (o.measure_log || access(ml_path, F_OK) == 0) &&
-            vs_read_file(ml_path, "measurement log", &ml, &ml_size) < 0)
+            cli_read_file(ml_path, "measurement log", &ml, &ml_size) < 0)
                 return EXIT_USAGE;
         if (!fw && !ml) {
                 log_error("no event log to send: neither %s nor %s exists, so the quoted PCRs cannot be explained",

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "cmd-pcr.h"
 #include "efi.h"
+#include "fileio.h"
 #include "log.h"
 #include "pcr.h"
 #include "tpm/tpm.h"
@@ -50,36 +51,12 @@ static const char usage[] =
         "differs from the TPM;\n"
         "4 environment missing (no event log, no EFI variables); 5 not implemented yet.\n";
 
-int vs_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open %s %s: %m", what, path);
-        size_t n = 0, alloc = 65536;
-        _cleanup_free_ uint8_t *buf = malloc(alloc);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (n == alloc) {
-                        if (alloc >= 256u * 1024 * 1024)
-                                return log_error_errno(-EFBIG, "%s %s is larger than 256 MiB", what, path);
-                        uint8_t *b = realloc(buf, alloc * 2);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                        alloc *= 2;
-                }
-                ssize_t k = read(fd, buf + n, alloc - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return log_error_errno(-errno, "cannot read %s %s: %m", what, path);
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
+int cli_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
+        int r = vs_read_file(path, 0, CLI_FILE_MAX, (char **) ret, ret_size);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s %s is larger than %u MiB", what, path, CLI_FILE_MAX >> 20);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s %s: %m", what, path);
         return 0;
 }
 
@@ -88,7 +65,7 @@ int vs_load_eventlogs(const char *fw_path, const char *measure_path, bool measur
         if (fw_path) {
                 _cleanup_free_ uint8_t *buf = NULL;
                 size_t size;
-                r = vs_read_file(fw_path, "event log", &buf, &size);
+                r = cli_read_file(fw_path, "event log", &buf, &size);
                 if (r < 0)
                         return r;
                 r = pcr_eventlog_parse(log, buf, size, fw_path);
@@ -100,7 +77,7 @@ int vs_load_eventlogs(const char *fw_path, const char *measure_path, bool measur
                 size_t size;
                 if (measure_optional && access(measure_path, F_OK) < 0 && errno == ENOENT)
                         return 0;
-                r = vs_read_file(measure_path, "measurement log", &buf, &size);
+                r = cli_read_file(measure_path, "measurement log", &buf, &size);
                 if (r < 0)
                         return r;
                 r = pcr_eventlog_add_measure_log(log, (const char *) buf, size, measure_path);
@@ -282,7 +259,7 @@ static int load_replacement(const char *path, const char *var, uint8_t **ret, si
         _cleanup_free_ uint8_t *buf = NULL;
         size_t size;
         char what[64];
-        int r = vs_read_file(path, "signature list", &buf, &size);
+        int r = cli_read_file(path, "signature list", &buf, &size);
         if (r < 0)
                 return r;
         snprintf(what, sizeof(what), "%s (new %s)", path, var);
