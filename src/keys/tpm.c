@@ -6,6 +6,8 @@
 #include "keys.h"
 #include "token.h"
 #include "efi.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "tpm/tpm.h"
@@ -50,43 +52,17 @@ void vs_key_tpm_force_reseal(struct vs_key_run *run) {
                 st->force_reseal = true;
 }
 
-static int read_whole(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-        for (;;) {
-                if (len + 4096 + 1 > cap) {
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (1u << 24))
-                                return -EFBIG;
-                        char *n = realloc(buf, cap);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                }
-                size_t k = fread(buf + len, 1, 4096, f);
-                len += k;
-                if (k < 4096)
-                        break;
-        }
-        if (ferror(f))
-                return -EIO;
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
+/* A signed PCR policy or its PEM key: a few KiB; anything near this is not one. */
+#define POLICY_FILE_MAX (16u << 20)
 
 /* Opens the first existing file of `given` or the defaults; -ENOENT with the path list in `which`. */
 static int read_source(const char *given, const char *const defaults[2], char **ret, size_t *ret_len, const char **ret_path) {
         if (given) {
                 *ret_path = given;
-                return read_whole(given, ret, ret_len);
+                return vs_read_file(given, 0, POLICY_FILE_MAX, ret, ret_len);
         }
         for (int i = 0; i < 2; i++) {
-                int r = read_whole(defaults[i], ret, ret_len);
+                int r = vs_read_file(defaults[i], 0, POLICY_FILE_MAX, ret, ret_len);
                 *ret_path = defaults[i];
                 if (r != -ENOENT)
                         return r;
@@ -212,53 +188,14 @@ static void read_sb_hashes(struct sb_hashes *h) {
                         ok = false;
                         break;
                 }
-                policy_hex(d, 32, h->hex[i]);
+                vs_hex_encode_to(d, 32, h->hex[i]);
         }
         h->ok = ok;
         pcr_sb_vars_free(&vars);
 }
 
-/* ---- base64 ---- */
-
-static int b64_secret(const struct vs_secret *s, struct vs_secret **ret) {
-        _cleanup_secret_ struct vs_secret *out = NULL;
-        size_t n = 4 * ((s->len + 2) / 3);
-        int r = vs_secret_new(n + 1, &out);
-        if (r < 0)
-                return r;
-        EVP_EncodeBlock((unsigned char *) out->data, (const unsigned char *) s->data, (int) s->len);
-        out->len = n; /* without the NUL EVP_EncodeBlock adds */
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static char *b64(const uint8_t *p, size_t n) {
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, p, (int) n);
-        return out;
-}
-
-/* Decodes standard padded base64; -EBADMSG if it is not. */
-static int unb64(const char *s, uint8_t **ret, size_t *ret_len) {
-        size_t n = strlen(s);
-        if (n == 0 || n % 4)
-                return -EBADMSG;
-        _cleanup_free_ uint8_t *out = malloc(n / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        int k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0)
-                return -EBADMSG;
-        size_t len = (size_t) k;
-        if (n >= 1 && s[n - 1] == '=')
-                len--;
-        if (n >= 2 && s[n - 2] == '=')
-                len--;
-        *ret = TAKE_PTR(out);
-        *ret_len = len;
-        return 0;
-}
+/* A base64 field of a talos-tpm2 token: TPM2B blobs of at most a few KiB. */
+#define TOKEN_FIELD_MAX 16384
 
 /* ---- the token ---- */
 
@@ -282,26 +219,26 @@ int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_ob
                                              json_object_object_get_ex(ud, need[i], NULL) ? " (wrong field type)" : "");
         _cleanup_free_ uint8_t *b = NULL;
         size_t n = 0;
-        int r = unb64(ud_string(ud, "sealed_blob_private"), &b, &n);
+        int r = vs_base64_decode(ud_string(ud, "sealed_blob_private"), TOKEN_FIELD_MAX, &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_private(b, n, &ret->sealed.priv);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_private is not a TPM2B_PRIVATE in base64", slot);
         free(TAKE_PTR(b));
-        r = unb64(ud_string(ud, "sealed_blob_public"), &b, &n);
+        r = vs_base64_decode(ud_string(ud, "sealed_blob_public"), TOKEN_FIELD_MAX, &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_public(b, n, &ret->sealed.pub);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_public is not a TPM2B_PUBLIC in base64", slot);
         free(TAKE_PTR(b));
-        r = unb64(ud_string(ud, "policy_hash"), &b, &n);
+        r = vs_base64_decode(ud_string(ud, "policy_hash"), 32, &b, &n);
         if (r < 0 || n != 32)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's policy_hash is not 32 bytes in base64", slot);
         memcpy(ret->sealed.policy_hash, b, 32);
         free(TAKE_PTR(b));
         const char *kn = ud_string(ud, "key_name");
         if (kn && kn[0]) {
-                r = unb64(kn, &b, &n);
+                r = vs_base64_decode(kn, TOKEN_FIELD_MAX, &b, &n);
                 if (r >= 0)
                         r = vs_tpm_parse_name(b, n, &ret->sealed.srk_name);
                 if (r < 0)
@@ -338,7 +275,7 @@ int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_ob
 }
 
 static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
-        char *s = b64(p, n);
+        char *s = vs_base64_encode(p, n);
         if (!s)
                 return -ENOMEM;
         json_object_object_add(o, field, json_object_new_string(s));
@@ -456,7 +393,7 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
         _cleanup_secret_ struct vs_secret *pass = NULL;
-        r = b64_secret(secret, &pass);
+        r = vs_base64_encode_secret(secret, &pass);
         if (r < 0) {
                 json_object_put(token);
                 return r;
@@ -511,7 +448,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         if (r >= 0) {
                 if (secret->len != VS_TPM_SECRET_SIZE)
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
-                return b64_secret(secret, ret_pass);
+                return vs_base64_encode_secret(secret, ret_pass);
         }
         char why[768];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));

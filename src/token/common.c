@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <libcryptsetup.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,22 +57,6 @@ const char *vs_token_ud_string(struct json_object *token, const char *field) {
             !json_object_is_type(o, json_type_string))
                 return NULL;
         return json_object_get_string(o);
-}
-
-int vs_token_unbase64(const char *s, unsigned char **ret, size_t *ret_len) {
-        size_t n = strlen(s);
-        if (n == 0 || n % 4 || n > 65536)
-                return -EBADMSG;
-        _cleanup_free_ unsigned char *out = malloc(n / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        int k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0)
-                return -EBADMSG;
-        size_t len = (size_t) k - (s[n - 1] == '=') - (s[n - 2] == '=');
-        *ret = TAKE_PTR(out);
-        *ret_len = len;
-        return 0;
 }
 
 /* A decimal keyslot number 0..31 in a string; -1 when it is not one. */
