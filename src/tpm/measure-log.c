@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "encoding.h"
 #include "log.h"
 #include "util.h"
 
@@ -37,16 +38,6 @@ static int mkdir_parents(const char *path) {
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
-}
-
-static char *hex(const uint8_t *p, size_t n) {
-        char *s = malloc(2 * n + 1);
-        if (!s)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                snprintf(s + 2 * i, 3, "%02x", p[i]);
-        s[2 * n] = 0;
-        return s;
 }
 
 static size_t alg_size(uint16_t alg) {
@@ -75,7 +66,7 @@ int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALU
                 const TPMT_HA *ha = &digests->digests[i];
                 const char *name = vs_tpm_alg_name(ha->hashAlg);
                 size_t n = alg_size(ha->hashAlg);
-                _cleanup_free_ char *h = hex((const uint8_t *) &ha->digest, n);
+                _cleanup_free_ char *h = vs_hex_encode(&ha->digest, n);
                 if (!name || !n || !h) {
                         json_object_put(rec);
                         json_object_put(arr);

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <openssl/evp.h>
 
+#include "encoding.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -411,9 +412,8 @@ static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP
                 TPM2B_DIGEST *d = NULL;
                 rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
                 if (rc == TSS2_RC_SUCCESS) {
-                        char hex[2 * POLICY_SHA256_SIZE + 1] = "";
-                        for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
-                                snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
+                        char hex[VS_HEX_SIZE(POLICY_SHA256_SIZE)];
+                        vs_hex_encode_to(d->buffer, d->size < POLICY_SHA256_SIZE ? d->size : POLICY_SHA256_SIZE, hex);
                         log_debug("policy session digest before Unseal: %s", hex);
                 }
                 free(d);
