@@ -4,6 +4,7 @@
 #include "volume.h"
 #include "blk.h"
 #include "cli.h"
+#include "encoding.h"
 #include "log.h"
 #include "util.h"
 
@@ -380,8 +381,7 @@ static int fingerprint(struct vs_luks *l, const struct vs_volume_config *v, cons
         if (!HMAC(EVP_sha256(), vk->data, (int) vk->len, d->data, d->len, mac, &mac_len))
                 return -EIO;
         int n = snprintf(out, 64, "%s", FINGERPRINT_PREFIX);
-        for (unsigned i = 0; i < 16; i++)
-                n += snprintf(out + n, (size_t) (64 - n), "%02x", mac[i]);
+        vs_hex_encode_to(mac, 16, out + n); /* 13 + 33 bytes of 64 */
         explicit_bzero(mac, sizeof(mac));
         return 0;
 }
