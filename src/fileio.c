@@ -146,3 +146,17 @@ int vs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                 return r;
         return sync_folder_of(path);
 }
+
+int vs_write_file(const char *path, const void *data, size_t len, mode_t mode) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, mode) < 0)
+                return -errno;
+        int r = write_all(fd, data, len);
+        if (r < 0)
+                return r;
+        if (close(TAKE_FD(fd)) < 0)
+                return -errno;
+        return 0;
+}

@@ -1,8 +1,8 @@
 /* fileio.h: whole files in, whole files out.
  * Promise: a read gives the whole file or an error, never a part: a file of more than the caller's `max`
- * bytes is refused with -EFBIG. A write replaces the file atomically and durably: readers see the old
- * contents or the new, also after a power loss (a temporary file in the same folder, fsync, rename, fsync
- * of the folder). Every path closes what it opened and removes its temporary file. Nothing is logged:
+ * bytes is refused with -EFBIG. An atomic write replaces the file durably: readers see the old contents
+ * or the new, also after a power loss (a temporary file in the same folder, fsync, rename, fsync of the
+ * folder). Every path closes what it opened and removes its temporary file. Nothing is logged:
  * callers name the file and the cause in their own message. */
 #pragma once
 #include <stddef.h>
@@ -27,3 +27,6 @@ enum {
 /* Writes len bytes to path with exactly `mode` (not masked by the umask), atomically as promised above.
  * 0 or -errno; on failure before the rename the old file is untouched. */
 int vs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags);
+/* Writes in place instead (created or truncated, symlinks followed, so /dev/stdout works), with exactly
+ * `mode`: for outputs a user names on the command line, which are not replaced. 0 or -errno. */
+int vs_write_file(const char *path, const void *data, size_t len, mode_t mode);

@@ -1,6 +1,6 @@
 /* test-fileio.c: src/fileio.c on real files in a scratch folder: whole reads up to and over the limit,
  * reads of pipes (no size known up front), the secret variant, atomic writes (mode exactly as asked, the old
- * file kept when a write fails, no temporary file left behind) and VS_WRITE_NO_REPLACE. */
+ * file kept when a write fails, no temporary file left behind), VS_WRITE_NO_REPLACE and in-place writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,6 +166,30 @@ static void test_write_no_replace(void **state) {
         free(p);
 }
 
+/* In place: through a symlink (the link stays), truncating, with exactly the mode asked for. */
+static void test_write_in_place(void **state) {
+        char *p = path_in("out"), *l = path_in("out-link"), *buf = NULL;
+        size_t n;
+        put(p, "a longer old text");
+        assert_int_equal(symlink(p, l), 0);
+        mode_t old = umask(077);
+        assert_int_equal(vs_write_file(l, "new", 3, 0644), 0);
+        umask(old);
+        struct stat st;
+        assert_int_equal(lstat(l, &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(vs_read_file(p, 0, 64, &buf, &n), 0);
+        assert_string_equal(buf, "new");
+        free(buf);
+        assert_int_equal(vs_write_file(dir, "x", 1, 0600), -EISDIR);
+        unlink(l);
+        unlink(p);
+        free(l);
+        free(p);
+}
+
 /* A failed write leaves the old file and nothing else: here the target is a folder rename cannot replace. */
 static void test_write_fails_cleanly(void **state) {
         char *p = path_in("d"), *missing = path_in("no/such/file");
@@ -199,6 +223,7 @@ int main(void) {
                 cmocka_unit_test(test_write_atomic),
                 cmocka_unit_test(test_write_no_replace),
                 cmocka_unit_test(test_write_fails_cleanly),
+                cmocka_unit_test(test_write_in_place),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
