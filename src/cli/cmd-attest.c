@@ -6,6 +6,8 @@
 #include "cmd-pcr.h"
 #include "log.h"
 #include "credential.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "pcr.h"
 #include "secret.h"
 #include "tpm/tpm.h"
@@ -87,26 +89,9 @@ static const char usage[] =
         "not for this TPM's EK and AK; verify-response: wrong secret); 4 no TPM, or no attestation key at H.\n";
 
 #define EXIT_REFUSED EXIT_NOT_OPENED
-
-static int b64_decode(const char *s, uint8_t **ret, size_t *ret_size) {
-        size_t len = strlen(s);
-        _cleanup_free_ uint8_t *out = malloc(len / 4 * 3 + 4);
-        EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-        int n1 = 0, n2 = 0, r = -EBADMSG;
-        if (!out || !ctx) {
-                EVP_ENCODE_CTX_free(ctx);
-                return -ENOMEM;
-        }
-        EVP_DecodeInit(ctx);
-        if (len <= INT32_MAX && EVP_DecodeUpdate(ctx, out, &n1, (const unsigned char *) s, (int) len) >= 0 &&
-            EVP_DecodeFinal(ctx, out + n1, &n2) == 1) {
-                *ret_size = (size_t) (n1 + n2);
-                *ret = TAKE_PTR(out);
-                r = 0;
-        }
-        EVP_ENCODE_CTX_free(ctx);
-        return r;
-}
+/* The enrolment secret is 32 bytes (TPM2B_DIGEST holds up to 64); its hex response is a line. */
+#define CREDENTIAL_MAX 64
+#define RESPONSE_FILE_MAX 65536
 
 static int hex_field(struct json_object *o, const char *key, uint8_t **ret, size_t *ret_size) {
         struct json_object *j;
@@ -116,7 +101,7 @@ static int hex_field(struct json_object *o, const char *key, uint8_t **ret, size
         _cleanup_free_ uint8_t *b = malloc(strlen(s) / 2 + 1);
         if (!b)
                 return -ENOMEM;
-        if (pcr_unhex(s, b, strlen(s) / 2, ret_size) < 0)
+        if (vs_hex_decode(s, b, strlen(s) / 2, ret_size) < 0)
                 return log_error_errno(-EBADMSG, "quote.json: \"%s\" is not hex", key);
         *ret = TAKE_PTR(b);
         return 0;
@@ -150,7 +135,7 @@ static int parse_expect(const char *arg, struct expect *e) {
         if (end != eq || end == p || pcr >= PCR_NUM)
                 return -EINVAL;
         e->pcr = (unsigned int) pcr;
-        if (pcr_unhex(eq + 1, e->v, sizeof(e->v), &e->n) < 0)
+        if (vs_hex_decode(eq + 1, e->v, sizeof(e->v), &e->n) < 0)
                 return -EINVAL;
         if (!e->alg)
                 e->alg = e->n == 20 ? PCR_ALG_SHA1 : e->n == 32 ? PCR_ALG_SHA256 : e->n == 48 ? PCR_ALG_SHA384 :
@@ -171,7 +156,7 @@ static int verify(const char *quote_path, const char *nonce_hex, const char *ak_
         struct pcr_quote_result res;
         int r, ret = EXIT_USAGE;
 
-        if (pcr_unhex(nonce_hex, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
+        if (vs_hex_decode(nonce_hex, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
                 return cli_usage_error("attest", "--nonce must be 1 to %zu bytes of hex", sizeof(nonce));
         if (cli_read_file(quote_path, "quote", &qbuf, &qsize) < 0 || cli_read_file(ak_path, "attestation key", &akbuf, &aksize) < 0)
                 return EXIT_USAGE;
@@ -194,11 +179,11 @@ static int verify(const char *quote_path, const char *nonce_hex, const char *ak_
         }
         if (hex_field(q, "quoted", &attest, &attest_size) < 0 || hex_field(q, "signature", &sig, &sig_size) < 0)
                 goto out;
-        if (json_object_object_get_ex(q, "eventlog", &j) && b64_decode(json_object_get_string(j), &fw, &fw_size) < 0) {
+        if (json_object_object_get_ex(q, "eventlog", &j) && vs_base64_decode(json_object_get_string(j), CLI_FILE_MAX, &fw, &fw_size) < 0) {
                 log_error("%s: \"eventlog\" is not base64", quote_path);
                 goto out;
         }
-        if (json_object_object_get_ex(q, "measure_log", &j) && b64_decode(json_object_get_string(j), &ml, &ml_size) < 0) {
+        if (json_object_object_get_ex(q, "measure_log", &j) && vs_base64_decode(json_object_get_string(j), CLI_FILE_MAX, &ml, &ml_size) < 0) {
                 log_error("%s: \"measure_log\" is not base64", quote_path);
                 goto out;
         }
@@ -235,7 +220,7 @@ static int verify(const char *quote_path, const char *nonce_hex, const char *ak_
                                 size_t n;
                                 char *end;
                                 unsigned long p = strtoul(idx, &end, 10);
-                                if (*end || p >= PCR_NUM || pcr_unhex(json_object_get_string(hex), v, sizeof(v), &n) < 0) {
+                                if (*end || p >= PCR_NUM || vs_hex_decode(json_object_get_string(hex), v, sizeof(v), &n) < 0) {
                                         log_error("%s: \"pcrs\".%s.%s is malformed", quote_path, bank, idx);
                                         goto out;
                                 }
@@ -262,7 +247,7 @@ static int verify(const char *quote_path, const char *nonce_hex, const char *ak_
                         goto out;
                 }
                 if (memcmp(res.quoted.banks[b].v[ex[i].pcr], ex[i].v, ex[i].n)) {
-                        _cleanup_free_ char *h = pcr_hex(res.quoted.banks[b].v[ex[i].pcr], ex[i].n);
+                        _cleanup_free_ char *h = vs_hex_encode(res.quoted.banks[b].v[ex[i].pcr], ex[i].n);
                         log_error("PCR %s:%u is %s, not the expected value", pcr_alg_name(ex[i].alg), ex[i].pcr, h ?: "?");
                         ret = EXIT_REFUSED;
                         goto out;
@@ -279,7 +264,7 @@ static int verify(const char *quote_path, const char *nonce_hex, const char *ak_
                 for (size_t b = 0; b < res.quoted.n_banks; b++)
                         for (int p = 0; p < PCR_NUM; p++)
                                 if (res.selected[b][p]) {
-                                        _cleanup_free_ char *h = pcr_hex(res.quoted.banks[b].v[p], res.quoted.banks[b].size);
+                                        _cleanup_free_ char *h = vs_hex_encode(res.quoted.banks[b].v[p], res.quoted.banks[b].size);
                                         printf("  %s:%d %s\n", pcr_alg_name(res.quoted.banks[b].alg), p, h ?: "");
                                 }
         }
@@ -295,24 +280,9 @@ out:
 /* ---- shared helpers of the TPM and enrolment commands ---- */
 
 static int write_file(const char *path, const void *data, size_t size, mode_t mode, const char *what) {
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot create %s %s: %m", what, path);
-        if (fchmod(fd, mode) < 0)
-                return log_error_errno(-errno, "cannot set the mode of %s %s: %m", what, path);
-        const uint8_t *p = data;
-        while (size > 0) {
-                ssize_t k = write(fd, p, size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return log_error_errno(-errno, "cannot write %s %s: %m", what, path);
-                }
-                p += k;
-                size -= (size_t) k;
-        }
-        if (close(TAKE_FD(fd)) < 0)
-                return log_error_errno(-errno, "cannot write %s %s: %m", what, path);
+        int r = vs_write_file(path, data, size, mode);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s %s: %m", what, path);
         return 0;
 }
 
@@ -350,15 +320,8 @@ static int read_json(const char *path, const char *what, struct json_object **re
 }
 
 static void add_hex(struct json_object *o, const char *key, const uint8_t *b, size_t n) {
-        _cleanup_free_ char *h = pcr_hex(b, n);
+        _cleanup_free_ char *h = vs_hex_encode(b, n);
         json_object_object_add(o, key, json_object_new_string(h ?: ""));
-}
-
-static char *b64(const uint8_t *b, size_t n) {
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out && n <= INT32_MAX)
-                EVP_EncodeBlock((unsigned char *) out, b, (int) n);
-        return out;
 }
 
 static int parse_handle(const char *s, uint32_t *ret) {
@@ -566,7 +529,7 @@ static int cmd_make_credential(int argc, char **argv) {
         if (o.ak_name) {
                 uint8_t want[sizeof(name.name)];
                 size_t wn = 0;
-                if (pcr_unhex(o.ak_name, want, sizeof(want), &wn) < 0) {
+                if (vs_hex_decode(o.ak_name, want, sizeof(want), &wn) < 0) {
                         ret = cli_usage_error("attest enroll make-credential", "--ak-name '%s' is not hex", o.ak_name);
                         goto out;
                 }
@@ -607,7 +570,7 @@ static int cmd_make_credential(int argc, char **argv) {
         add_hex(ch, "encrypted_secret", sb, so);
         if (write_json(o.state, st, 0600, "enrolment state") < 0 || write_json(o.output, ch, 0644, "challenge") < 0)
                 goto out;
-        nh = pcr_hex(name.name, name.size);
+        nh = vs_hex_encode(name.name, name.size);
         printf("challenge for the attestation key %s written to %s; keep %s private\n", nh ?: "", o.output, o.state);
         ret = EXIT_OK;
 out:
@@ -617,10 +580,33 @@ out:
         return ret;
 }
 
-static int unhex_field(struct json_object *o, const char *file, const char *key, uint8_t *buf, size_t max, size_t *n) {
+/* The string field `key` of o, or NULL (logged, naming file) when it is missing or not a string. */
+static const char *string_field(struct json_object *o, const char *file, const char *key) {
         struct json_object *j;
-        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string) ||
-            pcr_unhex(json_object_get_string(j), buf, max, n) < 0)
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string)) {
+                log_error("%s: \"%s\" is missing or not hex", file, key);
+                return NULL;
+        }
+        return json_object_get_string(j);
+}
+
+static int unhex_field(struct json_object *o, const char *file, const char *key, uint8_t *buf, size_t max, size_t *n) {
+        const char *s = string_field(o, file, key);
+        if (!s)
+                return -EBADMSG;
+        if (vs_hex_decode(s, buf, max, n) < 0)
+                return log_error_errno(-EBADMSG, "%s: \"%s\" is missing or not hex", file, key);
+        return 0;
+}
+
+static int unhex_field_secret(struct json_object *o, const char *file, const char *key, size_t max, struct vs_secret **ret) {
+        const char *s = string_field(o, file, key);
+        if (!s)
+                return -EBADMSG;
+        int r = vs_hex_decode_secret(s, max, ret);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "out of memory");
+        if (r < 0)
                 return log_error_errno(-EBADMSG, "%s: \"%s\" is missing or not hex", file, key);
         return 0;
 }
@@ -663,12 +649,8 @@ static int cmd_activate(int argc, char **argv) {
         if (r < 0)
                 return EXIT_REFUSED; /* the TPM would not activate: not this TPM's EK, or not this AK's Name */
         _cleanup_secret_ struct vs_secret *hex = NULL;
-        if (vs_secret_new(2 * cred->len + 1, &hex) < 0)
+        if (vs_hex_encode_secret(cred, &hex) < 0 || vs_secret_append(hex, "\n", 1) < 0)
                 return EXIT_USAGE;
-        for (size_t i = 0; i < cred->len; i++)
-                snprintf((char *) hex->data + 2 * i, 3, "%02x", cred->data[i]);
-        hex->data[2 * cred->len] = '\n';
-        hex->len = 2 * cred->len + 1;
         if (write_file(o.output, hex->data, hex->len, 0600, "response") < 0)
                 return EXIT_USAGE;
         printf("credential activated with the attestation key at 0x%08x; send %s to the verifier\n", o.ak_handle, o.output);
@@ -686,43 +668,30 @@ static int cmd_verify_response(int argc, char **argv) {
         if (read_json(o.state, "enrolment state", &st) < 0)
                 return EXIT_USAGE;
         int ret = EXIT_USAGE;
-        _cleanup_free_ uint8_t *resp = NULL;
-        size_t rn;
-        _cleanup_secret_ struct vs_secret *want = NULL, *got = NULL;
-        uint8_t pb[sizeof(TPM2B_PUBLIC)], cb[64];
-        size_t pn, cn, off = 0;
+        _cleanup_secret_ struct vs_secret *want = NULL, *resp = NULL, *got = NULL;
+        uint8_t pb[sizeof(TPM2B_PUBLIC)];
+        size_t pn, off = 0;
         TPM2B_PUBLIC akpub = {};
         EVP_PKEY *pkey = NULL;
         _cleanup_free_ char *pem = NULL;
         if (unhex_field(st, o.state, "ak_public", pb, sizeof(pb), &pn) < 0 ||
-            unhex_field(st, o.state, "credential", cb, sizeof(cb), &cn) < 0)
+            unhex_field_secret(st, o.state, "credential", CREDENTIAL_MAX, &want) < 0)
                 goto out;
-        if (vs_secret_from(cb, cn, &want) < 0)
-                goto out;
-        explicit_bzero(cb, sizeof(cb));
         if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(pb, pn, &off, &akpub) != TSS2_RC_SUCCESS || off != pn) {
                 log_error("%s: \"ak_public\" is malformed", o.state);
                 goto out;
         }
-        if (cli_read_file(args[0], "response", &resp, &rn) < 0)
+        int r = vs_read_file_secret(args[0], 0, RESPONSE_FILE_MAX, &resp);
+        if (r < 0) {
+                log_error_errno(r, "cannot read response %s: %m", args[0]);
                 goto out;
-        while (rn > 0 && (resp[rn - 1] == '\n' || resp[rn - 1] == ' '))
-                rn--;
-        if (vs_secret_new(rn / 2 + 1, &got) < 0)
-                goto out;
-        char *rs = strndup((const char *) resp, rn);
-        size_t gn = 0;
-        int ur = rs ? pcr_unhex(rs, got->data, got->cap, &gn) : -ENOMEM;
-        if (rs) {
-                explicit_bzero(rs, rn);
-                free(rs);
         }
-        explicit_bzero(resp, rn);
-        if (ur < 0) {
+        while (resp->len > 0 && (resp->data[resp->len - 1] == '\n' || resp->data[resp->len - 1] == ' '))
+                resp->data[--resp->len] = 0;
+        if (vs_hex_decode_secret((const char *) resp->data, RESPONSE_FILE_MAX, &got) < 0) {
                 log_error("%s: the response is not hex", args[0]);
                 goto out;
         }
-        got->len = gn;
         if (want->len != got->len || !vs_secret_equal(want, got)) {
                 log_error("%s: the response does not match the enrolment secret: the attestation key is not bound "
                           "to the TPM of that endorsement key; not enrolled", args[0]);
@@ -750,7 +719,7 @@ static int cmd_quote(int argc, char **argv) {
         uint8_t nonce[64];
         size_t nonce_size = 0;
         uint32_t mask;
-        if (!o.nonce || pcr_unhex(o.nonce, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
+        if (!o.nonce || vs_hex_decode(o.nonce, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
                 return cli_usage_error("attest quote", "needs --nonce HEX, 1 to %zu bytes", sizeof(nonce));
         if (!o.output)
                 return cli_usage_error("attest quote", "needs -o QUOTE.json");
@@ -830,11 +799,11 @@ static int cmd_quote(int argc, char **argv) {
         json_object_object_add(pv, vs_tpm_alg_name(bank), bv);
         json_object_object_add(q, "pcrs", pv);
         if (fw) {
-                fw64 = b64(fw, fw_size);
+                fw64 = vs_base64_encode(fw, fw_size);
                 json_object_object_add(q, "eventlog", json_object_new_string(fw64 ?: ""));
         }
         if (ml) {
-                ml64 = b64(ml, ml_size);
+                ml64 = vs_base64_encode(ml, ml_size);
                 json_object_object_add(q, "measure_log", json_object_new_string(ml64 ?: ""));
         }
         r = (fw && !fw64) || (ml && !ml64) ? -ENOMEM : write_json(o.output, q, 0644, "quote");
