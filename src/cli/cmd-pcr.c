@@ -4,6 +4,7 @@
 #include "cmd-pcr.h"
 #include "efi.h"
 #include "fileio.h"
+#include "encoding.h"
 #include "log.h"
 #include "pcr.h"
 #include "tpm/tpm.h"
@@ -96,7 +97,7 @@ struct json_object *vs_pcr_values_to_json(const struct pcr_values *v, const bool
                                 continue;
                         char key[4];
                         snprintf(key, sizeof(key), "%d", p);
-                        char *h = pcr_hex(v->banks[b].v[p], v->banks[b].size);
+                        char *h = vs_hex_encode(v->banks[b].v[p], v->banks[b].size);
                         json_object_object_add(bank, key, json_object_new_string(h ?: ""));
                         free(h);
                 }
@@ -199,7 +200,7 @@ static int do_eventlog(const char *file, const char *measure, bool compare, cons
                                         if (!replayed(&vals.banks[b], p))
                                                 continue;
                                         struct json_object *e = json_object_new_object();
-                                        char key[4], *h = pcr_hex(tv.pcrs[b].value[p], vals.banks[b].size);
+                                        char key[4], *h = vs_hex_encode(tv.pcrs[b].value[p], vals.banks[b].size);
                                         json_object_object_add(e, "value", json_object_new_string(h ?: ""));
                                         json_object_object_add(e, "match", json_object_new_boolean(tpm_matches(&tv, &vals, b, p)));
                                         free(h);
@@ -240,7 +241,7 @@ static int do_eventlog(const char *file, const char *measure, bool compare, cons
                         for (int p = 0; p < PCR_NUM; p++) {
                                 if (!replayed(&vals.banks[b], p))
                                         continue;
-                                _cleanup_free_ char *h = pcr_hex(vals.banks[b].v[p], vals.banks[b].size);
+                                _cleanup_free_ char *h = vs_hex_encode(vals.banks[b].v[p], vals.banks[b].size);
                                 const char *verdict = !tv.reachable ? "" : !tv.have[b] ? " (bank not in the TPM)" :
                                                       tpm_matches(&tv, &vals, b, p) ? " matches the TPM" : " DIFFERS from the TPM";
                                 printf("  %s:%d %s%s\n", pcr_alg_name(vals.banks[b].alg), p, h ?: "", verdict);
@@ -323,7 +324,7 @@ static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool
                 json_object_object_add(o, "pcr", json_object_new_int(7));
                 json_object_object_add(o, "status", json_object_new_string(r == 1 ? "unknown" : "predicted"));
                 for (size_t b = 0; b < cur.n_banks; b++) {
-                        char *h = pcr_hex(cur.banks[b].v[7], cur.banks[b].size);
+                        char *h = vs_hex_encode(cur.banks[b].v[7], cur.banks[b].size);
                         json_object_object_add(jc, pcr_alg_name(cur.banks[b].alg), json_object_new_string(h ?: ""));
                         free(h);
                 }
@@ -333,7 +334,7 @@ static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool
                 else {
                         struct json_object *jp = json_object_new_object();
                         for (size_t b = 0; b < pred.n_banks; b++) {
-                                char *h = pcr_hex(pred.banks[b].v[7], pred.banks[b].size);
+                                char *h = vs_hex_encode(pred.banks[b].v[7], pred.banks[b].size);
                                 json_object_object_add(jp, pcr_alg_name(pred.banks[b].alg), json_object_new_string(h ?: ""));
                                 free(h);
                         }
@@ -345,8 +346,8 @@ static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool
                 printf("pcr 7: unknown: %s\n", reason);
         } else {
                 for (size_t b = 0; b < pred.n_banks; b++) {
-                        _cleanup_free_ char *h = pcr_hex(pred.banks[b].v[7], pred.banks[b].size);
-                        _cleanup_free_ char *c = pcr_hex(cur.banks[b].v[7], cur.banks[b].size);
+                        _cleanup_free_ char *h = vs_hex_encode(pred.banks[b].v[7], pred.banks[b].size);
+                        _cleanup_free_ char *c = vs_hex_encode(cur.banks[b].v[7], cur.banks[b].size);
                         printf("%s:7 %s%s\n", pcr_alg_name(pred.banks[b].alg), h ?: "",
                                c && h && streq(c, h) ? " (unchanged)" : " (changes)");
                 }
