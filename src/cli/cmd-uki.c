@@ -2,6 +2,8 @@
  * sign the PCR 11 policy (.pcrsig JSON), assemble a UKI. The file I/O lives here; uki/ and policy/ do the
  * bytes. */
 #include "cli.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "progress.h"
@@ -90,87 +92,37 @@ static int file_map(const char *path, struct file_map *ret) {
         return 0;
 }
 
+/* A PEM key or .pcrsig JSON: a few KiB; anything near this is not one. */
+#define TEXT_FILE_MAX (16u << 20)
+/* A PEM private key (an RSA-4096 one is 3.3 KiB), read into a locked buffer reserved up front. */
+#define PRIVATE_KEY_MAX 65536
+
 /* Reads a small text file (PEM, JSON) into a NUL-terminated malloc()ed buffer. */
 static int read_text(const char *path, char **ret, size_t *ret_len) {
-        struct file_map m;
-        int r = file_map(path, &m);
+        int r = vs_read_file(path, 0, TEXT_FILE_MAX, ret, ret_len);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s is too large for a key or JSON file", path);
         if (r < 0)
-                return r;
-        if (m.size > 16 * 1024 * 1024) {
-                file_unmap(&m);
-                return log_error_errno(-EFBIG, "%s is too large for a key or JSON file", path);
-        }
-        char *s = malloc(m.size + 1);
-        if (s) {
-                memcpy(s, m.data, m.size);
-                s[m.size] = 0;
-        }
-        size_t len = m.size;
-        file_unmap(&m);
-        if (!s)
-                return log_error_errno(-ENOMEM, "out of memory");
-        *ret = s;
-        *ret_len = len;
+                return log_error_errno(r, "cannot read %s: %m", path);
         return 0;
 }
 
 /* A private key read through a locked, wiped buffer. */
 static int load_private_key(const char *path, EVP_PKEY **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         _cleanup_secret_ struct vs_secret *s = NULL;
-        char buf[4096];
-        ssize_t n;
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open the PCR signing key %s: %m", path);
-        int r = vs_secret_new(8192, &s);
+        int r = vs_read_file_secret(path, 0, PRIVATE_KEY_MAX, &s);
         if (r < 0)
-                return log_error_errno(r, "cannot allocate a locked buffer for the signing key");
-        while ((n = read(fd, buf, sizeof(buf))) > 0) {
-                r = vs_secret_append(s, buf, (size_t) n);
-                if (r < 0) {
-                        explicit_bzero(buf, sizeof(buf));
-                        return log_error_errno(r, "cannot read %s", path);
-                }
-        }
-        explicit_bzero(buf, sizeof(buf));
-        if (n < 0)
-                return log_error_errno(-errno, "cannot read %s: %m", path);
+                return log_error_errno(r, "cannot read the PCR signing key %s: %m", path);
         r = policy_load_private_pem((const char *) s->data, s->len, ret);
         if (r < 0)
                 return log_error_errno(r, "%s: not an unencrypted PEM RSA private key", path);
         return 0;
 }
 
-static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
-                return log_error_errno(-ENOMEM, "out of memory");
-        int fd = mkstemp(tmp);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot create %s: %m", tmp);
-        const uint8_t *p = data;
-        size_t left = len;
-        while (left) {
-                ssize_t n = write(fd, p, left);
-                if (n < 0) {
-                        int e = -errno;
-                        close(fd);
-                        unlink(tmp);
-                        return log_error_errno(e, "cannot write %s: %m", path);
-                }
-                p += n;
-                left -= (size_t) n;
-        }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || close(fd) < 0) {
-                int e = -errno;
-                unlink(tmp);
-                return log_error_errno(e, "cannot write %s: %m", path);
-        }
-        if (rename(tmp, path) < 0) {
-                int e = -errno;
-                unlink(tmp);
-                return log_error_errno(e, "cannot rename %s to %s: %m", tmp, path);
-        }
+static int write_output(const char *path, const void *data, size_t len) {
+        int r = vs_write_file_atomic(path, data, len, 0644, 0);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", path);
         return 0;
 }
 
@@ -430,7 +382,7 @@ static int do_measure(int argc, char **argv) {
                         r = predict(base, o.banks[b], paths[i], pcr);
                         if (r < 0)
                                 break;
-                        policy_hex(pcr, len, hex);
+                        vs_hex_encode_to(pcr, len, hex);
                         json_object *e = json_object_new_object();
                         json_object_object_add(e, "phase", json_object_new_string(path_label(paths[i])[0] == ':' ? "" : paths[i]));
                         json_object_object_add(e, "pcr", json_object_new_int(11));
@@ -489,7 +441,7 @@ static int sign_paths(const struct uki_image *u, EVP_PKEY *key, const struct uki
                                 free(e.sig);
                         }
                         if (r >= 0) {
-                                policy_hex(pcr, len, hex);
+                                vs_hex_encode_to(pcr, len, hex);
                                 fprintf(report, "signed: 11:%s=%s %s\n", o->banks[b], hex, path_label(paths[i]));
                         }
                 }
@@ -557,7 +509,7 @@ static int do_sign(int argc, char **argv) {
                 if (dest) {
                         size_t len = strlen(json);
                         json[len] = '\n';
-                        r = write_file_atomic(dest, json, len + 1, 0644);
+                        r = write_output(dest, json, len + 1);
                         json[len] = 0;
                 } else
                         puts(json);
@@ -655,7 +607,7 @@ static int do_build(int argc, char **argv) {
         } else if (r >= 0)
                 final_size = u.map.size; /* no signing key: the image as built, no .pcrsig */
         if (r >= 0)
-                r = write_file_atomic(o.output, final ? final : u.owned, final_size, 0644);
+                r = write_output(o.output, final ? final : u.owned, final_size);
         if (r >= 0)
                 printf("built %s (%zu bytes, systemd-stub %s)%s\n", o.output, final_size,
                        u.version_text ? u.version_text : "unknown", key ? "" : "; no .pcrsig (no --pcr-sign-key)");
