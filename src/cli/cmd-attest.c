@@ -2,6 +2,7 @@
  * verifier's side (enroll make-credential, enroll verify-response: pcr/credential.c; verify: pcr/quote.c,
  * offline). Formats (quote.json, challenge.json, the state file): docs/pcr.md. */
 #include "cli.h"
+#include "cli-file.h"
 #include "cli-tpm.h"
 #include "cmd-pcr.h"
 #include "log.h"

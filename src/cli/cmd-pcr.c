@@ -1,9 +1,9 @@
 /* cmd-pcr.c: `volseal pcr eventlog|predict` (pure: logs and EFI variables in, digests out); `pcr read` and
  * `pcr extend-phase` are dispatched to cmd-pcr-tpm.c. */
 #include "cli.h"
+#include "cli-file.h"
 #include "cmd-pcr.h"
 #include "efi.h"
-#include "fileio.h"
 #include "encoding.h"
 #include "log.h"
 #include "pcr.h"
@@ -51,15 +51,6 @@ static const char usage[] =
         "Exit codes: 0 ok; 1 usage error or malformed log/file; 3 prediction unknown, or a replayed PCR\n"
         "differs from the TPM;\n"
         "4 environment missing (no event log, no EFI variables); 5 not implemented yet.\n";
-
-int cli_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
-        int r = vs_read_file(path, 0, CLI_FILE_MAX, (char **) ret, ret_size);
-        if (r == -EFBIG)
-                return log_error_errno(r, "%s %s is larger than %u MiB", what, path, CLI_FILE_MAX >> 20);
-        if (r < 0)
-                return log_error_errno(r, "cannot read %s %s: %m", what, path);
-        return 0;
-}
 
 int vs_load_eventlogs(const char *fw_path, const char *measure_path, bool measure_optional, struct pcr_eventlog *log) {
         int r;

@@ -7,11 +7,6 @@
 #define VS_FIRMWARE_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
 #define VS_MEASURE_LOG "/run/volseal/tpm2-measure.log"
 
-/* The largest event log, signature list, quote or key file the CLI reads. */
-#define CLI_FILE_MAX (256u << 20)
-/* Reads a whole file (vs_read_file: read() to the end, as securityfs and efivarfs files need). -errno,
- * logged naming the file; `what` describes it ("event log"). */
-int cli_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size);
 /* Parses the firmware log (may be NULL: none) and appends volseal's log (may be NULL; a missing file is
  * fine when `measure_optional`). */
 int vs_load_eventlogs(const char *fw_path, const char *measure_path, bool measure_optional, struct pcr_eventlog *log);

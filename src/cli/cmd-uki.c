@@ -2,6 +2,7 @@
  * sign the PCR 11 policy (.pcrsig JSON), assemble a UKI. The file I/O lives here; uki/ and policy/ do the
  * bytes. */
 #include "cli.h"
+#include "cli-file.h"
 #include "encoding.h"
 #include "fileio.h"
 #include "log.h"
@@ -92,20 +93,8 @@ static int file_map(const char *path, struct file_map *ret) {
         return 0;
 }
 
-/* A PEM key or .pcrsig JSON: a few KiB; anything near this is not one. */
-#define TEXT_FILE_MAX (16u << 20)
 /* A PEM private key (an RSA-4096 one is 3.3 KiB), read into a locked buffer reserved up front. */
 #define PRIVATE_KEY_MAX 65536
-
-/* Reads a small text file (PEM, JSON) into a NUL-terminated malloc()ed buffer. */
-static int read_text(const char *path, char **ret, size_t *ret_len) {
-        int r = vs_read_file(path, 0, TEXT_FILE_MAX, ret, ret_len);
-        if (r == -EFBIG)
-                return log_error_errno(r, "%s is too large for a key or JSON file", path);
-        if (r < 0)
-                return log_error_errno(r, "cannot read %s: %m", path);
-        return 0;
-}
 
 /* A private key read through a locked, wiped buffer. */
 static int load_private_key(const char *path, EVP_PKEY **ret) {
@@ -501,7 +490,7 @@ static int do_sign(int argc, char **argv) {
         if (r >= 0)
                 r = check_pcrpkey(&u, key, file);
         if (r >= 0 && o.append)
-                r = read_text(o.append, &existing, &existing_len);
+                r = cli_read_text(o.append, &existing, &existing_len);
         const char *dest = o.output ? o.output : o.append;
         if (r >= 0)
                 r = sign_paths(&u, key, &o, existing, existing_len, dest ? stdout : stderr, &json);
@@ -553,7 +542,7 @@ static int do_build(int argc, char **argv) {
         if (r >= 0 && o.key)
                 r = load_private_key(o.key, &key);
         if (r >= 0 && o.pcr_key) {
-                r = read_text(o.pcr_key, &pcrpkey, &pcrpkey_len);
+                r = cli_read_text(o.pcr_key, &pcrpkey, &pcrpkey_len);
                 if (r >= 0 && (r = policy_load_public_pem(pcrpkey, pcrpkey_len, &pub)) < 0)
                         log_error("%s: not a PEM public key", o.pcr_key);
                 if (r >= 0 && key) {
