@@ -358,7 +358,7 @@ int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret) {
         }
         ERR_clear_error();
         if (!pkey)
-                return log_error_errno(-EBADMSG, "not a PEM public key (SubjectPublicKeyInfo or PKCS#1)");
+                return -EBADMSG; /* the caller names the file */
         *ret = pkey;
         return 0;
 }
@@ -366,17 +366,15 @@ int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret) {
 int policy_load_private_pem(const char *pem, size_t len, EVP_PKEY **ret) {
         if (!pem || !ret || len > INT_MAX)
                 return -EINVAL;
-        BIO *bio = BIO_new_mem_buf(pem, (int) len);
-        EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
+        _cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(pem, (int) len);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
         ERR_clear_error();
+        /* The caller names the file: */
         if (!pkey)
-                return log_error_errno(-EBADMSG, "not an unencrypted PEM private key");
-        if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-                EVP_PKEY_free(pkey);
-                return log_error_errno(-EINVAL, "the PCR signing key is not an RSA key");
-        }
-        *ret = pkey;
+                return -EBADMSG; /* not an unencrypted PEM private key */
+        if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)
+                return -EINVAL;
+        *ret = TAKE_PTR(pkey);
         return 0;
 }
 

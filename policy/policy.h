@@ -44,7 +44,8 @@ int policy_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret);
 void policy_srk_template(TPM2B_PUBLIC *ret);
 /* pkfp: SHA-256 of the PKCS#1 DER encoding of the RSA public key. */
 int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]);
-/* Reads a PEM public key (SubjectPublicKeyInfo or PKCS#1) from memory. */
+/* Reads a PEM public key (SubjectPublicKeyInfo or PKCS#1) from memory. -EBADMSG when it is not one; not
+ * logged: the caller knows which file it was. */
 int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret);
 
 /* ---- signed PCR policy JSON (systemd .pcrsig) ---- */
@@ -80,7 +81,8 @@ int policy_pcr_signed_pol(uint16_t bank, uint32_t pcrs, const uint8_t *values, s
 /* Lower-case hex of n bytes into out (2n+1 bytes); parsing exactly 2n hex digits (-EINVAL otherwise). */
 void policy_hex(const uint8_t *p, size_t n, char *out);
 int policy_unhex(const char *s, uint8_t *out, size_t n);
-/* Reads an unencrypted PEM RSA private key (PKCS#8 or PKCS#1) from memory. */
+/* Reads an unencrypted PEM RSA private key (PKCS#8 or PKCS#1) from memory. -EBADMSG when it is not a PEM
+ * private key, -EINVAL when it is not RSA; not logged (the caller names the file). */
 int policy_load_private_pem(const char *pem, size_t len, EVP_PKEY **ret);
 /* A new entry: pkfp of `key`, RSASSA-PKCS1-v1.5 SHA-256 signature over `pol`. Free ret->sig. */
 int pcrsig_sign(EVP_PKEY *key, uint32_t pcrs, const uint8_t pol[POLICY_SHA256_SIZE], struct pcrsig_entry *ret);

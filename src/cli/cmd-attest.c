@@ -541,8 +541,7 @@ static int cmd_make_credential(int argc, char **argv) {
                         goto out;
                 }
         }
-        if (pcr_ak_check_public(&akpub) < 0) {
-                log_error("%s is refused as an attestation key", o.ak);
+        if (pcr_ak_check_public(&akpub) < 0) { /* logs why the key is refused */
                 ret = EXIT_REFUSED;
                 goto out;
         }

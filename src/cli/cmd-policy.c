@@ -302,11 +302,9 @@ static int do_verify(int argc, char **argv) {
                 uint16_t alg;
                 size_t bsize;
                 (void) policy_bank_from_name(banks[b], &alg, &bsize);
-                r = pcrsig_parse(json, len, banks[b], &s);
-                if (r < 0) {
-                        log_error("%s is not a valid signed PCR policy", file);
+                r = pcrsig_parse(json, len, banks[b], &s); /* logs what is wrong */
+                if (r < 0)
                         break;
-                }
                 for (size_t i = 0; i < s.n_entries; i++) {
                         char pol[2 * POLICY_SHA256_SIZE + 1];
                         vs_hex_encode_to(s.entries[i].pol, POLICY_SHA256_SIZE, pol);

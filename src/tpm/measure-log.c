@@ -70,7 +70,7 @@ int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALU
                 if (!name || !n || !h) {
                         json_object_put(rec);
                         json_object_put(arr);
-                        return log_error_errno(-EINVAL, "cannot log a digest of hash algorithm 0x%04x", ha->hashAlg);
+                        return -EINVAL; /* a digest of a hash algorithm without a name */
                 }
                 struct json_object *d = json_object_new_object();
                 json_object_object_add(d, "hashAlg", json_object_new_string(name));
@@ -87,23 +87,21 @@ int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALU
         _cleanup_free_ char *buf = malloc(len + 1);
         if (!buf) {
                 json_object_put(rec);
-                return log_error_errno(-ENOMEM, "out of memory");
+                return -ENOMEM;
         }
         snprintf(buf, len + 1, "\x1e%s\n", js);
         json_object_put(rec);
 
         int r = mkdir_parents(path);
         if (r < 0)
-                return log_error_errno(r, "cannot create the directory of the measurement log %s: %s", path, strerror(-r));
+                return r;
         _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open the measurement log %s: %s", path, strerror(errno));
-        if (flock(fd, LOCK_EX) < 0)
-                return log_error_errno(-errno, "cannot lock the measurement log %s: %s", path, strerror(errno));
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+                return -errno;
         ssize_t w = write(fd, buf, len);
         if (w < 0)
-                return log_error_errno(-errno, "cannot write the measurement log %s: %s", path, strerror(errno));
+                return -errno;
         if ((size_t) w != len)
-                return log_error_errno(-EIO, "short write to the measurement log %s", path);
+                return -EIO;
         return 0;
 }
