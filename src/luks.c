@@ -1,6 +1,7 @@
 /* luks.c: see luks.h. libcryptsetup's own messages are routed to the debug log: the caller decides what the
  * user sees (one sentence naming the volume and slot). */
 #include "luks.h"
+#include "cleanup.h"
 #include "config.h"
 #include "log.h"
 #include "luks-header.h"
@@ -123,19 +124,18 @@ int vs_luks_format_interrupted(const char *device) {
         uint8_t want[32], got[32];
         memcpy(want, bin + CSUM, sizeof(want));
         memset(bin + CSUM, 0, 64);
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         unsigned got_len = 0;
         int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, bin, BIN) &&
                  EVP_DigestUpdate(md, json, json_len) && EVP_DigestFinal_ex(md, got, &got_len);
-        EVP_MD_CTX_free(md);
         if (!ok)
                 return -EIO;
         if (memcmp(want, got, sizeof(got)) == 0)
                 return 0; /* a primary header that verifies is not an interrupted format */
-        struct json_object *o = json_tokener_parse(json), *ks = NULL;
+        _cleanup_json_ struct json_object *o = json_tokener_parse(json);
+        struct json_object *ks = NULL;
         bool keyslots = o && json_object_object_get_ex(o, "keyslots", &ks) &&
                         (!json_object_is_type(ks, json_type_object) || json_object_object_length(ks) > 0);
-        json_object_put(o);
         return keyslots ? 0 : 1;
 }
 

@@ -3,6 +3,7 @@
  * bytes. */
 #include "cli.h"
 #include "cli-file.h"
+#include "cleanup.h"
 #include "encoding.h"
 #include "fileio.h"
 #include "log.h"
@@ -332,7 +333,6 @@ static int do_inspect(int argc, char **argv) {
         json_object_object_add(root, "sections", secs);
         if (o.json)
                 puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(root);
         uki_image_done(&u);
         return EXIT_OK;
 }
@@ -356,9 +356,7 @@ static int do_measure(int argc, char **argv) {
                         paths[n_paths++] = *p;
         }
         r = uki_image_open(&u, file, o.order);
-        if (r < 0)
-                goto out;
-        json_object *root = json_object_new_object();
+        _cleanup_json_ json_object *root = json_object_new_object();
         for (size_t b = 0; b < o.n_banks && r >= 0; b++) {
                 json_object *arr = json_object_new_array();
                 uint8_t base[UKI_PCR_MAX];
@@ -383,8 +381,6 @@ static int do_measure(int argc, char **argv) {
         }
         if (r >= 0 && o.json)
                 puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(root);
-out:
         uki_image_done(&u);
         return r < 0 ? cli_exit_from_errno(r) : EXIT_OK;
 }
@@ -452,7 +448,7 @@ static int sign_paths(const struct uki_image *u, EVP_PKEY *key, const struct uki
 
 static int check_pcrpkey(const struct uki_image *u, EVP_PKEY *key, const char *what) {
         const struct uki_section *s = uki_pe_find(&u->pe, ".pcrpkey");
-        EVP_PKEY *pub = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
         uint8_t a[POLICY_SHA256_SIZE], b[POLICY_SHA256_SIZE];
         if (!s) {
                 log_warning("%s has no .pcrpkey section: systemd-stub will not pass the public key to the initrd", what);
@@ -463,7 +459,6 @@ static int check_pcrpkey(const struct uki_image *u, EVP_PKEY *key, const char *w
         int r = policy_pkfp(pub, a);
         if (r >= 0)
                 r = policy_pkfp(key, b);
-        EVP_PKEY_free(pub);
         if (r >= 0 && memcmp(a, b, sizeof(a)) != 0)
                 return log_error_errno(-EINVAL, "%s: the signing key does not match the .pcrpkey section's public key", what);
         return r;
@@ -473,7 +468,7 @@ static int do_sign(int argc, char **argv) {
         struct uki_opts o;
         const char *file;
         struct uki_image u = {};
-        EVP_PKEY *key = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_free_ char *existing = NULL, *json = NULL;
         size_t existing_len = 0;
         int r = parse_opts(argc, argv, &o, &file);
@@ -503,7 +498,6 @@ static int do_sign(int argc, char **argv) {
                 } else
                         puts(json);
         }
-        EVP_PKEY_free(key);
         uki_image_done(&u);
         return r < 0 ? cli_exit_from_errno(r) : EXIT_OK;
 }
@@ -514,7 +508,7 @@ static int do_build(int argc, char **argv) {
         struct file_map stub = {}, parts[7] = {};
         struct uki_pe stub_pe = {};
         struct uki_image u = {};
-        EVP_PKEY *key = NULL, *pub = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL, *pub = NULL;
         _cleanup_free_ char *pcrpkey = NULL, *json = NULL;
         size_t pcrpkey_len = 0;
         uint8_t *final = NULL;
@@ -556,7 +550,7 @@ static int do_build(int argc, char **argv) {
                 }
         } else if (r >= 0 && key) {
                 /* .pcrpkey defaults to the signing key's public half, as SubjectPublicKeyInfo PEM. */
-                BIO *bio = BIO_new(BIO_s_mem());
+                _cleanup_(BIO_freep) BIO *bio = BIO_new(BIO_s_mem());
                 char *p = NULL;
                 long len = 0;
                 if (bio && PEM_write_bio_PUBKEY(bio, key) == 1)
@@ -565,7 +559,6 @@ static int do_build(int argc, char **argv) {
                         pcrpkey_len = (size_t) len;
                 else
                         r = log_error_errno(-EIO, "cannot encode the public half of %s", o.key);
-                BIO_free(bio);
         }
         for (size_t i = 0; i < ELEMENTSOF(want) && r >= 0; i++) {
                 if (streq(want[i].name, ".initrd") && pcrpkey)
@@ -607,8 +600,6 @@ static int do_build(int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(parts); i++)
                 file_unmap(&parts[i]);
         file_unmap(&stub);
-        EVP_PKEY_free(key);
-        EVP_PKEY_free(pub);
         return r < 0 ? cli_exit_from_errno(r) : EXIT_OK;
 }
 

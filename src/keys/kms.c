@@ -5,6 +5,7 @@
  * argon2id at libcryptsetup's minimum (a full-entropy secret). node_uuid is the nodeID kind's UUID.
  * One KMS client per endpoint per run, so every volume of a run shares one HTTP/2 connection. */
 #include "keys.h"
+#include "cleanup.h"
 #include "token.h"
 #include "encoding.h"
 #include "kms/kms.h"
@@ -110,20 +111,18 @@ static int kms_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         _cleanup_free_ char *b64 = vs_base64_encode(sealed, len);
         if (!b64)
                 return vs_key_reason(run, ENOMEM, "out of memory");
-        struct json_object *tok = json_object_new_object(), *ud = json_object_new_object();
+        _cleanup_json_ struct json_object *tok = json_object_new_object();
+        struct json_object *ud = json_object_new_object();
         if (!tok || !ud || json_object_object_add(tok, "type", json_object_new_string(KMS_TOKEN_TYPE)) < 0 ||
             json_object_object_add(ud, "sealedData", json_object_new_string(b64)) < 0 ||
             json_object_object_add(tok, "UserData", ud) < 0) {
-                json_object_put(tok);
-                json_object_put(ud);
+                json_object_put(ud); /* not handed to tok */
                 return vs_key_reason(run, ENOMEM, "out of memory");
         }
         r = passphrase_of(run, secret, ret_pass);
-        if (r < 0) {
-                json_object_put(tok);
+        if (r < 0)
                 return r;
-        }
-        *ret_token = tok;
+        *ret_token = TAKE_PTR(tok);
         return 0;
 }
 

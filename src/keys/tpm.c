@@ -4,6 +4,7 @@
  * a measured boot of a signed UKI; get_key returns -ENOKEY (sync replaces the slot with a fresh seal) only
  * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
 #include "keys.h"
+#include "cleanup.h"
 #include "token.h"
 #include "efi.h"
 #include "encoding.h"
@@ -294,7 +295,7 @@ int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct j
                 r = vs_tpm_blob_name(&sd->srk_name, &name, &name_len);
         if (r < 0)
                 return r;
-        struct json_object *ud = json_object_new_object();
+        _cleanup_json_ struct json_object *ud = json_object_new_object();
         struct json_object *ks = json_object_new_array();
         json_object_array_add(ks, json_object_new_int((int) slot));
         json_object_object_add(ud, "keyslots", ks);
@@ -322,13 +323,11 @@ int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct j
                 json_object_object_add(ud, FIELD_KEK, json_object_new_string(tt->hex[1]));
                 json_object_object_add(ud, FIELD_DB, json_object_new_string(tt->hex[2]));
         }
-        if (r < 0) {
-                json_object_put(ud);
+        if (r < 0)
                 return r;
-        }
         struct json_object *t = json_object_new_object();
         json_object_object_add(t, "type", json_object_new_string(TOKEN_TYPE));
-        json_object_object_add(t, "UserData", ud);
+        json_object_object_add(t, "UserData", TAKE_PTR(ud));
         *ret = t;
         return 0;
 }
@@ -388,18 +387,16 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         read_sb_hashes(&h);
         struct vs_tpm_token tt = { .sealed = sd, .has_hashes = h.ok };
         memcpy(tt.hex, h.hex, sizeof(tt.hex));
-        struct json_object *token = NULL;
+        _cleanup_json_ struct json_object *token = NULL;
         r = vs_key_tpm_token_make(slot, &tt, &token);
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
         _cleanup_secret_ struct vs_secret *pass = NULL;
         r = vs_base64_encode_secret(secret, &pass);
-        if (r < 0) {
-                json_object_put(token);
+        if (r < 0)
                 return r;
-        }
         *ret_pass = TAKE_PTR(pass);
-        *ret_token = token;
+        *ret_token = TAKE_PTR(token);
         return 0;
 }
 
