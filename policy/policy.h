@@ -35,12 +35,12 @@ void policy_auth_value(uint8_t digest[POLICY_SHA256_SIZE]);
 int policy_or(uint8_t digest[POLICY_SHA256_SIZE], const uint8_t (*branches)[POLICY_SHA256_SIZE], size_t n);
 
 /* ---- keys ---- */
-/* TPMT_PUBLIC of an RSA public key as design §3 (RSA, SHA-256, 0x00060040, symmetric/scheme NULL,
+/* TPMT_PUBLIC of an RSA public key as docs/policy.md has it (RSA, SHA-256, 0x00060040, symmetric/scheme NULL,
  * keyBits = modulus bits, unique = modulus); `exponent` 65537 or 0 (the TPM's "default" spelling). */
 int policy_rsa_public(EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *ret);
 /* Name = nameAlg (0x000b) || SHA-256(marshalled TPMT_PUBLIC). */
 int policy_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret);
-/* The SRK template of design §3 (ECC P-256, 0x00030472, AES-128-CFB, unique x = y = 32 zero bytes). */
+/* The SRK template of docs/tpm.md (ECC P-256, 0x00030472, AES-128-CFB, unique x = y = 32 zero bytes). */
 void policy_srk_template(TPM2B_PUBLIC *ret);
 /* pkfp: SHA-256 of the PKCS#1 DER encoding of the RSA public key. */
 int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]);
@@ -71,7 +71,7 @@ const struct pcrsig_entry *pcrsig_find(const struct pcrsig *s, uint32_t pcrs,
 /* RSASSA-PKCS1-v1.5 SHA-256 over pol: 0 if valid, -EBADMSG if not. */
 int pcrsig_verify(const struct pcrsig_entry *e, EVP_PKEY *pkey);
 
-/* ---- additions (issue 5) ---- */
+/* ---- banks, the signed pol, hex, private keys ---- */
 /* Bank name ("sha1", "sha256", "sha384", "sha512") <-> TPM2_ALG_ID and digest size. */
 int policy_bank_from_name(const char *name, uint16_t *ret_alg, size_t *ret_size);
 const char *policy_bank_name(uint16_t alg); /* NULL if unknown */

@@ -161,7 +161,7 @@ int vs_luks_format(const char *device, const struct vs_luks_format_params *p, co
         int r = init(device, &l);
         if (r < 0)
                 return r;
-        /* The volume-key digest: the volume key is full-entropy, so the minimum (design §10). */
+        /* The volume-key digest: the volume key is full-entropy, so the minimum (docs/operations.md). */
         struct crypt_pbkdf_type digest = {
                 .type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000, .flags = CRYPT_PBKDF_NO_BENCHMARK,
         };
@@ -398,7 +398,7 @@ int vs_luks_destroy_all_slots(const char *device) {
         return n;
 }
 
-/* ---- the validated detached header (issue 11) ---- */
+/* ---- the validated detached header (docs/security.md, "LUKS2 header validation") ---- */
 
 static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off, size_t *ret) {
         size_t done = 0;

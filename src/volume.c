@@ -1,4 +1,5 @@
-/* volume.c: see volume.h. The order of keyslot writes in sync is the power-safety argument of design §4:
+/* volume.c: see volume.h. The order of keyslot writes in sync is the power-safety argument of docs/operations.md
+ * ("Keyslot sync"):
  * the key that opened the volume (slot S) is never touched, a changed slot is first copied to a spare slot,
  * tokens are written after their keyslot exists and removed right after it. */
 #include "volume.h"
@@ -439,7 +440,7 @@ static int replace_slot(struct vs_luks *l, unsigned slot, uint32_t reserved, con
         return r;
 }
 
-/* ---- sync (design §4) ---- */
+/* ---- sync (docs/operations.md, "Keyslot sync") ---- */
 
 static void sync_volume(struct vs_luks *l, const struct vs_volume_config *v, const struct vs_volume_options *o,
                         const struct vs_key_volume *kv, const struct vs_secret *vk, unsigned opened,

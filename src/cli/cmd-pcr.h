@@ -1,4 +1,6 @@
-/* cmd-pcr.h: helpers shared by cmd-pcr.c and cmd-attest.c (the pcr/ side of the CLI). */
+/* cmd-pcr.h: helpers shared by cmd-pcr.c and cmd-attest.c (the pcr/ side of the CLI).
+ * Promise: `pcr` and `attest` read event logs from the same default paths and print PCR values in the
+ * same JSON shape; a log that does not parse is refused with its file named. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

@@ -26,7 +26,7 @@ static const char usage[] =
         "  --auth-value              PolicyAuthValue\n"
         "key-name          the TPM Name (000b || SHA-256 of TPMT_PUBLIC) and pkfp of an RSA public key, as\n"
         "                  LoadExternal makes it (attributes 0x00060040, exponent 65537 or 0).\n"
-        "srk-name          the Name of volseal's SRK template (design §3).\n"
+        "srk-name          the Name of volseal's SRK template (docs/tpm.md).\n"
         "verify-signature  check every entry of a .pcrsig JSON made by this key (pkfp): RSASSA-PKCS1-v1.5\n"
         "                  SHA-256 over pol. With --pcr11 HEX, an entry for that PCR 11 value must exist.\n"
         "\n"

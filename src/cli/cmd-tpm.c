@@ -1,5 +1,5 @@
 /* cmd-tpm.c: `volseal tpm info` (what the TPM is and whether volseal can use it) and `volseal tpm setup`
- * (persist the SRK of design §3 into a free handle). `tpm reseal` belongs to the tpm key kind (later). */
+ * (persist volseal's SRK, docs/tpm.md, into a free handle). `tpm reseal` belongs to the tpm key kind (later). */
 #include "cli.h"
 #include "cli-tpm.h"
 #include "cmd-volume.h"

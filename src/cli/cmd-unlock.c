@@ -287,7 +287,7 @@ static int load_pcrsig(const char *given, struct pcrsig *ret) {
         return 0;
 }
 
-/* design §2.6: extend PCR 11 with the cap word, log it, then check that no .pcrsig entry matches the new
+/* The cap (docs/tpm.md, "The cap"): extend PCR 11 with the cap word, log it, then check that no .pcrsig entry matches the new
  * value (a cap word can itself complete a signed path). */
 static int cap(struct volume_cli *c) {
         _cleanup_tpm_ struct vs_tpm *t = NULL;

@@ -1,8 +1,8 @@
-/* tpm.c: the `tpm` kind (design §3 "tpm"): the passphrase is base64 of 32 bytes sealed in the TPM to
+/* tpm.c: the `tpm` kind (docs/tpm.md): the passphrase is base64 of 32 bytes sealed in the TPM to
  * PolicyAuthorize(PCR key) + PolicyPCR(configured, default [7]), stored in a `talos-tpm2` token.
  * Promise: one TPM context per run (run->kind_state), the SRK and PCR key loaded once; enrolment only after
  * a measured boot of a signed UKI; get_key returns -ENOKEY (sync replaces the slot with a fresh seal) only
- * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
+ * under the re-seal gate (docs/tpm.md), never for a modified UKI or a capped PCR 11. */
 #include "keys.h"
 #include "cleanup.h"
 #include "token.h"
@@ -400,7 +400,7 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         return 0;
 }
 
-/* The re-seal gate of design §3, for a slot whose unseal failed because of PCR 7 / the policy or a
+/* The re-seal gate (docs/tpm.md, "The re-seal gate"), for a slot whose unseal failed because of PCR 7 / the policy or a
  * cleared TPM. Returns NULL when sync may re-seal, else why not. */
 static const char *reseal_refused(const struct vs_tpm_token *pt) {
         bool sb = false, setup = false;

@@ -1,4 +1,4 @@
-/* sidero-kms.c: libcryptsetup-token-sideroKMS.so: the `sideroKMS` token (design §3 "kms") of volseal and
+/* sidero-kms.c: libcryptsetup-token-sideroKMS.so: the `sideroKMS` token (docs/kms.md) of volseal and
  * Talos. open asks the KMS through src/keys/kms.c (src/kms/): Unseal{node_uuid, UserData.sealedData}.
  * The endpoint comes from $VOLSEAL_KMS_ENDPOINT only: the token does not record it (Talos's does not
  * either), and an endpoint read from the unauthenticated header would let whoever can write the header

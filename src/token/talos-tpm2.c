@@ -1,4 +1,4 @@
-/* talos-tpm2.c: libcryptsetup-token-talos-tpm2.so: the `talos-tpm2` token (design §3 "tpm") of volseal
+/* talos-tpm2.c: libcryptsetup-token-talos-tpm2.so: the `talos-tpm2` token (docs/tpm.md) of volseal
  * and Talos. open unseals through src/keys/tpm.c (the one unseal sequence of src/tpm/): the TPM from
  * $VOLSEAL_TCTI (else /dev/tpmrm0, /dev/tpm0), the signed PCR policy and its key from
  * $VOLSEAL_PCR_SIGNATURE / $VOLSEAL_PCR_PUBLIC_KEY (else /.extra/, /run/systemd/). */

@@ -1,4 +1,4 @@
-/* measure-log.c: volseal's own measurement log (design §7): one RFC 7464 JSON-seq record per PCR extend
+/* measure-log.c: volseal's own measurement log (docs/pcr.md, "Event logs"): one RFC 7464 JSON-seq record per PCR extend
  * volseal makes, in the shape of systemd's /run/log/systemd/tpm2-measure.log, so `pcr eventlog` can replay
  * the firmware log and this one together. No TPM here. */
 #include "tpm.h"

@@ -1,5 +1,5 @@
 /* seal.c: seal a fresh secret to PolicyAuthorize(PCR key) + PolicyPCR(configured), and the one unseal
- * sequence of design §3. Policy digests come from policy/ (software); the TPM only enforces them. */
+ * sequence (docs/tpm.md, docs/policy.md). Policy digests come from policy/ (software); the TPM only enforces them. */
 #include "tpm-internal.h"
 
 #include <errno.h>
@@ -38,7 +38,7 @@ static int pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, T
         return 0;
 }
 
-/* The digest of design §3's policy: PolicyAuthorize(key, "") then PolicyPCR(SHA-256, mask, values). */
+/* The digest of the sealed object's policy (docs/policy.md): PolicyAuthorize(key, "") then PolicyPCR(SHA-256, mask, values). */
 static int predict(struct vs_tpm *t, const TPM2B_NAME *key_name, uint32_t mask, const struct vs_tpm_pcrs *p,
                    uint8_t ret[POLICY_SHA256_SIZE]) {
         policy_digest_init(ret);

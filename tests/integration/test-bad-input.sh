@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bad-input table (issue 11): every row is one crafted input to `volseal unlock --check`, with the exit
+# The bad-input table (docs/security.md, "Bad input"): every row is one crafted input to `volseal unlock --check`, with the exit
 # code and the message fragment it must give, and the image compared byte for byte (cmp) before and after:
 # nothing is written. The TPM rows use a real tpm slot enrolled on swtpm after a measured boot of a signed
 # UKI; the header rows (the 2025 LUKS2 header attacks) are made by tests/lib/luks2-tamper with valid

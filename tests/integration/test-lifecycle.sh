@@ -110,7 +110,7 @@ contains "$(vol EPHEMERAL .pending[])" "replace slot 0 (static)"
 for key in volume device state opened_by_slot slots errors; do
   [ "$(printf '%s\n' "$OUT" | head -1 | jq "has(\"$key\")")" = true ] || fail "--json lacks $key"
 done
-ok "status shows which configured key opens each slot and the pending actions; --json has the §9 fields"
+ok "status shows which configured key opens each slot and the pending actions; --json has the fields of docs/operations.md"
 
 # --- status of a volume no configured key opens: the error, and no pending sync it could not do
 echo 3f1e2d4c-5b6a-4978-8695-a4b3c2d1e0f9 >"$T/other_uuid"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Rescue (issue 12): `volseal unlock --disk IMAGE` on a whole Talos-layout disk image (GPT: META, STATE,
+# Rescue (docs/rescue.md): `volseal unlock --disk IMAGE` on a whole Talos-layout disk image (GPT: META, STATE,
 # EPHEMERAL, u-data) where there are no partition device nodes: partitions found by PARTLABEL in the image's
-# own table, each LUKS2 header read at its partition offset and validated (the detached copy of issue 11),
+# own table, each LUKS2 header read at its partition offset and validated (the detached copy of docs/security.md),
 # keys checked with --check; only some keys available (static passphrase only; nodeID with the node's
 # UUID; STATE's config from META tag 9). The disk image is never written (sha256 before/after).
 # Activation (a loop device over the partition) needs device-mapper: here it must stop at "device-mapper is

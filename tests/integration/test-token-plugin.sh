@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The token plugins (issue 12) on swtpm and the KMS test peer:
+# The token plugins (docs/cryptsetup-token.md) on swtpm and the KMS test peer:
 # - in-process (token-plugin-test: dlopen + dlvsym of CRYPTSETUP_TOKEN_1.0, crypt_token_register, external
 #   plugins disabled): a volume enrolled by volseal opens through talos-tpm2 (check-only activation); the
 #   handed-out buffer opens the keyslot and buffer_free unmaps it; no TPM -> -EAGAIN with the reason; validate
