@@ -11,14 +11,7 @@
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/boot.sh"
 . "$TOP/tests/lib/powerloss.sh"
-[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
-flush_all
-make_efivars 1
-make_ukis
-tpm_volume "$T/c.yaml"
-reboot "$T/uki1.efi"
-tunlock 0 "$T/c.yaml"
-[ "$(vol STATE .opened_by_slot)" = 0 ] && [ "$(slots "$STATE")" = "0 1" ] || fail "first boot: $OUT"
+tpm_first_boot "$T/c.yaml"
 head -c 100 /dev/urandom > "$T/dbx2.esl"; setvar dbx "$T/dbx2.esl"
 reboot "$T/uki1.efi"
 cp "$STATE" "$T/base.img"
