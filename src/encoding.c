@@ -11,6 +11,40 @@
 static const char hex_digits[] = "0123456789abcdef";
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* ---- the secret variants, one shape for both encodings ---- */
+
+typedef void (*encode_fn)(const void *p, size_t n, char *out);
+typedef int (*check_fn)(const char *s, size_t max, size_t *ret_len);
+typedef void (*decode_fn)(const char *s, size_t len, uint8_t *out);
+
+/* The text of `in` (out_len characters and a NUL) in a new secret. */
+static int encode_secret(const struct vs_secret *in, size_t out_len, encode_fn encode, struct vs_secret **ret) {
+        _cleanup_secret_ struct vs_secret *s = NULL;
+        int r = vs_secret_new(out_len, &s);
+        if (r < 0)
+                return r;
+        encode(in->data, in->len, (char *) s->data);
+        s->len = out_len;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* s checked whole, then decoded straight into a new secret. */
+static int decode_secret(const char *s, size_t max, check_fn check, decode_fn decode, struct vs_secret **ret) {
+        size_t len;
+        int r = check(s, max, &len);
+        if (r < 0)
+                return r;
+        _cleanup_secret_ struct vs_secret *out = NULL;
+        r = vs_secret_new(len, &out);
+        if (r < 0)
+                return r;
+        decode(s, len, out->data);
+        out->len = len;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
 /* ---- hex ---- */
 
 static int hex_value(char c) {
@@ -40,14 +74,7 @@ char *vs_hex_encode(const void *p, size_t n) {
 }
 
 int vs_hex_encode_secret(const struct vs_secret *in, struct vs_secret **ret) {
-        _cleanup_secret_ struct vs_secret *s = NULL;
-        int r = vs_secret_new(2 * in->len, &s);
-        if (r < 0)
-                return r;
-        vs_hex_encode_to(in->data, in->len, (char *) s->data);
-        s->len = 2 * in->len;
-        *ret = TAKE_PTR(s);
-        return 0;
+        return encode_secret(in, 2 * in->len, vs_hex_encode_to, ret);
 }
 
 /* The byte count of hex string s: -EBADMSG unless it is hex, -E2BIG above max. */
@@ -81,25 +108,15 @@ int vs_hex_decode(const char *s, uint8_t *out, size_t max, size_t *ret_len) {
 }
 
 int vs_hex_decode_secret(const char *s, size_t max, struct vs_secret **ret) {
-        size_t len;
-        int r = hex_check(s, max, &len);
-        if (r < 0)
-                return r;
-        _cleanup_secret_ struct vs_secret *out = NULL;
-        r = vs_secret_new(len, &out);
-        if (r < 0)
-                return r;
-        hex_decode_checked(s, len, out->data);
-        out->len = len;
-        *ret = TAKE_PTR(out);
-        return 0;
+        return decode_secret(s, max, hex_check, hex_decode_checked, ret);
 }
 
 /* ---- base64 ---- */
 
 static size_t b64_encoded_size(size_t n) { return 4 * ((n + 2) / 3); }
 
-static void b64_encode_to(const uint8_t *p, size_t n, char *out) {
+static void b64_encode_to(const void *data, size_t n, char *out) {
+        const uint8_t *p = data;
         size_t o = 0;
         for (size_t i = 0; i < n; i += 3) {
                 uint32_t v = (uint32_t) p[i] << 16;
@@ -123,14 +140,7 @@ char *vs_base64_encode(const void *p, size_t n) {
 }
 
 int vs_base64_encode_secret(const struct vs_secret *in, struct vs_secret **ret) {
-        _cleanup_secret_ struct vs_secret *s = NULL;
-        int r = vs_secret_new(b64_encoded_size(in->len), &s);
-        if (r < 0)
-                return r;
-        b64_encode_to(in->data, in->len, (char *) s->data);
-        s->len = b64_encoded_size(in->len);
-        *ret = TAKE_PTR(s);
-        return 0;
+        return encode_secret(in, b64_encoded_size(in->len), b64_encode_to, ret);
 }
 
 static int b64_value(char c) {
@@ -185,16 +195,5 @@ int vs_base64_decode(const char *s, size_t max, uint8_t **ret, size_t *ret_len) 
 }
 
 int vs_base64_decode_secret(const char *s, size_t max, struct vs_secret **ret) {
-        size_t len;
-        int r = b64_check(s, max, &len);
-        if (r < 0)
-                return r;
-        _cleanup_secret_ struct vs_secret *out = NULL;
-        r = vs_secret_new(len, &out);
-        if (r < 0)
-                return r;
-        b64_decode_checked(s, len, out->data);
-        out->len = len;
-        *ret = TAKE_PTR(out);
-        return 0;
+        return decode_secret(s, max, b64_check, b64_decode_checked, ret);
 }

@@ -18,6 +18,23 @@ static size_t first_size(int fd, size_t max) {
         return want < max + 1 ? want : max + 1;
 }
 
+/* Reads into buf until size bytes are there or the file ends; *ret_n < size means it ended. */
+static int read_up_to(int fd, void *buf, size_t size, size_t *ret_n) {
+        size_t n = 0;
+        while (n < size) {
+                ssize_t k = read(fd, (uint8_t *) buf + n, size - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        *ret_n = n;
+        return 0;
+}
+
 int vs_read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
         if (max > SIZE_MAX / 4)
                 return -EINVAL;
@@ -26,27 +43,22 @@ int vs_read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
         if (!buf)
                 return -ENOMEM;
         for (;;) {
-                if (len == cap) {
-                        if (cap > max)
-                                return -EFBIG;
-                        size_t next = cap > max / 2 ? max + 1 : 2 * cap;
-                        char *b = realloc(buf, next + 1);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                        cap = next;
-                }
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
+                size_t n;
+                int r = read_up_to(fd, buf + len, cap - len, &n);
+                if (r < 0)
+                        return r;
+                len += n;
+                if (len < cap)
+                        break; /* the end of the file */
+                if (cap > max)
+                        return -EFBIG;
+                size_t next = cap > max / 2 ? max + 1 : 2 * cap;
+                char *b = realloc(buf, next + 1);
+                if (!b)
+                        return -ENOMEM;
+                buf = b;
+                cap = next;
         }
-        if (len > max)
-                return -EFBIG;
         buf[len] = 0;
         *ret = TAKE_PTR(buf);
         *ret_len = len;
@@ -61,27 +73,20 @@ int vs_read_file(const char *path, int open_flags, size_t max, char **ret, size_
 }
 
 int vs_read_file_secret(const char *path, int open_flags, size_t max, struct vs_secret **ret) {
+        if (max > SIZE_MAX / 4)
+                return -EINVAL;
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | open_flags);
         if (fd < 0)
                 return -errno;
-        if (max > SIZE_MAX / 4)
-                return -EINVAL;
         _cleanup_secret_ struct vs_secret *s = NULL;
         int r = vs_secret_new(max + 1, &s);
         if (r < 0)
                 return r;
-        for (;;) {
-                ssize_t n = read(fd, s->data + s->len, max + 1 - s->len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                s->len += (size_t) n;
-                if (s->len > max)
-                        return -EFBIG;
-        }
+        r = read_up_to(fd, s->data, max + 1, &s->len);
+        if (r < 0)
+                return r;
+        if (s->len > max)
+                return -EFBIG;
         s->data[s->len] = 0;
         *ret = TAKE_PTR(s);
         return 0;
