@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""tpm-relay.py TARGET_PORT CAPTURE_FILE COMMANDS_FILE [INJECT_FLAG_FILE]
+"""tpm-relay.py [--trace TRACE_FILE] TARGET_PORT CAPTURE_FILE COMMANDS_FILE [INJECT_FLAG_FILE]
 
 A capturing TCP relay in front of a swtpm: listens on 127.0.0.1 ports M (data) and M+1 (control), forwards
 each connection to TARGET_PORT and TARGET_PORT+1, and appends every byte in both directions to CAPTURE_FILE.
 Each TPM command seen on the data port is appended to COMMANDS_FILE as "0x<command code>" (one a line), so
 tests can count the commands of an operation. Prints M on stdout once listening, then runs until killed.
+With --trace, each command is also appended to TRACE_FILE as "0x<command code> <the whole command, hex>"
+(one a line, same order), the input of tests/bench/tpm-model.py, which reads what decides a command's cost
+(salted or not, key types) from the bytes.
 
 With INJECT_FLAG_FILE: when a TPM2_PolicyPCR command arrives while that file exists, the relay first sends
 the TPM its own TPM2_PCR_Extend(11, sha256 bank, <32 bytes of the file, hex>) and swallows the answer, then
@@ -18,9 +21,13 @@ import socket
 import sys
 import threading
 
-target = int(sys.argv[1])
-capture_path, commands_path = sys.argv[2], sys.argv[3]
-inject_path = sys.argv[4] if len(sys.argv) > 4 else None
+args = sys.argv[1:]
+trace_path = None
+if args[:1] == ["--trace"]:
+    trace_path, args = args[1], args[2:]
+target = int(args[0])
+capture_path, commands_path = args[1], args[2]
+inject_path = args[3] if len(args) > 3 else None
 lock = threading.Lock()
 CC_POLICY_PCR = 0x17F
 
@@ -40,14 +47,19 @@ class Connection:
         self.dropped = threading.Event()
 
 
-def record(data, command_codes=None):
+def record(data, command=None):
+    """Appends data to the capture; a whole command (bytes) also goes to the commands file (its code) and,
+    with --trace, to the trace file."""
     with lock:
         with open(capture_path, "ab") as f:
             f.write(data)
-        if command_codes:
+        if command:
+            cc = int.from_bytes(command[6:10], "big")
             with open(commands_path, "a") as f:
-                for cc in command_codes:
-                    f.write("0x%08x\n" % cc)
+                f.write("0x%08x\n" % cc)
+            if trace_path:
+                with open(trace_path, "a") as f:
+                    f.write("0x%08x %s\n" % (cc, command.hex()))
 
 
 def relay(src, dst, forward):
@@ -83,7 +95,7 @@ def command_forwarder(dst, conn):
                 break
             cmd, buf = buf[:size], buf[size:]
             cc = int.from_bytes(cmd[6:10], "big")
-            record(b"", [cc])
+            record(b"", cmd)
             words = open(inject_path).read().split() if cc == CC_POLICY_PCR and inject_path and os.path.exists(inject_path) else []
             if len(words) > 1 and int(words[1]) > 1:
                 with open(inject_path, "w") as f:
@@ -153,6 +165,8 @@ def bind_pair():
 m, data_l, ctrl_l = bind_pair()
 open(capture_path, "wb").close()
 open(commands_path, "w").close()
+if trace_path:
+    open(trace_path, "w").close()
 threading.Thread(target=serve, args=(ctrl_l, target + 1, False), daemon=True).start()
 print(m, flush=True)
 os.close(1)
