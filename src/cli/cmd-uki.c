@@ -297,7 +297,8 @@ static int do_inspect(int argc, char **argv) {
                 uki_image_done(&u);
                 return cli_exit_from_errno(r);
         }
-        json_object *root = json_object_new_object(), *secs = json_object_new_array(), *ord = json_object_new_array();
+        _cleanup_json_ json_object *root = json_object_new_object();
+        json_object *secs = json_object_new_array(), *ord = json_object_new_array();
         json_object_object_add(root, "file", json_object_new_string(file));
         json_object_object_add(root, "stub_version", u.version_text ? json_object_new_string(u.version_text) : NULL);
         json_object_object_add(root, "stub_major", json_object_new_int((int) u.version));
