@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "pcr.h"
+#include "tpm/measure-log.h"
 
 #define VS_FIRMWARE_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
-#define VS_MEASURE_LOG "/run/volseal/tpm2-measure.log"
 
 /* Parses the firmware log (may be NULL: none) and appends volseal's log (may be NULL; a missing file is
  * fine when `measure_optional`). */

@@ -61,6 +61,10 @@ void tpm_clear_error(struct vs_tpm *t);
 /* Flushes a transient object or session and sets *h to ESYS_TR_NONE; ESYS_TR_NONE is fine. */
 void tpm_flush(struct vs_tpm *t, ESYS_TR *h);
 
+/* GetCapability(TPM2_CAP_PCRS) into t->banks, once per context, when something needs the banks (not on the
+ * unseal path). */
+int tpm_load_banks(struct vs_tpm *t);
+
 /* A one-bank selection of the PCRs in `mask`. */
 void tpm_pcr_selection(uint16_t bank, uint32_t mask, TPML_PCR_SELECTION *ret);
 /* SHA-256 of the concatenation of the values of `mask` in ascending order (TPM2_PolicyPCR's pcrDigest). */

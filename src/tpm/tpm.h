@@ -23,6 +23,8 @@
 #include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "alg.h"
+#include "measure-log.h"
 #include "secret.h"
 
 struct pcrsig;
@@ -30,7 +32,6 @@ struct pcrsig;
 #define VS_TPM_PCR_COUNT 24
 #define VS_TPM_SRK_HANDLE_DEFAULT 0x81000001u
 #define VS_TPM_SECRET_SIZE 32
-#define VS_MEASURE_LOG_DEFAULT "/run/volseal/tpm2-measure.log"
 
 struct vs_tpm; /* one ESYS context + TCTI, the SRK and the loaded PCR key, reused across calls */
 
@@ -63,8 +64,6 @@ const char *vs_tpm_tcti(const struct vs_tpm *t);
 /* SHA-256 bank allocated with all 24 PCRs, and AES-128-CFB usable for sessions (TestParms);
  * -EOPNOTSUPP with a sentence naming what is missing. */
 int vs_tpm_check_caps(struct vs_tpm *t);
-/* The allocated PCR banks (GetCapability(TPM2_CAP_PCRS), read once per context); NULL on error (logged). */
-const TPML_PCR_SELECTION *vs_tpm_banks(struct vs_tpm *t);
 
 struct vs_tpm_info {
         char manufacturer[5];        /* TPM2_PT_MANUFACTURER as 4 ASCII chars, e.g. "IBM " */
@@ -100,17 +99,6 @@ int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tp
  * a log that cannot be written is a warning, the extend still happens (a cap must never be skipped). */
 int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const char *log_path,
                        TPML_DIGEST_VALUES *ret_digests);
-
-/* ---- measurement log (no TPM): RFC 7464 JSON-seq like systemd's tpm2-measure.log ---- */
-/* $VOLSEAL_MEASURE_LOG if set and not empty, else VS_MEASURE_LOG_DEFAULT. */
-const char *vs_measure_log_path(void);
-/* Appends 0x1E {"pcr":P,"digests":[{"hashAlg":"sha256","digest":"<hex>"},...],"content_type":"systemd",
- * "content":{"string":"<word>"}} '\n' under an exclusive flock; creates the file (0644) and its directory.
- * 0 or -errno, not logged: the caller decides how much a lost record matters. */
-int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALUES *digests, const char *word);
-/* "sha1", "sha256", "sha384", "sha512", "sm3_256", or NULL; and back (0 = unknown). */
-const char *vs_tpm_alg_name(uint16_t alg);
-uint16_t vs_tpm_alg_from_name(const char *name);
 
 /* ---- SRK (docs/tpm.md "The SRK": ECC P-256 template of policy_srk_template()) ---- */
 /* Makes the SRK usable. With `expected` (a token's key_name): a persistent handle whose Name equals it is

@@ -90,6 +90,11 @@ class Classify(unittest.TestCase):
         self.assertEqual(self.cls(SD_SALTED_WITH_AUTH), ("StartAuthSession", "salt:ecc-p256"))
         self.assertEqual(self.cls(CL_UNSALTED), ("StartAuthSession", "small"))
         self.assertEqual(self.cls(RSA_SALTED), ("StartAuthSession", "salt:rsa2048"))
+        # a coordinate with a leading zero byte stripped: x of 31 bytes, y of 32 (command and salt one byte shorter)
+        short_x = VS_SALTED.replace("80010000008300000176", "80010000008200000176") \
+                           .replace("004400204e99636a", "0043001f99636a")
+        self.assertEqual(len(short_x), len(VS_SALTED) - 2)
+        self.assertEqual(self.cls(short_x), ("StartAuthSession", "salt:ecc-p256"))
 
     def test_verify_signature_and_small(self):
         self.assertEqual(self.cls(VERIFY_RSA), ("VerifySignature", "verify:rsa2048"))

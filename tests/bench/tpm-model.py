@@ -152,9 +152,13 @@ def _cost_start_auth_session(command, name):
     salt = r.tpm2b()
     if tpm_key == TPM_RH_NULL:
         return "small"
-    n = int.from_bytes(salt[:2], "big") if len(salt) >= 2 else -1
-    if len(salt) == 4 + 2 * n and int.from_bytes(salt[2 + n:4 + n], "big") == n:
-        curve = {32: "p256", 48: "p384", 66: "p521"}.get(n)
+    # x and y are TPM2Bs of their own: a client may strip leading zero bytes, so each can be shorter than
+    # the curve's size (1 in 256 points for each coordinate).
+    nx = int.from_bytes(salt[:2], "big") if len(salt) >= 2 else -1
+    ny = int.from_bytes(salt[2 + nx:4 + nx], "big") if nx >= 0 and len(salt) >= 4 + nx else -1
+    if nx > 0 and ny > 0 and len(salt) == 4 + nx + ny:
+        n = max(nx, ny)
+        curve = "p256" if n <= 32 else "p384" if n <= 48 else "p521" if n <= 66 else None
         if curve:
             return "salt:ecc-" + curve
     if len(salt) in (128, 256, 384, 512):
