@@ -20,5 +20,7 @@ void report_slot_set(struct vs_volume_report *rep, unsigned slot, const char *ki
 /* A slot that failed to sync: status failed, and an error sentence naming volume and slot (VS_PROBLEM_SYNC). */
 __attribute__((format(printf, 4, 5)))
 void report_slot_fail(struct vs_volume_report *rep, unsigned slot, const char *kind, const char *fmt, ...);
+/* One error line on stderr per slot whose final status is failed (the report keeps the detail). */
+void report_log_failed_slots(const struct vs_volume_report *rep);
 /* True when the slot's entry says `status` (a slot without an entry is VS_SLOT_UNSET). */
 bool report_slot_is(const struct vs_volume_report *rep, unsigned slot, enum vs_slot_status status);

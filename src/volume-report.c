@@ -1,6 +1,7 @@
 /* volume-report.c: struct vs_volume_report, filled as unlock, status and sync go: the names of states and
  * slot statuses, error sentences with the problem they are, and one entry per slot, kept in slot order. */
 #include "volume-report-internal.h"
+#include "log.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -28,7 +29,7 @@ const char *vs_slot_status_name(enum vs_slot_status s) {
                 [VS_SLOT_UNSET] = "unknown",
                 [VS_SLOT_OPENED] = "opened",
                 [VS_SLOT_OK] = "ok",
-                [VS_SLOT_UNCHANGED] = "unchanged",
+                [VS_SLOT_NOT_TRIED] = "not-tried",
                 [VS_SLOT_ADDED] = "added",
                 [VS_SLOT_REPLACED] = "replaced",
                 [VS_SLOT_REMOVED] = "removed",
@@ -139,6 +140,13 @@ void report_slot_fail(struct vs_volume_report *rep, unsigned slot, const char *k
         report_slot_set(rep, slot, kind, VS_SLOT_FAILED, "%s", msg ? msg : "?");
         report_error(rep, VS_PROBLEM_SYNC, "volume %s slot %u: %s", rep->volume, slot, msg ? msg : "?");
         free(msg);
+}
+
+void report_log_failed_slots(const struct vs_volume_report *rep) {
+        for (size_t i = 0; i < rep->n_slots; i++)
+                if (rep->slots[i].status == VS_SLOT_FAILED)
+                        log_error("volume %s slot %u (%s): %s", rep->volume, rep->slots[i].slot, rep->slots[i].kind,
+                                  rep->slots[i].detail ?: "failed");
 }
 
 void vs_volume_report_done(struct vs_volume_report *rep) {

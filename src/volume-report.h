@@ -38,7 +38,8 @@ enum vs_slot_status {
         /* unlock */
         VS_SLOT_OPENED,              /* its key opened the volume */
         VS_SLOT_OK,                  /* its key opens its keyslot */
-        VS_SLOT_UNCHANGED,           /* config and header as at the last sync: not tried */
+        VS_SLOT_NOT_TRIED,           /* a lower slot opened the volume and config and header are as at the last
+                                      * sync: its key was not tried in this run (never reads as healthy) */
         VS_SLOT_ADDED,
         VS_SLOT_REPLACED,
         VS_SLOT_REMOVED,             /* a keyslot the config no longer names */

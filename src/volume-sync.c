@@ -99,7 +99,8 @@ static bool open_failed(const struct volume_sync *s) {
 }
 
 /* Step 1: when the fingerprint in the header is the one of this config and header, nothing is verified:
- * every other slot is reported unchanged. Returns true when the sync is done. */
+ * every slot above the one that opened is reported not tried (a tpm slot behind a nodeID key must not read
+ * as healthy). Returns true when the sync is done. */
 static bool skip_by_fingerprint(const struct volume_sync *s) {
         char fp[FINGERPRINT_SIZE];
         const char *have = vs_luks_subsystem(s->l);
@@ -111,15 +112,16 @@ static bool skip_by_fingerprint(const struct volume_sync *s) {
                         continue;
                 /* A kms slot tried before `opened` in this boot's open loop did not give its key (KMS down, slow,
                  * wrong secret): the fingerprint says its config is as synced, not that it works, so it is
-                 * reported as the failure it was, as --full-sync would, never as "unchanged". */
+                 * reported as the failure it was, as --full-sync would, never as "not-tried". */
                 const struct vs_slot_report *e = report_slot(s->rep, k->slot, NULL);
                 if (e && (e->status == VS_SLOT_FAILED || e->status == VS_SLOT_REJECTED)) {
                         report_slot_fail(s->rep, k->slot, kind_name(k), "%s",
                                          e->detail ? e->detail : vs_slot_status_name(e->status));
                         continue;
                 }
-                report_slot_set(s->rep, k->slot, kind_name(k), VS_SLOT_UNCHANGED,
-                                "config and header unchanged since the last sync (--full-sync verifies)");
+                report_slot_set(s->rep, k->slot, kind_name(k), VS_SLOT_NOT_TRIED, "not tried: slot %u opened the "
+                                "volume (config and header unchanged since the last sync; --full-sync verifies)",
+                                s->opened);
         }
         return true;
 }
@@ -143,14 +145,22 @@ static void drop_stale_tokens(const struct volume_sync *s) {
 static int check_slot(const struct volume_sync *s, const struct vs_key_config *k, char *why, size_t why_size) {
         struct vs_key_run *run = s->run;
         _cleanup_secret_ struct vs_secret *pass = NULL;
-        int r = key_for_slot(run, s->l, s->kv, k, &pass);
+        /* A key the open loop could not make is not asked for again: its answer (a tpm slot's re-seal verdict,
+         * a KMS timeout) holds for the run, and asking again would cost TPM commands or a second timeout. */
+        int r = s->open_errors[k->slot];
+        const char *reason = run->reason;
+        if (r < 0) {
+                const struct vs_slot_report *e = report_slot(s->rep, k->slot, NULL);
+                reason = e && e->detail ? e->detail : "";
+        } else
+                r = key_for_slot(run, s->l, s->kv, k, &pass);
         if (r == -ENOKEY) {
                 /* copied: enrolling overwrites run->reason */
-                snprintf(why, why_size, "%s", run->reason[0] ? run->reason : "its token is missing");
+                snprintf(why, why_size, "%s", reason[0] ? reason : "its token is missing");
                 return 1;
         }
         if (r < 0) {
-                report_slot_fail(s->rep, k->slot, kind_name(k), "%s", run->reason[0] ? run->reason : strerror(-r));
+                report_slot_fail(s->rep, k->slot, kind_name(k), "%s", reason[0] ? reason : strerror(-r));
                 return r;
         }
         r = vs_luks_test_passphrase(s->l, k->slot, pass);

@@ -19,6 +19,8 @@ struct volume_sync {
         struct vs_key_run *run;
         struct vs_pbkdf pbkdf;                  /* for new keyslots (vs_volume_options.pbkdf) */
         bool full_sync;                         /* verify every slot, whatever the fingerprint says */
+        const int *open_errors;                 /* per slot: the -errno key_for_slot gave in the open loop (its
+                                                 * reason is the slot's detail in rep), 0 = not tried there */
         struct vs_volume_report *rep;           /* every outcome goes here */
 };
 /* Brings the keyslots of an opened volume in line with its config (docs/operations.md "Keyslot sync"). */

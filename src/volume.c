@@ -173,10 +173,10 @@ static int activate(struct vs_luks *l, const struct vs_volume_config *v, const s
 /* The other configured keys into their keyslots, once the volume is open (volume-sync.c). */
 static void sync_after_open(struct vs_luks *l, const struct vs_volume_config *v, const struct vs_volume_options *o,
                             const struct vs_key_volume *kv, const struct vs_secret *vk, unsigned opened,
-                            struct vs_volume_report *rep) {
+                            const int open_errors[VS_MAX_SLOTS], struct vs_volume_report *rep) {
         volume_sync(&(const struct volume_sync) {
                 .l = l, .v = v, .kv = kv, .vk = vk, .opened = opened,
-                .run = o->run, .pbkdf = o->pbkdf, .full_sync = o->full_sync, .rep = rep,
+                .run = o->run, .pbkdf = o->pbkdf, .full_sync = o->full_sync, .open_errors = open_errors, .rep = rep,
         });
 }
 
@@ -245,7 +245,8 @@ static int format_volume(const struct vs_volume_config *v, const struct vs_volum
         if (rep->state == VS_VOLUME_ALREADY_OPEN)
                 rep->state = VS_VOLUME_FORMATTED;
         /* The rest of the keys: a fresh volume always gets every key that can be made now. */
-        sync_after_open(l, v, o, kv, vk, first->slot, rep);
+        static const int none_tried[VS_MAX_SLOTS];
+        sync_after_open(l, v, o, kv, vk, first->slot, none_tried, rep);
         return 0;
 }
 
@@ -306,10 +307,12 @@ static int attach_rescue_loop(const struct vs_volume_config *v, const struct vs_
 }
 
 /* Open: keys in ascending slot order, each against its own slot only; the first success wins. Returns the
- * key that opened it (the volume key in *ret_vk), or NULL with the report saying why none did. */
+ * key that opened it (the volume key in *ret_vk), or NULL with the report saying why none did. A key that
+ * could not be made leaves its -errno in key_errors[slot], for sync to decide from. */
 static const struct vs_key_config *open_by_slot_order(struct vs_luks *l, const struct vs_volume_config *v,
                                                       const struct vs_volume_options *o, const struct vs_key_volume *kv,
-                                                      struct vs_volume_report *rep, struct vs_secret **ret_vk) {
+                                                      struct vs_volume_report *rep, struct vs_secret **ret_vk,
+                                                      int key_errors[VS_MAX_SLOTS]) {
         struct vs_key_run *run = o->run;
         bool config_changed = false;
         for (size_t i = 0; i < v->enc.n_keys; i++) {
@@ -323,6 +326,7 @@ static const struct vs_key_config *open_by_slot_order(struct vs_luks *l, const s
                 int r = key_for_slot(run, l, kv, k, &pass);
                 if (r < 0) {
                         report_slot_set(rep, k->slot, kind_name(k), VS_SLOT_FAILED, "%s", run->reason[0] ? run->reason : strerror(-r));
+                        key_errors[k->slot] = r;
                         continue;
                 }
                 r = vs_luks_volume_key(l, k->slot, pass, ret_vk);
@@ -362,51 +366,59 @@ static void mark_not_checked(const struct vs_volume_config *v, const struct vs_v
         }
 }
 
-int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_options *o, struct vs_volume_report *rep) {
-        report_init(rep, v);
-        int r = unlock_needs_nothing(v, o, rep);
-        if (r != 0)
-                return r < 0 ? r : 0;
+/* Everything but the volumes that need nothing: found, formatted or opened, then synced. */
+static void unlock_volume(const struct vs_volume_config *v, const struct vs_volume_options *o,
+                          struct vs_volume_report *rep) {
         enum vs_blk_content content;
         if (!locate(v, o, rep, &content))
-                return 0;
+                return;
         struct vs_key_volume kv = { .id = v->id, .device = rep->device };
         if (content == VS_BLK_EMPTY) {
                 if (o->disk)
                         refuse_rescue_format(v, rep, false);
                 else
                         format_volume(v, o, &kv, rep);
-                return 0;
+                return;
         }
         _cleanup_free_ char *loop = NULL;
         _cleanup_close_ int loop_fd = -1;
         if (attach_rescue_loop(v, o, rep, &loop, &loop_fd) < 0)
-                return 0;
+                return;
         _cleanup_luks_ struct vs_luks *l = NULL;
         if (load_header(v, rep, loop, &l) < 0)
-                return 0;
+                return;
         if (luks_without_keyslots(l) && o->disk) {
                 refuse_rescue_format(v, rep, true);
-                return 0;
+                return;
         }
         if (luks_without_keyslots(l)) {
                 log_notice("volume %s: the LUKS2 header on %s has no keyslot (an interrupted format): formatting again", v->id, rep->device);
                 vs_luks_free(TAKE_PTR(l));
                 format_volume(v, o, &kv, rep);
-                return 0;
+                return;
         }
         _cleanup_secret_ struct vs_secret *vk = NULL;
-        const struct vs_key_config *opened = open_by_slot_order(l, v, o, &kv, rep, &vk);
+        int key_errors[VS_MAX_SLOTS] = {};
+        const struct vs_key_config *opened = open_by_slot_order(l, v, o, &kv, rep, &vk, key_errors);
         if (!opened)
-                return 0;
+                return;
         rep->opened_by_slot = (int) opened->slot;
         rep->state = VS_VOLUME_OPENED;
         if (activate(l, v, o, vk, rep) < 0)
-                return 0;
+                return;
         if (o->no_sync || o->disk)
                 mark_not_checked(v, o, opened, rep);
         else
-                sync_after_open(l, v, o, &kv, vk, opened->slot, rep);
+                sync_after_open(l, v, o, &kv, vk, opened->slot, key_errors, rep);
+}
+
+int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_options *o, struct vs_volume_report *rep) {
+        report_init(rep, v);
+        int r = unlock_needs_nothing(v, o, rep);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        unlock_volume(v, o, rep);
+        report_log_failed_slots(rep);
         return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "policy.h"
+#include "slot-order.h"
 #include "tpm/tpm.h"
 #include "util.h"
 
@@ -237,6 +238,8 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
                 vs_config_free(&cfg);
                 return EXIT_ENV;
         }
+        for (size_t i = 0; unlock && i < n; i++)
+                vs_slot_order_warn(list[i]);
         for (size_t i = 0; i < n; i++) {
                 struct vs_volume_report rep;
                 int r = fn(list[i], &c->opts, &rep);

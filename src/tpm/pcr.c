@@ -82,6 +82,22 @@ int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tp
         return 0;
 }
 
+int vs_tpm_pcr_read_kept(struct vs_tpm *t, uint32_t mask, struct vs_tpm_pcrs *ret, bool *ret_was_kept) {
+        bool kept = (t->pcrs_cached_mask & mask) == mask;
+        if (ret_was_kept)
+                *ret_was_kept = kept;
+        if (kept) {
+                *ret = t->pcrs_cache;
+                return 0;
+        }
+        int r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, mask, ret);
+        if (r < 0)
+                return r;
+        t->pcrs_cache = *ret;
+        t->pcrs_cached_mask = mask;
+        return 0;
+}
+
 int tpm_pcr_digest(const struct vs_tpm_pcrs *p, uint32_t mask, uint8_t ret[32]) {
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);

@@ -16,10 +16,6 @@
 #define PCR11 (1u << 11)
 #define EXPONENT_DEFAULT 65537u
 
-static const TPMT_SYM_DEF aes128cfb = {
-        .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
-};
-
 static void format_pcr_list(uint32_t mask, char *buf, size_t size) {
         size_t off = 0;
         buf[0] = 0;
@@ -58,25 +54,6 @@ static int predict(struct vs_tpm *t, const TPM2B_NAME *key_name, uint32_t mask, 
         return 0;
 }
 
-static int start_session(struct vs_tpm *t, TPM2_SE type, ESYS_TR *ret) {
-        bool trial = type == TPM2_SE_TRIAL;
-        TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
-        TSS2_RC rc = TPM_CALL(t, Esys_StartAuthSession(t->esys, trial ? ESYS_TR_NONE : t->srk, ESYS_TR_NONE,
-                                                       ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
-                                                       trial ? &none : &aes128cfb, TPM2_ALG_SHA256, ret));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_fail(t, rc, "TPM2_StartAuthSession", "cannot start a %s session",
-                                trial ? "trial policy" : type == TPM2_SE_POLICY ? "salted policy" : "salted");
-        return 0;
-}
-
-static int set_session_attrs(struct vs_tpm *t, ESYS_TR s, TPMA_SESSION attrs) {
-        TSS2_RC rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_fail(t, rc, "Esys_TRSess_SetAttributes", "cannot set session attributes");
-        return 0;
-}
-
 /* 32 bytes: SHA-256(getrandom(32) || TPM GetRandom(32)); the TPM's part travels encrypted in `session`. */
 static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret) {
         _cleanup_secret_ struct vs_secret *mix = NULL, *out = NULL;
@@ -89,7 +66,7 @@ static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret
         ssize_t n = getrandom(mix->data, VS_TPM_SECRET_SIZE, 0);
         if (n != VS_TPM_SECRET_SIZE)
                 return tpm_error(t, n < 0 ? -errno : -EIO, "getrandom() failed: %s", strerror(n < 0 ? errno : EIO));
-        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        r = tpm_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
         if (r < 0)
                 return r;
         TPM2B_DIGEST *rnd = NULL;
@@ -157,7 +134,7 @@ static int create_sealed(struct vs_tpm *t, const uint8_t policy[POLICY_SHA256_SI
         ESYS_TR session = ESYS_TR_NONE;
         _cleanup_secret_ struct vs_secret *secret = NULL;
         TPM2B_SENSITIVE_CREATE sens = {};
-        int r = start_session(t, TPM2_SE_HMAC, &session);
+        int r = tpm_start_session(t, TPM2_SE_HMAC, &session);
         if (r < 0)
                 goto out;
         r = make_secret(t, session, &secret);
@@ -166,7 +143,7 @@ static int create_sealed(struct vs_tpm *t, const uint8_t policy[POLICY_SHA256_SI
         sens.sensitive.data.size = VS_TPM_SECRET_SIZE;
         memcpy(sens.sensitive.data.buffer, secret->data, VS_TPM_SECRET_SIZE);
         /* DECRYPT: inSensitive (the secret) crosses the bus AES-128-CFB encrypted under the salted session. */
-        r = set_session_attrs(t, session, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        r = tpm_session_attrs(t, session, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
         if (r < 0)
                 goto out;
         TPM2B_DATA outside = {};
@@ -194,6 +171,7 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         r = vs_tpm_srk(t, NULL, &srk_name, NULL);
         if (r < 0)
                 return r;
+        (void) tpm_srk_persist_default(t);
         uint8_t policy[POLICY_SHA256_SIZE];
         r = seal_policy(t, pcr_key, pcr_mask, policy);
         if (r < 0)
@@ -288,18 +266,7 @@ static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm
 
 /* 1. PCR_Read(11 + configured) once per run: the previous volume's values while nothing was extended. */
 static int read_pcrs(struct vs_tpm *t, struct unseal *u) {
-        uint32_t want = PCR11 | u->sealed->pcr_mask;
-        u->cached = (t->pcrs_cached_mask & want) == want;
-        if (u->cached) {
-                u->pcrs = t->pcrs_cache;
-                return 0;
-        }
-        int r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, want, &u->pcrs);
-        if (r < 0)
-                return r;
-        t->pcrs_cache = u->pcrs;
-        t->pcrs_cached_mask = want;
-        return 0;
+        return vs_tpm_pcr_read_kept(t, PCR11 | u->sealed->pcr_mask, &u->pcrs, &u->cached);
 }
 
 /* 2. The .pcrsig entry for PCR 11 = the value read, chosen and verified in software. */
@@ -368,12 +335,9 @@ static int load_sealed(struct vs_tpm *t, struct unseal *u) {
         return 0;
 }
 
-/* 5b. VerifySignature of the entry (its ticket is good for every session of the run: kept in `t`), then
- * PolicyAuthorize(approved = PolicyPCR(11)). */
-static int authorize_signed_policy(struct vs_tpm *t, struct unseal *u, ESYS_TR session) {
+/* 5b. VerifySignature of the entry: its ticket is good for every session of the run, so it is kept in `t`. */
+static int verify_signed_policy(struct vs_tpm *t, struct unseal *u) {
         const struct pcrsig_entry *e = u->entry;
-        TPM2B_DIGEST approved = { .size = POLICY_SHA256_SIZE };
-        memcpy(approved.buffer, u->pol, POLICY_SHA256_SIZE);
         TPM2B_DIGEST hashed = { .size = POLICY_SHA256_SIZE };
         unsigned hlen = 0;
         if (!EVP_Digest(u->pol, POLICY_SHA256_SIZE, hashed.buffer, &hlen, EVP_sha256(), NULL))
@@ -386,25 +350,39 @@ static int authorize_signed_policy(struct vs_tpm *t, struct unseal *u, ESYS_TR s
                 .signature.rsassa = { .hash = TPM2_ALG_SHA256, .sig.size = (uint16_t) e->sig_len },
         };
         memcpy(s.signature.rsassa.sig.buffer, e->sig, e->sig_len);
-        bool reuse = t->ticket_cached && memcmp(t->ticket_pol, u->pol, POLICY_SHA256_SIZE) == 0;
-        TSS2_RC rc;
-        if (!reuse) {
-                _cleanup_free_ TPMT_TK_VERIFIED *ticket = NULL;
-                rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+        _cleanup_free_ TPMT_TK_VERIFIED *ticket = NULL;
+        TSS2_RC rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                                       &hashed, &s, &ticket));
-                if (rc != TSS2_RC_SUCCESS)
-                        return tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
-                t->ticket = *ticket;
-                memcpy(t->ticket_pol, u->pol, POLICY_SHA256_SIZE);
-                t->ticket_cached = true;
-        }
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
+        t->ticket = *ticket;
+        memcpy(t->ticket_pol, u->pol, POLICY_SHA256_SIZE);
+        t->ticket_cached = true;
+        return 0;
+}
+
+/* 5c. PolicyAuthorize(approved = PolicyPCR(11)) with the kept ticket, else a fresh one. A kept ticket the
+ * TPM refuses is dropped and the signature verified again; the refused command left the session's policy
+ * as it was (a failed command changes no TPM state), so PolicyAuthorize is simply sent again. */
+static int authorize_signed_policy(struct vs_tpm *t, struct unseal *u, ESYS_TR session) {
+        bool reuse = t->ticket_cached && memcmp(t->ticket_pol, u->pol, POLICY_SHA256_SIZE) == 0;
+        int r = reuse ? 0 : verify_signed_policy(t, u);
+        if (r < 0)
+                return r;
+        TPM2B_DIGEST approved = { .size = POLICY_SHA256_SIZE };
+        memcpy(approved.buffer, u->pol, POLICY_SHA256_SIZE);
         TPM2B_NONCE ref = {};
-        rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved,
-                                              &ref, &t->pcr_key_name, &t->ticket));
+        TSS2_RC rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &approved, &ref, &t->pcr_key_name, &t->ticket));
         if (rc != TSS2_RC_SUCCESS && reuse) {
-                log_debug("the TPM refused the ticket kept from an earlier volume: verifying the signature again");
+                log_debug("the TPM refused the ticket kept from an earlier volume (%s): verifying the signature again",
+                          Tss2_RC_Decode(rc));
                 t->ticket_cached = false;
-                return UNSEAL_AGAIN;
+                r = verify_signed_policy(t, u);
+                if (r < 0)
+                        return r;
+                rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &approved, &ref, &t->pcr_key_name, &t->ticket));
         }
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "TPM2_PolicyAuthorize", "the TPM refused the signed PCR policy");
@@ -458,46 +436,58 @@ static void sensitive_data_freep(TPM2B_SENSITIVE_DATA **p) {
         free(*p);
 }
 
-/* 6. Unseal, the response encrypted under the salted session, which ends with it (continueSession clear:
- * the TPM flushes it on success, saving a FlushContext); flush the object at once. */
-static int unseal_in_session(struct vs_tpm *t, struct unseal *u, ESYS_TR *session, struct vs_secret **ret_secret) {
-        int r = set_session_attrs(t, *session, TPMA_SESSION_ENCRYPT);
+/* 6. Unseal, the response encrypted under the salted session. continueSession stays set: the TPM resets the
+ * session's policy when a policy session authorizes a command and continues (TPM 2.0 Part 1, policy
+ * sessions; PolicyRestart is not needed), so the next volume starts from an empty policy in the same
+ * session. The sealed object is flushed at once. */
+static int unseal_in_session(struct vs_tpm *t, struct unseal *u, ESYS_TR session, struct vs_secret **ret_secret) {
+        int r = tpm_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
         if (r < 0)
                 return r;
         _cleanup_(sensitive_data_freep) TPM2B_SENSITIVE_DATA *out = NULL;
-        TSS2_RC rc = TPM_CALL(t, Esys_Unseal(t->esys, u->obj, *session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
+        TSS2_RC rc = TPM_CALL(t, Esys_Unseal(t->esys, u->obj, session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
         tpm_flush(t, &u->obj);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "TPM2_Unseal", "the TPM refused to unseal the slot's secret");
-        (void) Esys_TR_Close(t->esys, session); /* already gone in the TPM; drop ESYS's record (if any) */
-        *session = ESYS_TR_NONE;
         r = vs_secret_from(out->buffer, out->size, ret_secret);
         if (r < 0)
                 return tpm_error(t, r, "cannot allocate a locked buffer for the unsealed secret");
         return 0;
 }
 
-/* One attempt: 0 with the secret, UNSEAL_AGAIN, or -errno. */
-static int unseal_once(struct vs_tpm *t, struct unseal *u, struct vs_secret **ret_secret) {
+/* 1-3: the decision in software, from the PCR values read once per run: a slot the current PCRs cannot
+ * satisfy is refused here, before the SRK is looked up or created and before any object or session. */
+static int predict_slot(struct vs_tpm *t, struct unseal *u) {
         int r = read_pcrs(t, u);
         if (r < 0)
                 return r;
         r = find_signed_policy(t, u);
         if (r != 0)
                 return r;
-        r = match_sealed_policy(t, u);
+        return match_sealed_policy(t, u);
+}
+
+/* One attempt: 0 with the secret, UNSEAL_AGAIN, or -errno. Any end other than a successful Unseal leaves the
+ * run's policy session spoilt, so the next attempt or volume restarts it. */
+static int unseal_once(struct vs_tpm *t, struct unseal *u, struct vs_secret **ret_secret) {
+        int r = predict_slot(t, u);
         if (r != 0)
+                return r;
+        r = vs_tpm_srk(t, &u->sealed->srk_name, NULL, NULL);
+        if (r < 0)
                 return r;
         r = load_sealed(t, u);
         if (r < 0)
                 return r;
         ESYS_TR session = ESYS_TR_NONE;
-        r = start_session(t, TPM2_SE_POLICY, &session);
+        r = tpm_policy_session(t, &session);
+        if (r < 0)
+                return r;
+        r = satisfy_policy(t, u, session);
         if (r == 0)
-                r = satisfy_policy(t, u, session);
-        if (r == 0)
-                r = unseal_in_session(t, u, &session, ret_secret);
-        tpm_flush(t, &session);
+                r = unseal_in_session(t, u, session, ret_secret);
+        if (r != 0)
+                tpm_policy_session_spoil(t);
         return r;
 }
 
@@ -537,9 +527,6 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
         int r = prepare_unseal(t, &u);
         if (r < 0)
                 return r;
-        r = vs_tpm_srk(t, &sealed->srk_name, NULL, NULL);
-        if (r < 0)
-                return r;
         for (int attempt = 0; attempt < 3; attempt++) {
                 r = unseal_once(t, &u, ret_secret);
                 if (r != UNSEAL_AGAIN)
@@ -560,7 +547,7 @@ int vs_tpm_policy_trial(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t exponent, 
         if (r < 0)
                 return r;
         ESYS_TR session = ESYS_TR_NONE;
-        r = start_session(t, TPM2_SE_TRIAL, &session);
+        r = tpm_start_session(t, TPM2_SE_TRIAL, &session);
         if (r < 0)
                 return r;
         TPM2B_DIGEST approved = {};

@@ -50,9 +50,11 @@ static int errno_from_rc(TSS2_RC rc) {
         }
 }
 
+/* Keeps the sentence for vs_tpm_last_error() and logs it, at error level unless the caller reports it. */
 static void keep_error(struct vs_tpm *t, const char *msg) {
         if (t)
                 snprintf(t->last_error, sizeof(t->last_error), "%s", msg);
+        vs_log(t && t->caller_reports ? VS_LOG_DEBUG : VS_LOG_ERR, "%s", msg);
 }
 
 void tpm_clear_error(struct vs_tpm *t) {
@@ -95,7 +97,6 @@ int tpm_fail(struct vs_tpm *t, TSS2_RC rc, const char *command, const char *fmt,
         int r = vs_tpm_rc_describe(rc, why, sizeof(why));
         snprintf(msg, sizeof(msg), "%s: %s failed: %s", what, command, why);
         keep_error(t, msg);
-        log_error("%s", msg);
         return r;
 }
 
@@ -106,7 +107,6 @@ int tpm_error(struct vs_tpm *t, int err, const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         keep_error(t, msg);
-        log_error("%s", msg);
         return err < 0 ? err : -err;
 }
 
@@ -156,7 +156,8 @@ int vs_tpm_open(const char *tcti, unsigned flags, struct vs_tpm **ret) {
         _cleanup_free_ struct vs_tpm *t = calloc(1, sizeof(*t));
         if (!t)
                 return log_error_errno(-ENOMEM, "out of memory");
-        t->srk = t->pcr_key = ESYS_TR_NONE;
+        t->srk = t->pcr_key = t->policy_session = ESYS_TR_NONE;
+        t->caller_reports = flags & VS_TPM_CALLER_REPORTS;
 
         const char *conf = tcti && *tcti ? tcti : getenv("VOLSEAL_TCTI");
         TSS2_RC rc = 0;
@@ -203,6 +204,7 @@ void vs_tpm_close(struct vs_tpm *t) {
         if (!t)
                 return;
         if (t->esys) {
+                tpm_flush(t, &t->policy_session);
                 tpm_flush(t, &t->pcr_key);
                 if (t->srk != ESYS_TR_NONE) {
                         if (t->srk_handle == 0)
