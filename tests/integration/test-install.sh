@@ -91,7 +91,7 @@ cat > "$T/uki.c" <<'EOF'
 #include <stdio.h>
 #include <uki.h>
 int main(void) {
-        /* systemd's own test vector (design §6): .linux "HALLO\n", .initrd "foobar\n", no phase. */
+        /* systemd's own test vector (docs/uki.md): .linux "HALLO\n", .initrd "foobar\n", no phase. */
         struct uki_blob b[] = { { ".linux", (const uint8_t *) "HALLO\n", 6, 6 },
                                 { ".initrd", (const uint8_t *) "foobar\n", 7, 7 } };
         uint8_t pcr[UKI_PCR_MAX];

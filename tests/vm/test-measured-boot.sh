@@ -21,6 +21,7 @@
 # Environment: VOLSEAL_VM_CACHE (kernel .deb, default BUILD/vm-cache), VOLSEAL_VM_LOGS (serial logs and
 # work files, default BUILD/vm-logs), VOLSEAL_VM_TIMEOUT (seconds per boot, default 420).
 . "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/volumes.sh"
 BUILD=$(cd "$(dirname "$VOLSEAL")/.." && pwd)
 CACHE=${VOLSEAL_VM_CACHE:-$BUILD/vm-cache}
 W=${VOLSEAL_VM_LOGS:-$BUILD/vm-logs}
@@ -101,83 +102,12 @@ done
 cp "$TOP/dist/initramfs-tools/scripts/local-top/volseal" $R/scripts/local-top/volseal
 cp "$TOP/tests/vm/guest-init" $R/init
 chmod +x $R/init $R/scripts/local-top/volseal
-cat > $R/etc/volseal/volumes.yaml <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  provider: luks2
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  provider: luks2
-  keys:
-    - nodeID: {}
-      slot: 0
-      lockToSTATE: true
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: adi
-encryption:
-  cipher: xchacha12,aes-adiantum-plain64
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config $R/etc/volseal/volumes.yaml "STATE 0:tpm 1:nodeID" "EPHEMERAL 0:nodeID:lockToSTATE" \
+  "u-adi cipher=xchacha12,aes-adiantum-plain64 0:tpm 1:nodeID"
 # the post-cap unseal attempt: the two volumes with a tpm slot
-cat > $R/test/after-cap.yaml <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  provider: luks2
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: adi
-encryption:
-  cipher: xchacha12,aes-adiantum-plain64
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config $R/test/after-cap.yaml "STATE 0:tpm 1:nodeID" "u-adi cipher=xchacha12,aes-adiantum-plain64 0:tpm 1:nodeID"
 # the rescue check (nosb): `volseal unlock --disk` with the keys a rescue system has (nodeID, no tpm)
-cat > $R/test/rescue.yaml <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  provider: luks2
-  keys:
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: adi
-encryption:
-  cipher: xchacha12,aes-adiantum-plain64
-  keys:
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config $R/test/rescue.yaml "STATE 1:nodeID" "u-adi cipher=xchacha12,aes-adiantum-plain64 1:nodeID"
 # test-only settings: cheap argon2id for nodeID slots under TCG (never on real machines), STATE ext2 made by
 # busybox and kept mounted so the test can write into it
 cat > $R/etc/volseal/initramfs.conf <<'C'
