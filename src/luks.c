@@ -139,17 +139,10 @@ int vs_luks_format_interrupted(const char *device) {
 
 int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,
                    struct vs_luks **ret) {
-        const char *cipher = p->cipher ? p->cipher : "aes-xts-plain64";
-        const char *c, *mode;
-        char buf[64];
-        if (vs_cipher_is_adiantum(cipher)) {
-                snprintf(buf, sizeof(buf), "%s,aes", cipher);
-                c = buf;
-                mode = "adiantum-plain64";
-        } else if (streq(cipher, "aes-xts-plain64")) {
-                c = "aes";
-                mode = "xts-plain64";
-        } else
+        const char *cipher = p->cipher ? p->cipher : VS_CIPHER_XTS;
+        const char *mode;
+        char c[32];
+        if (vs_cipher_split(cipher, c, sizeof(c), &mode) < 0)
                 return log_error_errno(EINVAL, "cannot format %s: unknown cipher %s", device, cipher);
         unsigned bits = p->key_bits ? p->key_bits : vs_cipher_is_adiantum(cipher) ? 256 : 512;
         if (vk->len * 8 != bits)

@@ -2,7 +2,8 @@
  * Enrolment: Seal{node_uuid, 32 random bytes} -> token `sideroKMS` at id = slot with
  * UserData.sealedData = base64 of the sealed blob. Unlock: Unseal{node_uuid, sealedData} -> the 32 bytes.
  * The passphrase is base64 (padded, 44 characters) of the 32 bytes, as Talos makes it; the keyslot is
- * argon2id at libcryptsetup's minimum (a full-entropy secret). node_uuid is the nodeID kind's UUID.
+ * argon2id at libcryptsetup's minimum (a full-entropy secret). node_uuid is the node UUID as Talos sends it
+ * (vs_key_node_uuid: no format or entropy rule). Unseal's answer is used whatever its length, as Talos does.
  * One KMS client per endpoint per run, so every volume of a run shares one HTTP/2 connection. */
 #include "keys.h"
 #include "token.h"
@@ -90,7 +91,7 @@ static int passphrase_of(struct vs_key_run *run, const struct vs_secret *secret,
 
 static int kms_new(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
                    unsigned slot, struct vs_secret **ret_pass, struct json_object **ret_token) {
-        char uuid[128];
+        char uuid[256];
         int r = vs_key_node_uuid(run, uuid, sizeof(uuid));
         if (r < 0)
                 return r;
@@ -115,11 +116,15 @@ static int kms_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
                 return vs_key_reason(run, ENOMEM, "out of memory");
         EVP_EncodeBlock((unsigned char *) b64, sealed, (int) len);
         struct json_object *tok = json_object_new_object(), *ud = json_object_new_object();
-        if (!tok || !ud || json_object_object_add(tok, "type", json_object_new_string(KMS_TOKEN_TYPE)) < 0 ||
-            json_object_object_add(ud, "sealedData", json_object_new_string(b64)) < 0 ||
-            json_object_object_add(tok, "UserData", ud) < 0) {
+        /* Talos's member order (go-blockdevice luks.Token: UserData, then type). */
+        if (!tok || !ud || json_object_object_add(tok, "UserData", ud) < 0) {
                 json_object_put(tok);
                 json_object_put(ud);
+                return vs_key_reason(run, ENOMEM, "out of memory");
+        }
+        if (json_object_object_add(ud, "sealedData", json_object_new_string(b64)) < 0 ||
+            json_object_object_add(tok, "type", json_object_new_string(KMS_TOKEN_TYPE)) < 0) {
+                json_object_put(tok);
                 return vs_key_reason(run, ENOMEM, "out of memory");
         }
         r = passphrase_of(run, secret, ret_pass);
@@ -167,7 +172,7 @@ static int kms_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         int r = vs_key_kms_token_parse(run, slot, token, &sealed, &len);
         if (r < 0)
                 return r;
-        char uuid[128];
+        char uuid[256];
         r = vs_key_node_uuid(run, uuid, sizeof(uuid));
         if (r < 0)
                 return r;

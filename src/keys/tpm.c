@@ -310,23 +310,28 @@ int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_ob
                 if (r < 0)
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's key_name is not a TPM2B_NAME in base64", slot);
         }
-        /* pcrs: the literal PCRs. Talos tokens written before encryption_version carry pcrs [11], which meant
-         * PolicyAuthorize (PCR 11 through the signed policy) + PolicyPCR(7). */
+        /* pcrs: the literal PCRs, PCR 11 included, bound after PolicyAuthorize (Talos 1.12+: encryption_version
+         * set). A token without encryption_version and pubkey_pcrs was written before 1.12: pcrs [11] there
+         * meant PolicyAuthorize (PCR 11 through the signed policy) + PolicyPCR(7), any other list binds no
+         * literal PCR (internal/pkg/secureboot/tpm2/unseal.go). */
         bool versioned = ud_string(ud, "encryption_version") != NULL;
+        struct json_object *pk = NULL;
+        bool has_pubkey_pcrs = json_object_object_get_ex(ud, "pubkey_pcrs", &pk) && json_object_is_type(pk, json_type_array) &&
+                               json_object_array_length(pk) > 0;
         uint32_t mask = 0;
+        size_t n_listed = 0;
         struct json_object *pcrs;
         if (json_object_object_get_ex(ud, "pcrs", &pcrs) && json_object_is_type(pcrs, json_type_array)) {
-                for (size_t i = 0; i < json_object_array_length(pcrs); i++) {
+                n_listed = json_object_array_length(pcrs);
+                for (size_t i = 0; i < n_listed; i++) {
                         int64_t p = json_object_get_int64(json_object_array_get_idx(pcrs, i));
                         if (p < 0 || p >= VS_TPM_PCR_COUNT)
                                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token names PCR %lld", slot, (long long) p);
                         mask |= 1u << p;
                 }
         }
-        if (!versioned && (mask & PCR11))
-                mask = (mask & ~PCR11) | (1u << 7);
-        if (mask & PCR11)
-                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token lists PCR 11 as a literal PCR", slot);
+        if (!versioned)
+                mask = !has_pubkey_pcrs && n_listed == 1 && mask == PCR11 ? 1u << 7 : 0;
         ret->sealed.pcr_mask = mask;
         const char *h[3] = { ud_string(ud, FIELD_PK), ud_string(ud, FIELD_KEK), ud_string(ud, FIELD_DB) };
         ret->has_hashes = h[0] && h[1] && h[2] && strlen(h[0]) == 64 && strlen(h[1]) == 64 && strlen(h[2]) == 64;

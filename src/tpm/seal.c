@@ -90,10 +90,9 @@ static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret
         return 0;
 }
 
+/* PCR 11 may be listed too: Talos 1.12 seals its value as read then, after PolicyAuthorize (the slot then opens
+ * only while PCR 11 holds that value and a signed policy covers it; internal/pkg/secureboot/tpm2/policy.go). */
 static int check_literal_pcrs(struct vs_tpm *t, uint32_t pcr_mask) {
-        if (pcr_mask & PCR11)
-                return tpm_error(t, -EINVAL, "PCR 11 cannot be a literal PCR of a tpm slot: it is bound through "
-                                 "the signed PCR policy");
         if (pcr_mask >> VS_TPM_PCR_COUNT)
                 return tpm_error(t, -EINVAL, "invalid PCR selection 0x%x (PCRs 0-23)", pcr_mask);
         return 0;
@@ -519,12 +518,13 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
         tpm_clear_error(t);
         if (!sealed || !pcr_key || !sig)
                 return tpm_error(t, -EINVAL, "unseal needs the sealed object, the PCR public key and the signed PCR policy");
-        if ((sealed->pcr_mask & PCR11) || (sealed->pcr_mask >> VS_TPM_PCR_COUNT))
-                return tpm_error(t, -EINVAL, "invalid literal PCR selection 0x%x for a tpm slot", sealed->pcr_mask);
+        int r = check_literal_pcrs(t, sealed->pcr_mask);
+        if (r < 0)
+                return r;
         if (sig->n_entries == 0)
                 return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no sha256 entries");
         struct unseal u = { .sealed = sealed, .pcr_key = pcr_key, .sig = sig, .obj = ESYS_TR_NONE };
-        int r = prepare_unseal(t, &u);
+        r = prepare_unseal(t, &u);
         if (r < 0)
                 return r;
         for (int attempt = 0; attempt < 3; attempt++) {

@@ -135,7 +135,8 @@ struct vs_tpm_sealed {
  * (never evicting; else the SRK stays transient and a warning says so once per context): keyedHash, SHA-256, fixedTPM|fixedParent|noDA, authPolicy =
  * PolicyAuthorize(Name(pcr_key), "") then PolicyPCR(SHA-256, pcr_mask, current values) (none if pcr_mask
  * is 0), computed in software by policy/. Create runs in an SRK-salted HMAC session with AES-128-CFB
- * parameter encryption. PCR 11 must not be in pcr_mask (it is bound through the signed policy). */
+ * parameter encryption. pcr_mask may hold PCR 11 (Talos 1.12's options.pcrs [7, 11]): its current value is
+ * then bound too, on top of the signed policy. */
 int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
                 struct vs_tpm_sealed *ret);
 /* The one unseal sequence of docs/tpm.md. PCR_Read(11 + pcr_mask), once per context while nothing moves;

@@ -26,6 +26,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - tpm: {}
       slot: 0
@@ -35,6 +36,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 1
@@ -105,9 +107,12 @@ row "signature JSON of 10 MB" "$img" 2 "signed PCR policy" "$T/tpm.yaml" --pcr-s
 # --- the machine UUID
 head -c 36 /dev/urandom | base64 | head -c 36 >"$T/garbage-uuid"
 img=$(fresh uuid)
-row "UUID file with garbage" "$img" 2 "the machine UUID in $T/garbage-uuid is not a UUID (8-4-4-4-12 hex digits)" "$T/nodeid.yaml" --product-uuid-file "$T/garbage-uuid"
+# Talos has no format rule for the UUID: garbage text is the UUID, and its passphrase opens nothing.
+row "UUID file with garbage" "$img" 2 "STATE: not-opened" "$T/nodeid.yaml" --product-uuid-file "$T/garbage-uuid"
 printf '\xff\xfe\x00garbage\n' >"$T/binary-uuid"
-row "UUID file with binary garbage" "$img" 2 "is not a UUID (8-4-4-4-12 hex digits): it holds binary data" "$T/nodeid.yaml" --product-uuid-file "$T/binary-uuid"
+row "UUID file with a NUL byte" "$img" 2 "the machine UUID in $T/binary-uuid holds a NUL byte" "$T/nodeid.yaml" --product-uuid-file "$T/binary-uuid"
+printf '\xff\xfe\xfd\xfc\xfb\n' >"$T/runes-uuid"
+row "UUID file whose runes fail Talos's entropy rule" "$img" 2 "entropy check failed" "$T/nodeid.yaml" --product-uuid-file "$T/runes-uuid"
 
 # --- the 2025 LUKS2 header attacks (valid checksums; libcryptsetup alone would load these)
 img=$(fresh differs)

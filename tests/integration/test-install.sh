@@ -132,7 +132,7 @@ cat > "$T/core.c" <<'EOF'
 #include <config.h>
 #include <volume.h>
 int main(void) {
-        static const char yaml[] = "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n"
+        static const char yaml[] = "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: luks2\n"
                                    "  keys:\n    - nodeID: {}\n      slot: 0\n    - tpm: {}\n      slot: 1\n";
         struct vs_config cfg = {};
         if (vs_config_load_string(&cfg, "test", yaml, strlen(yaml)) < 0)

@@ -24,6 +24,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: EPHEMERAL
 encryption:
+  provider: luks2
   keys:
     - static:
         passphrase: eph-one
@@ -35,6 +36,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: data
 encryption:
+  provider: luks2
   cipher: aes-xts-plain64
   keySize: 256
   blockSize: 512
@@ -123,7 +125,7 @@ ok "status of a volume no key opens reports that, not a replace"
 # --- nodeID entropy rule (Talos's): a placeholder UUID never becomes a key
 NEW=$(img new)
 VOLUMES=(--volume "STATE=$NEW")
-printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n    - nodeID: {}\n      slot: 0\n' >"$T/n.yaml"
+printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: luks2\n  keys:\n    - nodeID: {}\n      slot: 0\n' >"$T/n.yaml"
 echo 00000000-0000-0000-0000-000000000000 >"$T/product_uuid"
 sum=$(image_sum "$NEW")
 unlock 2 "$T/n.yaml"

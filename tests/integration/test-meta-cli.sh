@@ -66,7 +66,7 @@ ok "tag 9 from --file, read back exactly"
 before=$(sum "$M")
 printf '{"EncryptionKeys":[{"KeySlot":"zero","KeyNodeID":{}}]}' >"$T/bad.json"
 expect 1 "$VOLSEAL" meta set 9 --file "$T/bad.json" --meta "$M"
-contains "$ERR" "field EncryptionKeys[0].KeySlot: expected an integer, got string"
+contains "$ERR" "field EncryptionKeys[0].KeySlot: cannot decode string zero into an integer"
 contains "$ERR" "not written"
 [ "$(sum "$M")" = "$before" ] || fail "a refused tag 9 changed the image"
 head -c 300000 /dev/zero | tr '\0' a >"$T/huge"

@@ -27,6 +27,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: EPHEMERAL
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 0
@@ -35,6 +36,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: data
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 0
@@ -92,6 +94,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - static:
         passphrase: state-recovery
@@ -101,6 +104,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: data
 encryption:
+  provider: luks2
   keys:
     - static:
         passphrase: data-recovery
@@ -116,6 +120,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: data
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 0
@@ -136,6 +141,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 0
@@ -144,6 +150,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: data
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 0
@@ -165,6 +172,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: empty
 encryption:
+  provider: luks2
   keys:
     - static:
         passphrase: x
@@ -174,6 +182,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: missing
 encryption:
+  provider: luks2
   keys:
     - static:
         passphrase: x

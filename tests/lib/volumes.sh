@@ -9,7 +9,7 @@ state_eph_images() {
 }
 
 # volumes_config FILE "NAME [provider=P] KEY..." ...: writes one VolumeConfig document per argument to FILE
-# (joined by ---). KEY is SLOT:nodeID, SLOT:static:PASSPHRASE[:lockToSTATE], SLOT:kms:ENDPOINT or
+# (joined by ---); the provider is luks2 unless provider=P is given (provider= writes none). KEY is SLOT:nodeID, SLOT:static:PASSPHRASE[:lockToSTATE], SLOT:kms:ENDPOINT or
 # SLOT:tpm[:OPTION=VALUE,...] (tpm: {OPTION: VALUE, ...}); words are split on blanks, so no value may hold one.
 volumes_config() {
   local file=$1 doc sep="" word slot kind arg; shift
@@ -17,7 +17,12 @@ volumes_config() {
     set -- $doc
     printf '%sapiVersion: v1alpha1\nkind: VolumeConfig\nname: %s\nencryption:\n' "$sep" "$1"
     shift
-    if [[ ${1:-} == provider=* ]]; then printf '  provider: %s\n' "${1#provider=}"; shift; fi
+    if [[ ${1:-} == provider=* ]]; then
+      [ -n "${1#provider=}" ] && printf '  provider: %s\n' "${1#provider=}"
+      shift
+    else
+      printf '  provider: luks2\n'
+    fi
     printf '  keys:\n'
     for word in "$@"; do
       slot=${word%%:*}; word=${word#*:}; kind=${word%%:*}; arg=${word#*:}

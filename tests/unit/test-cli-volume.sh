@@ -8,7 +8,7 @@ expect() { # expected-exit-code command...
   OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
   [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stderr: $ERR"
 }
-printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  keys:\n    - nodeID: {}\n      slot: 0\n' >"$T/c.yaml"
+printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  provider: luks2\n  keys:\n    - nodeID: {}\n      slot: 0\n' >"$T/c.yaml"
 truncate -s 20M "$T/e.img"
 sum=$(sha256sum <"$T/e.img")
 

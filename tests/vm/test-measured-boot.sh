@@ -89,6 +89,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - tpm: {}
       slot: 0
@@ -99,6 +100,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: EPHEMERAL
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 0
@@ -108,7 +110,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: adi
 encryption:
-  cipher: xchacha12
+  cipher: xchacha12,aes-adiantum-plain64
   keys:
     - tpm: {}
       slot: 0
@@ -121,6 +123,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - tpm: {}
       slot: 0
@@ -131,7 +134,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: adi
 encryption:
-  cipher: xchacha12
+  cipher: xchacha12,aes-adiantum-plain64
   keys:
     - tpm: {}
       slot: 0
@@ -144,6 +147,7 @@ apiVersion: v1alpha1
 kind: VolumeConfig
 name: STATE
 encryption:
+  provider: luks2
   keys:
     - nodeID: {}
       slot: 1
@@ -152,7 +156,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: adi
 encryption:
-  cipher: xchacha12
+  cipher: xchacha12,aes-adiantum-plain64
   keys:
     - nodeID: {}
       slot: 1
