@@ -104,6 +104,7 @@ apiVersion: v1alpha1
 kind: UserVolumeConfig
 name: root
 encryption:
+  provider: luks2
   keys:
     - tpm: {}
       slot: 0
