@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char hex_digits[] = "0123456789abcdef";
-
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when the first byte starts none. */
 static size_t utf8_valid_len(const unsigned char *p, size_t n, uint32_t *ret_rune) {
         unsigned char c = p[0];
@@ -61,12 +59,12 @@ int vs_go_json_string(struct vs_secret *out, const char *s, size_t len) {
                         if (shortform)
                                 elen = (size_t) snprintf(esc, sizeof(esc), "%s", shortform);
                         else
-                                elen = (size_t) snprintf(esc, sizeof(esc), "\\u00%c%c", hex_digits[c >> 4], hex_digits[c & 0xf]);
+                                elen = (size_t) snprintf(esc, sizeof(esc), "\\u%04x", (unsigned) c);
                 } else if ((adv = utf8_valid_len(p + i, len - i, &rune)) == 0) {
                         adv = 1;
                         elen = (size_t) snprintf(esc, sizeof(esc), "\\ufffd");
                 } else if (rune == 0x2028 || rune == 0x2029) {
-                        elen = (size_t) snprintf(esc, sizeof(esc), "\\u202%c", hex_digits[rune & 0xf]);
+                        elen = (size_t) snprintf(esc, sizeof(esc), "\\u%04x", (unsigned) rune);
                 } else {
                         i += adv; /* valid multi-byte sequence: copied as is */
                         continue;

@@ -4,6 +4,7 @@
  * on STATE. Unseals nothing; one NV write, or none when nothing changes or anything is refused. */
 #include "cli.h"
 #include "cli-authorized.h"
+#include "cli-file.h"
 #include "cli-tpm.h"
 #include "cmd-pcr.h"
 #include "authorized-set.h"
@@ -147,12 +148,12 @@ static int parse_args(struct prepare *p, int argc, char **argv) {
 
 /* The Name an RSA PCR-policy key in PEM has in the index (exponent 65537, as enrolment writes it). */
 static int key_name(const char *path, TPM2B_NAME *ret) {
-        uint8_t *pem = NULL;
+        char *pem = NULL;
         size_t len = 0;
         EVP_PKEY *key = NULL;
         TPM2B_PUBLIC pub;
-        int r = vs_read_file(path, "PCR public key", &pem, &len);
-        if (r >= 0 && policy_load_public_pem((const char *) pem, len, &key) < 0)
+        int r = cli_read_text(path, &pem, &len);
+        if (r >= 0 && policy_load_public_pem(pem, len, &key) < 0)
                 r = log_error_errno(EINVAL, "%s is not an RSA public key in PEM", path);
         if (r >= 0 && (policy_rsa_public(key, 65537, &pub) < 0 || policy_public_name(&pub, ret) < 0))
                 r = log_error_errno(EINVAL, "%s: the key cannot be a PCR-policy key (RSA, as systemd-ukify signs)", path);

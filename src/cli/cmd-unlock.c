@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "cli-authorized.h"
 #include "cmd-volume.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "slot-order.h"
@@ -312,22 +314,20 @@ static int load_pcrsig(const char *given, struct pcrsig *ret) {
         static const char *const defaults[] = { "/.extra/tpm2-pcr-signature.json", "/run/systemd/tpm2-pcr-signature.json" };
         for (size_t i = 0; i < (given ? 1 : ELEMENTSOF(defaults)); i++) {
                 const char *path = given ? given : defaults[i];
-                _cleanup_fclose_ FILE *f = fopen(path, "re");
-                if (!f) {
-                        if (errno == ENOENT && !given)
-                                continue;
-                        log_error("cannot read the signed PCR policy %s: %s", path, strerror(errno));
-                        return -errno;
-                }
-                char buf[65536];
-                size_t n = fread(buf, 1, sizeof(buf), f);
+                _cleanup_free_ char *buf = NULL;
+                size_t n;
+                int r = vs_read_file(path, 0, 65536, &buf, &n);
+                if (r == -ENOENT && !given)
+                        continue;
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the signed PCR policy %s: %m", path);
                 return pcrsig_parse(buf, n, "sha256", ret);
         }
         *ret = (struct pcrsig) {};
         return 0;
 }
 
-/* design §2.6: extend PCR 11 with the cap word, log it, then check that no .pcrsig entry matches the new
+/* The cap (docs/tpm.md, "The cap"): extend PCR 11 with the cap word, log it, then check that no .pcrsig entry matches the new
  * value (a cap word can itself complete a signed path). */
 static int cap(struct volume_cli *c) {
         _cleanup_tpm_ struct vs_tpm *t = NULL;
@@ -355,7 +355,7 @@ static int cap(struct volume_cli *c) {
         if (r < 0)
                 return EXIT_SYNC;
         char hex[65];
-        policy_hex(p.value[11], 32, hex);
+        vs_hex_encode_to(p.value[11], 32, hex);
         if (e) {
                 log_error("PCR 11 after the cap phase '%s' (%s) still matches an entry of the signed PCR policy: "
                           "a later boot stage could unseal; cap with another word", c->cap_phase, hex);

@@ -22,7 +22,7 @@ struct vs_key_run {
         const char *product_uuid_file;   /* --product-uuid-file, default /sys/class/dmi/id/product_uuid */
         const char *dmi_dir;             /* SMBIOS tables when the kernel hides product_uuid (all-0/all-FF UUIDs),
                                           * default /sys/firmware/dmi/tables (tests set it) */
-        const char *uuid_override;       /* META tag 15 (issue 4 fills it); wins over product_uuid_file */
+        const char *uuid_override;       /* META tag 15 (docs/meta.md); wins over product_uuid_file */
         const char *state_dir;           /* --state-dir: STATE is mounted there (lockToSTATE salt) */
         bool create_salt;                /* unlock: create the salt when STATE is mounted and it is absent */
         bool debug_tpm;                  /* --debug-tpm: let tpm2-tss log (it logs secrets) */

@@ -5,6 +5,7 @@
  * product_uuid is that same text, except that the kernel hides an all-zero or all-FF UUID, which go-smbios
  * still formats ("00000000-...", "ffffffff-..."): then the SMBIOS table is read directly. */
 #include "keys.h"
+#include "encoding.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -26,12 +27,12 @@ int vs_smbios_uuid(const uint8_t *table, size_t len, unsigned major, unsigned mi
                         /* SMBIOS >= 2.6 stores the first three fields little-endian (go-smbios GetUUID). */
                         bool le = major >= 3 || (major == 2 && minor >= 6);
                         static const int order_le[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
-                        size_t o = 0;
-                        for (int i = 0; i < 16 && o + 3 < size; i++) {
-                                o += (size_t) snprintf(buf + o, size - o, "%02x", u[le ? order_le[i] : i]);
-                                if ((i == 3 || i == 5 || i == 7 || i == 9) && o + 1 < size)
-                                        buf[o++] = '-', buf[o] = 0;
-                        }
+                        uint8_t b[16];
+                        for (int i = 0; i < 16; i++)
+                                b[i] = u[le ? order_le[i] : i];
+                        char hex[VS_HEX_SIZE(16)];
+                        vs_hex_encode_to(b, sizeof b, hex);
+                        snprintf(buf, size, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
                         return 0;
                 }
                 if (type == 127)

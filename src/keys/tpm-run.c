@@ -1,6 +1,7 @@
 /* tpm-run.c: see tpm-run.h. */
 #include "tpm-run.h"
 #include "efi.h"
+#include "fileio.h"
 #include "log.h"
 #include "util.h"
 
@@ -31,43 +32,17 @@ void tpm_run_free(struct vs_key_run *run) {
         run->kind_state[VS_KEY_TPM] = NULL;
 }
 
-static int read_whole(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-        for (;;) {
-                if (len + 4096 + 1 > cap) {
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (1u << 24))
-                                return -EFBIG;
-                        char *n = realloc(buf, cap);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                }
-                size_t k = fread(buf + len, 1, 4096, f);
-                len += k;
-                if (k < 4096)
-                        break;
-        }
-        if (ferror(f))
-                return -EIO;
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
+/* A signed PCR policy or its PEM key: a few KiB; anything near this is not one. */
+#define POLICY_FILE_MAX (16u << 20)
 
 /* Opens the first existing file of `given` or the defaults; -ENOENT with the path list in `which`. */
 static int read_source(const char *given, const char *const defaults[2], char **ret, size_t *ret_len, const char **ret_path) {
         if (given) {
                 *ret_path = given;
-                return read_whole(given, ret, ret_len);
+                return vs_read_file(given, 0, POLICY_FILE_MAX, ret, ret_len);
         }
         for (int i = 0; i < 2; i++) {
-                int r = read_whole(defaults[i], ret, ret_len);
+                int r = vs_read_file(defaults[i], 0, POLICY_FILE_MAX, ret, ret_len);
                 *ret_path = defaults[i];
                 if (r != -ENOENT)
                         return r;
@@ -210,44 +185,3 @@ int tpm_run_enrol_gate(struct vs_key_run *run, struct tpm_state *st, const char 
         }
         return 1;
 }
-
-int tpm_b64_secret(const struct vs_secret *s, struct vs_secret **ret) {
-        _cleanup_secret_ struct vs_secret *out = NULL;
-        size_t n = 4 * ((s->len + 2) / 3);
-        int r = vs_secret_new(n + 1, &out);
-        if (r < 0)
-                return r;
-        EVP_EncodeBlock((unsigned char *) out->data, (const unsigned char *) s->data, (int) s->len);
-        out->len = n; /* without the NUL EVP_EncodeBlock adds */
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-char *tpm_b64(const uint8_t *p, size_t n) {
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, p, (int) n);
-        return out;
-}
-
-/* Decodes standard padded base64; -EBADMSG if it is not. */
-int tpm_unb64(const char *s, uint8_t **ret, size_t *ret_len) {
-        size_t n = strlen(s);
-        if (n == 0 || n % 4)
-                return -EBADMSG;
-        _cleanup_free_ uint8_t *out = malloc(n / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        int k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0)
-                return -EBADMSG;
-        size_t len = (size_t) k;
-        if (n >= 1 && s[n - 1] == '=')
-                len--;
-        if (n >= 2 && s[n - 2] == '=')
-                len--;
-        *ret = TAKE_PTR(out);
-        *ret_len = len;
-        return 0;
-}
-

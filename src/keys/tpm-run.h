@@ -1,5 +1,5 @@
 /* tpm-run.h: what the tpm and updatable tpm kinds share in one run (keys/tpm.c, keys/tpm-updatable.c): one
- * TPM context, the booted UKI's signed PCR policy and its key, the enrolment gate, the passphrase encoding.
+ * TPM context, the booted UKI's signed PCR policy and its key, the enrolment gate.
  * Promise: included only by src/keys/tpm*.c; one TPM context per run, opened on first use (a failure is
  * kept and not retried); the signed policy read once; every failure is one sentence in run->reason. */
 #pragma once
@@ -44,8 +44,3 @@ int tpm_run_pcr11_signed(struct tpm_state *st, bool *ret_signed, bool *ret_blank
  * (reason in run->reason); -errno. */
 int tpm_run_enrol_gate(struct vs_key_run *run, struct tpm_state *st, const char *need_secureboot);
 
-/* The passphrase of a sealed secret: its padded base64, as Talos's tpm2 keys have it. */
-int tpm_b64_secret(const struct vs_secret *s, struct vs_secret **ret);
-char *tpm_b64(const uint8_t *p, size_t n);
-/* Standard padded base64 to bytes; -EBADMSG if it is not. */
-int tpm_unb64(const char *s, uint8_t **ret, size_t *ret_len);

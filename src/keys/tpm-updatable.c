@@ -11,6 +11,7 @@
 #include "token-updatable.h"
 #include "tpm-run.h"
 #include "authorized-set.h"
+#include "encoding.h"
 #include "log.h"
 #include "util.h"
 
@@ -141,7 +142,7 @@ static int updatable_new(struct vs_key_run *run, const struct vs_key_volume *vol
         r = vs_key_updatable_token_make(&tok, ret_token);
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the %s token: %s", VS_UPDATABLE_TOKEN_TYPE, strerror(-r));
-        r = tpm_b64_secret(secret, ret_pass);
+        r = vs_base64_encode_secret(secret, ret_pass);
         if (r < 0) {
                 json_object_put(*ret_token);
                 *ret_token = NULL;
@@ -214,7 +215,7 @@ static int updatable_get(struct vs_key_run *run, const struct vs_key_volume *vol
         if (secret->len != VS_TPM_SECRET_SIZE)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len,
                                      VS_TPM_SECRET_SIZE);
-        return tpm_b64_secret(secret, ret_pass);
+        return vs_base64_encode_secret(secret, ret_pass);
 }
 
 int vs_key_updatable_settle(struct vs_key_run *run) {

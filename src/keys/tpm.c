@@ -1,12 +1,15 @@
-/* tpm.c: the `tpm` kind (design §3 "tpm"): the passphrase is base64 of 32 bytes sealed in the TPM to
+/* tpm.c: the `tpm` kind (docs/tpm.md): the passphrase is base64 of 32 bytes sealed in the TPM to
  * PolicyAuthorize(PCR key) + PolicyPCR(configured, default [7]), stored in a `talos-tpm2` token.
  * Promise: one TPM context per run (run->kind_state), the SRK and PCR key loaded once; enrolment only after
  * a measured boot of a signed UKI; get_key returns -ENOKEY (sync replaces the slot with a fresh seal) only
- * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
+ * under the re-seal gate (docs/tpm.md), never for a modified UKI or a capped PCR 11. */
 #include "keys.h"
+#include "cleanup.h"
 #include "token.h"
 #include "tpm-run.h"
 #include "efi.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "tpm/tpm.h"
@@ -56,11 +59,14 @@ static void read_sb_hashes(struct sb_hashes *h) {
                         ok = false;
                         break;
                 }
-                policy_hex(d, 32, h->hex[i]);
+                vs_hex_encode_to(d, 32, h->hex[i]);
         }
         h->ok = ok;
         pcr_sb_vars_free(&vars);
 }
+
+/* A base64 field of a talos-tpm2 token: TPM2B blobs of at most a few KiB. */
+#define TOKEN_FIELD_MAX 16384
 
 /* ---- the token ---- */
 
@@ -84,26 +90,26 @@ int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_ob
                                              json_object_object_get_ex(ud, need[i], NULL) ? " (wrong field type)" : "");
         _cleanup_free_ uint8_t *b = NULL;
         size_t n = 0;
-        int r = tpm_unb64(ud_string(ud, "sealed_blob_private"), &b, &n);
+        int r = vs_base64_decode(ud_string(ud, "sealed_blob_private"), TOKEN_FIELD_MAX, &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_private(b, n, &ret->sealed.priv);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_private is not a TPM2B_PRIVATE in base64", slot);
         free(TAKE_PTR(b));
-        r = tpm_unb64(ud_string(ud, "sealed_blob_public"), &b, &n);
+        r = vs_base64_decode(ud_string(ud, "sealed_blob_public"), TOKEN_FIELD_MAX, &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_public(b, n, &ret->sealed.pub);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_public is not a TPM2B_PUBLIC in base64", slot);
         free(TAKE_PTR(b));
-        r = tpm_unb64(ud_string(ud, "policy_hash"), &b, &n);
+        r = vs_base64_decode(ud_string(ud, "policy_hash"), 32, &b, &n);
         if (r < 0 || n != 32)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's policy_hash is not 32 bytes in base64", slot);
         memcpy(ret->sealed.policy_hash, b, 32);
         free(TAKE_PTR(b));
         const char *kn = ud_string(ud, "key_name");
         if (kn && kn[0]) {
-                r = tpm_unb64(kn, &b, &n);
+                r = vs_base64_decode(kn, TOKEN_FIELD_MAX, &b, &n);
                 if (r >= 0)
                         r = vs_tpm_parse_name(b, n, &ret->sealed.srk_name);
                 if (r < 0)
@@ -145,7 +151,7 @@ int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_ob
 }
 
 static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
-        char *s = tpm_b64(p, n);
+        char *s = vs_base64_encode(p, n);
         if (!s)
                 return -ENOMEM;
         json_object_object_add(o, field, json_object_new_string(s));
@@ -164,7 +170,7 @@ int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct j
                 r = vs_tpm_blob_name(&sd->srk_name, &name, &name_len);
         if (r < 0)
                 return r;
-        struct json_object *ud = json_object_new_object();
+        _cleanup_json_ struct json_object *ud = json_object_new_object();
         struct json_object *ks = json_object_new_array();
         json_object_array_add(ks, json_object_new_int((int) slot));
         json_object_object_add(ud, "keyslots", ks);
@@ -192,13 +198,11 @@ int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct j
                 json_object_object_add(ud, FIELD_KEK, json_object_new_string(tt->hex[1]));
                 json_object_object_add(ud, FIELD_DB, json_object_new_string(tt->hex[2]));
         }
-        if (r < 0) {
-                json_object_put(ud);
+        if (r < 0)
                 return r;
-        }
         struct json_object *t = json_object_new_object();
         json_object_object_add(t, "type", json_object_new_string(TOKEN_TYPE));
-        json_object_object_add(t, "UserData", ud);
+        json_object_object_add(t, "UserData", TAKE_PTR(ud));
         *ret = t;
         return 0;
 }
@@ -229,22 +233,20 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         read_sb_hashes(&h);
         struct vs_tpm_token tt = { .sealed = sd, .has_hashes = h.ok };
         memcpy(tt.hex, h.hex, sizeof(tt.hex));
-        struct json_object *token = NULL;
+        _cleanup_json_ struct json_object *token = NULL;
         r = vs_key_tpm_token_make(slot, &tt, &token);
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
         _cleanup_secret_ struct vs_secret *pass = NULL;
-        r = tpm_b64_secret(secret, &pass);
-        if (r < 0) {
-                json_object_put(token);
+        r = vs_base64_encode_secret(secret, &pass);
+        if (r < 0)
                 return r;
-        }
         *ret_pass = TAKE_PTR(pass);
-        *ret_token = token;
+        *ret_token = TAKE_PTR(token);
         return 0;
 }
 
-/* The re-seal gate of design §3, for a slot whose unseal failed because of PCR 7 / the policy or a
+/* The re-seal gate (docs/tpm.md, "The re-seal gate"), for a slot whose unseal failed because of PCR 7 / the policy or a
  * cleared TPM. Returns NULL when sync may re-seal, else why not. */
 static const char *reseal_refused(const struct vs_tpm_token *pt) {
         bool sb = false, setup = false;
@@ -286,7 +288,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         if (r >= 0) {
                 if (secret->len != VS_TPM_SECRET_SIZE)
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
-                return tpm_b64_secret(secret, ret_pass);
+                return vs_base64_encode_secret(secret, ret_pass);
         }
         char why[768];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));

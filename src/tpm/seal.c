@@ -1,5 +1,5 @@
 /* seal.c: seal a fresh secret to PolicyAuthorize(PCR key) + PolicyPCR(configured), or to
- * PolicyAuthorizeNV(volseal's NV index) for an updatable slot, and the one unseal sequence of design §3 for
+ * PolicyAuthorizeNV(volseal's NV index) for an updatable slot, and the one unseal sequence for
  * both (docs/tpm.md, docs/tpm-updatable.md). Policy digests come from policy/ (software); the TPM only
  * enforces them. */
 #include "tpm-internal.h"
@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <openssl/evp.h>
 
+#include "encoding.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -28,7 +29,7 @@ static int pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, T
         return 0;
 }
 
-/* The digest of design §3's policy: PolicyAuthorize(key, "") then PolicyPCR(SHA-256, mask, values). */
+/* The digest of the sealed object's policy (docs/policy.md): PolicyAuthorize(key, "") then PolicyPCR(SHA-256, mask, values). */
 static int predict(struct vs_tpm *t, const TPM2B_NAME *key_name, uint32_t mask, const struct vs_tpm_pcrs *p,
                    uint8_t ret[POLICY_SHA256_SIZE]) {
         policy_digest_init(ret);
@@ -422,9 +423,8 @@ static void log_session_digest(struct vs_tpm *t, ESYS_TR session) {
         TPM2B_DIGEST *d = NULL;
         TSS2_RC rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
         if (rc == TSS2_RC_SUCCESS) {
-                char hex[2 * POLICY_SHA256_SIZE + 1] = "";
-                for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
-                        snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
+                char hex[VS_HEX_SIZE(POLICY_SHA256_SIZE)];
+                vs_hex_encode_to(d->buffer, d->size < POLICY_SHA256_SIZE ? d->size : POLICY_SHA256_SIZE, hex);
                 log_debug("policy session digest before Unseal: %s", hex);
         }
         free(d);

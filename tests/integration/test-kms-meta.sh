@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# STATE with a kms key, its config taken from META (issue 8): the first boot formats STATE with kms (slot 0)
+# STATE with a kms key, its config taken from META (docs/kms.md, docs/meta.md): the first boot formats STATE with kms (slot 0)
 # + nodeID (slot 1) from the machine config and writes tag 9 (KeyKMS.KMSEndpoint checked); a second boot
 # whose config has no STATE document opens STATE by the kms slot with tag 9's config; with the KMS down the
 # same boot falls back to nodeID and reports the kms slot failed. Real grpcio KMS peer, real

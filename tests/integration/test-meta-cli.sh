@@ -3,12 +3,6 @@
 # unchanged; what volseal writes is checked by an independent Python reader of the Talos ADV format.
 . "$(dirname "$0")/../lib/common.sh"
 
-expect() { # expected-exit-code command...: runs, keeps stdout/stderr in $OUT/$ERR
-  local want=$1; shift
-  set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e
-  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
-  [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stderr: $ERR"
-}
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 M=$T/meta.img
 truncate -s 1M "$M"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Power loss while the first unlock formats an empty volume (design §2 step 2) and adds the rest of its
+# Power loss while the first unlock formats an empty volume (docs/operations.md, "A boot") and adds the rest of its
 # keys: crypt_format's header and keyslot-area writes, keyslot 0, keyslot 1, the sync fingerprint. After a
 # crash at any point the volume either holds no keyslot at all (nothing can be stored on it yet; the next
 # unlock formats it again) or a configured key opens it (real cryptsetup); the next unlock always ends with

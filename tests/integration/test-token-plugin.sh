@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The token plugins (issue 12) on swtpm and the KMS test peer:
+# The token plugins (docs/cryptsetup-token.md) on swtpm and the KMS test peer:
 # - in-process (token-plugin-test: dlopen + dlvsym of CRYPTSETUP_TOKEN_1.0, crypt_token_register, external
 #   plugins disabled): a volume enrolled by volseal opens through talos-tpm2 (check-only activation); the
 #   handed-out buffer opens the keyslot and buffer_free unmaps it; no TPM -> -EAGAIN with the reason; validate
@@ -14,14 +14,7 @@
 . "$TOP/tests/lib/boot.sh"
 . "$TOP/tests/lib/tpm.sh"
 . "$TOP/tests/kms/kms.sh"
-[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
-flush_all
-make_efivars 1
-make_ukis
-reboot "$T/uki1.efi"
-tpm_volume "$T/c.yaml"
-tunlock 0 "$T/c.yaml"
-[ "$(slots "$STATE")" = "0 1" ] || fail "volseal did not enrol tpm + nodeID: $OUT"
+tpm_first_boot "$T/c.yaml"
 export VOLSEAL_PCR_SIGNATURE=$T/extra/tpm2-pcr-signature.json VOLSEAL_PCR_PUBLIC_KEY=$T/extra/tpm2-pcr-public-key.pem
 PRE=()
 tt() { set +e; "${PRE[@]}" "$TOKEN_TEST" "$@" >"$T/tout" 2>"$T/terr"; TRC=$?; set -e; TOUT=$(cat "$T/tout"); TERR=$(cat "$T/terr"); }

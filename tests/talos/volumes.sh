@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# volumes.sh: the volume kinds of a Talos config as `volseal unlock` and `volseal status` meet them (gap 5 of
-# issue 17), on LUKS2 image files with --check, cryptsetup as the second opinion:
+# volumes.sh: the volume kinds of a Talos config as `volseal unlock` and `volseal status` meet them
+# (docs/talos.md "Raw and swap volumes, `volumeType: disk`"), on LUKS2 image files with --check,
+# cryptsetup as the second opinion:
 # - RawVolumeConfig r-NAME and SwapVolumeConfig s-NAME with encryption are formatted and opened like user
 #   volumes (Talos: internal/app/machined/pkg/controllers/block/internal/volumes/volumeconfig/user_volumes.go
 #   locates them by the PARTLABEL r-NAME / s-NAME and encrypts them with the same handler as u-NAME);

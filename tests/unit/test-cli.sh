@@ -3,13 +3,6 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/volumes.sh"
 
-expect() { # expected-exit-code command...: runs, keeps stdout/stderr in $OUT/$ERR
-  local want=$1; shift
-  set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e
-  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
-  [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stderr: $ERR"
-}
-
 expect 1 "$VOLSEAL"
 contains "$ERR" "Commands:"
 expect 0 "$VOLSEAL" --help

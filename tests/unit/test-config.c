@@ -146,7 +146,7 @@ static void test_bad(void **state) {
         assert_null(cfg.volumes);
 }
 
-/* The seed document's examples with the provider Talos requires. */
+/* The examples of Talos's disk encryption guide (examples/seed.yaml) with the provider Talos requires. */
 static const char seed_examples[] =
         "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: luks2\n  keys:\n    - nodeID: {}\n      slot: 0\n"
         "---\n"
