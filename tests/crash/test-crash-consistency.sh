@@ -4,7 +4,7 @@
 # operation, builds every crash state of it (unflushed writes dropped, reordered, torn) and checks each:
 # the volume opens with a key the config had before or after the operation (or is still empty when the
 # crash came before its first keyslot), and the next `volseal unlock` (check-only activation) finishes the
-# job. Runs under tests/lib/with-swtpm (the tpm scenarios).
+# job. Runs under tests/lib/with-swtpm (the tpm scenarios); a KMS peer serves the kms one.
 #
 # Adding a scenario: set up the objects, then
 #   CR_OBJECTS=(NAME=IMAGE-OR-DIR...); CR_VOLS=(ID...); CR_BEFORE=old.yaml; CR_AFTER=new.yaml; CR_ARGS=(...)
@@ -23,6 +23,7 @@ export TMPDIR=${CRASH_TMPDIR:-${TMPDIR:-/tmp}}
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/boot.sh"
 . "$TOP/tests/lib/meta.sh"
+. "$TOP/tests/kms/kms.sh"
 . "$TOP/tests/lib/crash.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 # cr_unlock CONFIG: CR_CMD is the recorded command, `volseal unlock` of $VOLUMES with CR_ARGS
@@ -41,6 +42,8 @@ format_scenario() { # NAME KEY...: EPHEMERAL formatted with KEY... (volumes_conf
 CR_ARGS=()
 format_scenario format-static 0:static:first-key 1:nodeID
 format_scenario format-nodeid 0:nodeID 1:static:second-key
+kms_start --key-file "$T/kms.key"
+format_scenario format-kms "0:kms:grpc://127.0.0.1:$KMS_PORT" 1:nodeID
 
 # ---- key sync: one unlock adds slot 3, replaces slot 1 (spare slot, destroy, re-add, spare gone), removes 2 ----
 EPH=$(img eph); VOLUMES=(--volume "EPHEMERAL=$EPH")
@@ -130,12 +133,13 @@ cr_check() {
 crash_scenario wipe -- "$VOLSEAL" wipe EPHEMERAL --volume "EPHEMERAL=$EPH" --yes
 cr_check() { cr_check_volumes; }
 
-# ---- tpm: a signed UKI booted on the swtpm; the re-seal after PCR 7 changed (dbx update): nodeID opens,
-# sync replaces tpm slot 0 with its token steps ----
+# ---- tpm: a signed UKI booted on the swtpm; format with the tpm key first, then the re-seal after PCR 7
+# changed (dbx update): nodeID opens, sync replaces tpm slot 0 with its token steps ----
 make_efivars 1
 make_ukis
 reboot "$T/uki1.efi"
 CR_ARGS=(--pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem")
+format_scenario format-tpm 0:tpm 1:nodeID
 STATE=$(img state); VOLUMES=(--volume "STATE=$STATE")
 volumes_config "$T/reseal.yaml" "STATE 0:tpm 1:nodeID"
 unlock 0 "$T/reseal.yaml" "${CR_ARGS[@]}"
