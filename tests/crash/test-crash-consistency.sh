@@ -113,9 +113,31 @@ cr_check() {
 cr_unlock "$CR_AFTER"
 crash_scenario meta-tag9 -- "${CR_CMD[@]}"
 
+# ---- META tag 15 (UUIDOverride): `volseal meta set 15` and the unlock that re-keys the nodeID slot ----
+truncate -s 0 "$M"; truncate -s 1M "$M"
+legacy_adv "$M" 6=yes
+uuid_a=0a0a0a0a-1111-2222-3333-444444444444 uuid_b=0b0b0b0b-5555-6666-7777-888888888888
+run_volseal 0 meta set 15 "$uuid_a" --meta "$M"
+EPH=$(img eph); VOLUMES=(--volume "EPHEMERAL=$EPH")
+volumes_config "$T/t15.yaml" "EPHEMERAL 0:nodeID 1:static:keep"
+unlock 0 "$T/t15.yaml" "${CR_ARGS[@]}"
+opens "$EPH" 0 "${uuid_a}EPHEMERAL" || fail "setup: nodeID does not use tag 15"
+CR_OBJECTS=("EPHEMERAL=$EPH" "META=$M"); CR_VOLS=(EPHEMERAL); CR_BEFORE=""; CR_AFTER=$T/t15.yaml
+cr_reference() { cr_reference_volumes; opens "$EPH" 0 "${uuid_b}EPHEMERAL" || fail "the run did not re-key slot 0"; }
+cr_check() {
+  meta_valid
+  local u; u=$(meta_get 15) || fail "tag 15 is gone"
+  [ "$u" = "$uuid_a" ] || [ "$u" = "$uuid_b" ] || fail "tag 15 is neither the old nor the new UUID: $u"
+  cr_check_volumes
+  meta_complete
+  opens "$EPH" 0 "${u}EPHEMERAL" || fail "after the next unlock nodeID of tag 15 ($u) does not open slot 0"
+}
+cr_unlock "$CR_AFTER"
+{ printf '%q ' "$VOLSEAL" meta set 15 "$uuid_b" --meta "$M"; printf '&& exec '; printf '%q ' "${CR_CMD[@]}"; echo; } >"$T/t15-op.sh"
+crash_scenario meta-tag15 -- bash "$T/t15-op.sh"
+cr_reference() { cr_reference_volumes; }
 CR_ARGS=()
 cr_check() { cr_check_volumes; }
-cr_reference() { cr_reference_volumes; }
 
 # ---- wipe: every keyslot destroyed, then every signature erased; the next wipe and unlock finish it ----
 EPH=$(img eph); VOLUMES=(--volume "EPHEMERAL=$EPH")
