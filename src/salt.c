@@ -104,9 +104,16 @@ static int create(const char *dir, const char *path) {
                 return log_error_errno(r, "cannot create %s: %s", path, strerror(-r));
         }
         (void) unlink(tmp);
+        /* The name is durable only once the folder is: until then a power cut may lose the salt, and a
+         * keyslot made with it would be lost too. A failed fsync therefore fails the salt, and the file
+         * goes, so that a later run makes a new one instead of trusting this one. */
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void) fsync(dfd);
+        if (dfd < 0 || fsync(dfd) < 0) {
+                r = -errno;
+                (void) unlink(path);
+                return log_error_errno(r, "cannot make the lockToSTATE salt %s durable (fsync of the folder %s): %s", path, dir,
+                                       strerror(-r));
+        }
         log_info("created the lockToSTATE salt %s", path);
         return 0;
 }

@@ -265,7 +265,7 @@ def parse_log(path, data):
         per_object[label] = per_object.get(label, 0) + 1
         if what == 'unsupported':
             raise Refused('line %d: %s: the crash model does not follow this way of writing' % (n, text.strip()))
-        if what in ('open', 'sync_file_range'):
+        if what in ('open', 'sync_file_range', 'fsync-failed'):
             continue
         if what == 'write':
             off, length, at = int(f[2]), int(f[3]), int(f[4])
@@ -304,7 +304,7 @@ def recorder_calls(path):
         lines = f.readlines()
     for text in lines:
         f = text.split()
-        if not f or f[0] in ('open', 'creat') or (f[0] == 'truncate' and f[-1] == 'open'):
+        if not f or f[0] in ('open', 'creat', 'fsync-failed') or (f[0] == 'truncate' and f[-1] == 'open'):
             continue
         if f[0] == 'write':
             out.append('write ' + object_class(f[1]))

@@ -14,6 +14,8 @@
  *                                        zero, not kept); FLAGS: direct (an O_DIRECT fd), sync (O_SYNC,
  *                                        O_DSYNC or RWF_*SYNC: durable when the call returned), or -
  *   fsync OBJ | fdatasync OBJ            flushes (of an image, a file or a directory)
+ *   fsync-failed OBJ                     an fsync/fdatasync made to fail (VS_REC_FAIL_FSYNC=OBJ, e.g.
+ *                                        dir:STATEDIR): EIO, nothing flushed
  *   sync_file_range OBJ OFFSET LEN FLAGS logged; not a flush (it starts writeback, it flushes no cache)
  *   sync                                 sync() or syncfs(): everything durable
  *   truncate OBJ LEN [open] | zero OBJ OFFSET LEN    ftruncate (or O_TRUNC: "open"); fallocate punch/zero
@@ -358,11 +360,26 @@ ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int fla
 
 /* ---- flushes ---- */
 
+/* VS_REC_FAIL_FSYNC=OBJ: fsync/fdatasync of that object fail with EIO without flushing (a disk that
+ * reported a write error), logged as "fsync-failed OBJ": the generator does not count it as a flush. */
+static bool fail_flush(const struct target *t) {
+        const char *want = getenv("VS_REC_FAIL_FSYNC");
+        char obj[128];
+        obj_name(t, obj, sizeof(obj));
+        return want && strcmp(want, obj) == 0;
+}
+
 static int flush(int fd, const char *what, int (*call)(int)) {
         struct target t = classify_fd(fd);
         if (t.kind == NONE)
                 return call(fd);
         pthread_mutex_lock(&lock);
+        if (fail_flush(&t)) {
+                note_simple("fsync-failed", &t);
+                pthread_mutex_unlock(&lock);
+                errno = EIO;
+                return -1;
+        }
         int r = call(fd), saved = errno;
         if (r == 0)
                 note_simple(what, &t);

@@ -83,6 +83,20 @@ cr_check() {
 }
 cr_unlock "$CR_AFTER"
 crash_scenario salt -- "${CR_CMD[@]}"
+# The same when the folder fsync fails (EIO): the salt's name may never reach the disk, so no keyslot may
+# be made with it: slot 0 stays pending, nodeID formats; a later unlock (a working disk) adds slot 0.
+EPH=$(img eph); VOLUMES=(--volume "EPHEMERAL=$EPH")
+rm -rf "$T/state-mnt"; mkdir "$T/state-mnt"
+CR_OBJECTS=("EPHEMERAL=$EPH" "STATEDIR=$T/state-mnt"); CR_FAIL_FSYNC=dir:STATEDIR
+cr_reference() {
+  cr_reference_volumes
+  [[ ${REF[EPHEMERAL]} == "keyslots=1 "* ]] || fail "with the folder fsync failing, slot 0 was made: ${REF[EPHEMERAL]}"
+  REF[EPHEMERAL]="keyslots=0 1 tokens= digest=${REF[EPHEMERAL]#*digest=}"
+}
+cr_unlock "$CR_AFTER"
+crash_scenario salt-fsync-eio -- "${CR_CMD[@]}"
+CR_FAIL_FSYNC=""
+cr_reference() { cr_reference_volumes; }
 CR_ARGS=()
 cr_check() { cr_check_volumes; }
 

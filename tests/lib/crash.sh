@@ -10,7 +10,8 @@
 # How: COMMAND runs once with tests/crash/recorder.c preloaded ($VS_RECORDER_LIB), which logs every write
 # (offset, bytes) and flush on the objects in order; it runs a second time under strace, and the write,
 # flush and directory calls strace sees on the objects must be the same sequence (a write that bypassed
-# the recorder, through syscall() or stdio, fails the scenario).
+# the recorder, through syscall() or stdio, fails the scenario). CR_FAIL_FSYNC=OBJ (e.g. dir:STATEDIR)
+# makes every fsync of that object fail with EIO in both runs (nothing is flushed).
 # tests/crash/crashgen.py turns the log into crash states (per flush epoch: prefixes, single omissions,
 # seeded subsets, 512-byte tears), deduplicated by content, and materializes them one at a time; cr_check
 # runs on each. The result line "crash NAME: N crash states, M lost" goes to stdout and to $CR_SUMMARY; a
@@ -82,8 +83,8 @@ _cr_preload() {
   echo "${asan:+$asan }$VS_RECORDER_LIB"
 }
 
-# _cr_record LOG DATA [strace ARGS... --] COMMAND...: COMMAND with the recorder, under strace when asked;
-# its exit code.
+# _cr_record LOG DATA [strace ARGS... --] COMMAND...: COMMAND with the recorder (and CR_FAIL_FSYNC, the
+# object whose fsync fails, if any), under strace when asked; its exit code.
 _cr_record() {
   local log=$1 data=$2 tracer=(); shift 2
   if [ "$1" = strace ]; then
@@ -94,7 +95,7 @@ _cr_record() {
   # LeakSanitizer cannot run under ptrace (ASan builds): leaks are checked elsewhere.
   ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}${tracer:+detect_leaks=0} \
     bash -c '"$@" >/dev/null 2>&1; exit $?' cr "${tracer[@]}" env LD_PRELOAD="$(_cr_preload)" \
-    VS_REC_OBJECTS="$(_cr_objects_env)" VS_REC_LOG="$log" VS_REC_DATA="$data" "$@" 2>/dev/null
+    VS_REC_OBJECTS="$(_cr_objects_env)" VS_REC_LOG="$log" VS_REC_DATA="$data" VS_REC_FAIL_FSYNC="${CR_FAIL_FSYNC:-}" "$@" 2>/dev/null
 }
 
 CRASHGEN=(/usr/bin/python3 "$TOP/tests/crash/crashgen.py")
@@ -119,7 +120,7 @@ crash_scenario() {
   cr_reference
   _cr_restore "$dir/base"
   rc=0
-  # again under strace (with the recorder: the same process, the same calls)
+  # again under strace (with the recorder, so an injected fsync failure happens there too)
   _cr_record "$dir/log2" "$dir/data2" strace -f -qq -y -o "$dir/trace" -e trace="$CR_STRACE_CALLS" -- "$@" || rc=$?
   [ "$rc" = "$want" ] || fail "crash $name: the run under strace exited $rc, wanted $want"
   local same
