@@ -83,128 +83,210 @@ static bool all_same(const uint8_t *p, size_t n, uint8_t v) {
         return true;
 }
 
+/* Appends ev with a copy of its `dsize` bytes of event data. */
+static int keep_event(struct pcr_eventlog *log, struct pcr_event *ev, const uint8_t *data, uint32_t dsize) {
+        ev->data = malloc(dsize ? dsize : 1);
+        if (!ev->data)
+                return -ENOMEM;
+        memcpy(ev->data, data, dsize);
+        ev->data_size = dsize;
+        int r = push_event(log, ev);
+        if (r < 0)
+                free(ev->data);
+        return r;
+}
+
+/* The first record is always in the legacy format; a Spec ID Event03 in it makes the log crypto-agile.
+ * Returns the bytes it took (0 when it is an ordinary SHA-1 record, parsed with the others). */
+static int parse_spec_id_record(struct pcr_eventlog *log, const uint8_t *buf, size_t size, const char *what, size_t *ret_off) {
+        *ret_off = 0;
+        if (size < 32)
+                return 0;
+        uint32_t type = get32(buf + 4), dsize = get32(buf + 28);
+        if (type != PCR_EV_NO_ACTION || dsize < 16 || dsize > size - 32 || memcmp(buf + 32, spec_id03, 16) != 0)
+                return 0;
+        int r = parse_spec_id(log, buf + 32, dsize, what);
+        if (r < 0)
+                return r;
+        log->format = PCR_LOG_CRYPTO_AGILE;
+        struct pcr_event ev = { .pcr = get32(buf), .type = type, .offset = 0 };
+        r = keep_event(log, &ev, buf + 32, dsize);
+        if (r < 0)
+                return r;
+        *ret_off = 32 + (size_t) dsize;
+        return 0;
+}
+
+/* The digests of the record at p (`left` bytes to the end of the log), from offset 8; *pos is where they end. */
+static int parse_digests(const struct pcr_eventlog *log, const uint8_t *p, size_t left, size_t idx, size_t off,
+                         const char *what, struct pcr_event *ev, size_t *pos) {
+        if (log->format == PCR_LOG_SHA1) {
+                if (left < 32)
+                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: SHA-1 record header truncated",
+                                               what, idx, off);
+                ev->n_digests = 1;
+                ev->digests[0].alg = PCR_ALG_SHA1;
+                ev->digests[0].size = 20;
+                memcpy(ev->digests[0].d, p + 8, 20);
+                *pos = 28;
+                return 0;
+        }
+        uint32_t count = get32(p + 8);
+        if (count > PCR_BANKS_MAX)
+                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: digest count %u exceeds %d",
+                                       what, idx, off, count, PCR_BANKS_MAX);
+        *pos = 12;
+        ev->n_digests = count;
+        for (uint32_t i = 0; i < count; i++) {
+                if (left - *pos < 2)
+                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: digest %u truncated",
+                                               what, idx, off, i);
+                uint16_t alg = get16(p + *pos), dsize = 0;
+                for (size_t j = 0; j < log->n_algs; j++)
+                        if (log->algs[j].alg == alg)
+                                dsize = log->algs[j].size;
+                if (dsize == 0)
+                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: digest algorithm 0x%04x is not declared in the header",
+                                               what, idx, off, alg);
+                *pos += 2;
+                if (left - *pos < dsize)
+                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: %s digest truncated",
+                                               what, idx, off, pcr_alg_name(alg) ?: "unknown");
+                for (uint32_t j = 0; j < i; j++)
+                        if (ev->digests[j].alg == alg)
+                                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: two %s digests",
+                                                       what, idx, off, pcr_alg_name(alg) ?: "unknown");
+                ev->digests[i].alg = alg;
+                ev->digests[i].size = dsize;
+                memcpy(ev->digests[i].d, p + *pos, dsize);
+                *pos += dsize;
+        }
+        return 0;
+}
+
+/* Record `idx` at offset `off` (`left` bytes to the end): kept in log; *ret_len is its length. */
+static int parse_record(struct pcr_eventlog *log, const uint8_t *p, size_t left, size_t idx, size_t off, const char *what,
+                        size_t *ret_len) {
+        struct pcr_event ev = { .offset = off };
+        size_t pos = 0;
+        if (left < 12)
+                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: header truncated (%zu bytes left)",
+                                       what, idx, off, left);
+        ev.pcr = get32(p);
+        ev.type = get32(p + 4);
+        int r = parse_digests(log, p, left, idx, off, what, &ev, &pos);
+        if (r < 0)
+                return r;
+        /* A record without one of the declared banks' digests cannot be replayed in that bank. */
+        if (ev.n_digests != log->n_algs)
+                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: %zu digests, but the header declares %zu banks",
+                                       what, idx, off, ev.n_digests, log->n_algs);
+        if (left - pos < 4)
+                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: event size field truncated",
+                                       what, idx, off);
+        uint32_t dsize = get32(p + pos);
+        pos += 4;
+        if (dsize > left - pos || dsize > MAX_EVENT_DATA)
+                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: event data of %u bytes overruns the log (%zu bytes left)",
+                                       what, idx, off, dsize, left - pos);
+        if (ev.pcr >= PCR_NUM && ev.type != PCR_EV_NO_ACTION)
+                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: PCR index %u out of range",
+                                       what, idx, off, ev.pcr);
+        if (ev.type == PCR_EV_NO_ACTION && dsize == 17 && memcmp(p + pos, startup_locality_sig, 16) == 0) {
+                log->has_startup_locality = true;
+                log->startup_locality = p[pos + 16];
+        }
+        if (ev.type == PCR_EV_EFI_HCRTM_EVENT)
+                log->hcrtm = true;
+        r = keep_event(log, &ev, p + pos, dsize);
+        if (r < 0)
+                return r;
+        *ret_len = pos + dsize;
+        return 0;
+}
+
 int pcr_eventlog_parse(struct pcr_eventlog *log, const uint8_t *buf, size_t size, const char *what) {
-        size_t off = 0, idx = 0;
-        int r;
         log->format = PCR_LOG_SHA1;
         log->n_algs = 1;
         log->algs[0] = (struct pcr_alg) { PCR_ALG_SHA1, 20 };
         if (size == 0)
                 return log_error_errno(-EBADMSG, "%s: the event log is empty", what);
-
-        /* First record: always in the legacy format; Spec ID Event03 in it makes the log crypto-agile. */
-        if (size >= 32) {
-                uint32_t type = get32(buf + 4), dsize = get32(buf + 28);
-                if (type == PCR_EV_NO_ACTION && dsize >= 16 && dsize <= size - 32 &&
-                    memcmp(buf + 32, spec_id03, 16) == 0) {
-                        r = parse_spec_id(log, buf + 32, dsize, what);
-                        if (r < 0)
-                                return r;
-                        log->format = PCR_LOG_CRYPTO_AGILE;
-                        struct pcr_event ev = { .pcr = get32(buf), .type = type, .offset = 0 };
-                        ev.data = malloc(dsize ? dsize : 1);
-                        if (!ev.data)
-                                return -ENOMEM;
-                        memcpy(ev.data, buf + 32, dsize);
-                        ev.data_size = dsize;
-                        r = push_event(log, &ev);
-                        if (r < 0) {
-                                free(ev.data);
-                                return r;
-                        }
-                        off = 32 + (size_t) dsize;
-                        idx = 1;
-                }
-        }
-
-        while (off < size) {
-                size_t left = size - off;
-                const uint8_t *p = buf + off;
-                if (all_same(p, left, 0) || all_same(p, left, 0xff))
+        size_t off;
+        int r = parse_spec_id_record(log, buf, size, what, &off);
+        if (r < 0)
+                return r;
+        for (size_t idx = off ? 1 : 0; off < size; idx++) {
+                size_t left = size - off, len;
+                if (all_same(buf + off, left, 0) || all_same(buf + off, left, 0xff))
                         break; /* padding after the last record (ACPI log areas) */
-                struct pcr_event ev = { .offset = off };
-                size_t pos;
-                if (left < 12)
-                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: header truncated (%zu bytes left)",
-                                               what, idx, off, left);
-                ev.pcr = get32(p);
-                ev.type = get32(p + 4);
-                if (log->format == PCR_LOG_SHA1) {
-                        if (left < 32)
-                                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: SHA-1 record header truncated",
-                                                       what, idx, off);
-                        ev.n_digests = 1;
-                        ev.digests[0].alg = PCR_ALG_SHA1;
-                        ev.digests[0].size = 20;
-                        memcpy(ev.digests[0].d, p + 8, 20);
-                        pos = 28;
-                } else {
-                        uint32_t count = get32(p + 8);
-                        if (count > PCR_BANKS_MAX)
-                                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: digest count %u exceeds %d",
-                                                       what, idx, off, count, PCR_BANKS_MAX);
-                        pos = 12;
-                        ev.n_digests = count;
-                        for (uint32_t i = 0; i < count; i++) {
-                                if (left - pos < 2)
-                                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: digest %u truncated",
-                                                               what, idx, off, i);
-                                uint16_t alg = get16(p + pos), dsize = 0;
-                                for (size_t j = 0; j < log->n_algs; j++)
-                                        if (log->algs[j].alg == alg)
-                                                dsize = log->algs[j].size;
-                                if (dsize == 0)
-                                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: digest algorithm 0x%04x is not declared in the header",
-                                                               what, idx, off, alg);
-                                pos += 2;
-                                if (left - pos < dsize)
-                                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: %s digest truncated",
-                                                               what, idx, off, pcr_alg_name(alg) ?: "unknown");
-                                for (uint32_t j = 0; j < i; j++)
-                                        if (ev.digests[j].alg == alg)
-                                                return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: two %s digests",
-                                                                       what, idx, off, pcr_alg_name(alg) ?: "unknown");
-                                ev.digests[i].alg = alg;
-                                ev.digests[i].size = dsize;
-                                memcpy(ev.digests[i].d, p + pos, dsize);
-                                pos += dsize;
-                        }
-                }
-                /* A record without one of the declared banks' digests cannot be replayed in that bank. */
-                if (ev.n_digests != log->n_algs)
-                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: %zu digests, but the header declares %zu banks",
-                                               what, idx, off, ev.n_digests, log->n_algs);
-                if (left - pos < 4)
-                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: event size field truncated",
-                                               what, idx, off);
-                uint32_t dsize = get32(p + pos);
-                pos += 4;
-                if (dsize > left - pos || dsize > MAX_EVENT_DATA)
-                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: event data of %u bytes overruns the log (%zu bytes left)",
-                                               what, idx, off, dsize, left - pos);
-                if (ev.pcr >= PCR_NUM && ev.type != PCR_EV_NO_ACTION)
-                        return log_error_errno(-EBADMSG, "%s: record %zu at offset %zu: PCR index %u out of range",
-                                               what, idx, off, ev.pcr);
-                if (ev.type == PCR_EV_NO_ACTION && dsize == 17 && memcmp(p + pos, startup_locality_sig, 16) == 0) {
-                        log->has_startup_locality = true;
-                        log->startup_locality = p[pos + 16];
-                }
-                if (ev.type == PCR_EV_EFI_HCRTM_EVENT)
-                        log->hcrtm = true;
-                ev.data = malloc(dsize ? dsize : 1);
-                if (!ev.data)
-                        return -ENOMEM;
-                memcpy(ev.data, p + pos, dsize);
-                ev.data_size = dsize;
-                r = push_event(log, &ev);
-                if (r < 0) {
-                        free(ev.data);
+                r = parse_record(log, buf + off, left, idx, off, what, &len);
+                if (r < 0)
                         return r;
-                }
-                off += pos + dsize;
-                idx++;
+                off += len;
         }
         return 0;
+}
+
+/* One record of volseal's measurement log: {"pcr":P,"digests":[{"hashAlg","digest"}...],"content":{"string"}}.
+ * Digests of banks volseal cannot hash are skipped (not replayable). */
+static int measure_digests(struct json_object *jd, size_t rec, const char *what, struct pcr_event *ev) {
+        for (size_t i = 0; i < json_object_array_length(jd); i++) {
+                struct json_object *e = json_object_array_get_idx(jd, i), *ja, *jh;
+                uint16_t alg;
+                if (!json_object_object_get_ex(e, "hashAlg", &ja) || !json_object_object_get_ex(e, "digest", &jh) ||
+                    !json_object_is_type(ja, json_type_string) || !json_object_is_type(jh, json_type_string))
+                        return log_error_errno(-EBADMSG, "%s: record %zu: digest %zu lacks \"hashAlg\" or \"digest\"", what, rec, i);
+                if (pcr_alg_from_name(json_object_get_string(ja), &alg) < 0)
+                        continue;
+                if (ev->n_digests == PCR_BANKS_MAX)
+                        return log_error_errno(-EBADMSG, "%s: record %zu: too many digests", what, rec);
+                struct pcr_digest *d = &ev->digests[ev->n_digests];
+                size_t n = 0;
+                if (pcr_unhex(json_object_get_string(jh), d->d, sizeof(d->d), &n) < 0 || n != pcr_alg_size(alg))
+                        return log_error_errno(-EBADMSG, "%s: record %zu: %s digest is not %u bytes of hex", what, rec,
+                                               json_object_get_string(ja), pcr_alg_size(alg));
+                d->alg = alg;
+                d->size = (uint16_t) n;
+                ev->n_digests++;
+        }
+        return 0;
+}
+
+static int measure_event(struct json_object *o, size_t rec, const char *what, struct pcr_event *ev) {
+        struct json_object *jp, *jd, *jc, *js;
+        if (!json_object_object_get_ex(o, "pcr", &jp) || !json_object_is_type(jp, json_type_int) ||
+            json_object_get_int64(jp) < 0 || json_object_get_int64(jp) >= PCR_NUM)
+                return log_error_errno(-EBADMSG, "%s: record %zu: \"pcr\" missing or not 0..23", what, rec);
+        ev->pcr = (uint32_t) json_object_get_int64(jp);
+        if (!json_object_object_get_ex(o, "digests", &jd) || !json_object_is_type(jd, json_type_array))
+                return log_error_errno(-EBADMSG, "%s: record %zu: \"digests\" missing or not an array", what, rec);
+        int r = measure_digests(jd, rec, what, ev);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(o, "content", &jc) || !json_object_object_get_ex(jc, "string", &js) ||
+            !json_object_is_type(js, json_type_string))
+                return 0;
+        ev->text = strdup(json_object_get_string(js));
+        ev->data = (uint8_t *) (ev->text ? strdup(ev->text) : NULL);
+        if (!ev->text || !ev->data)
+                return -ENOMEM;
+        ev->data_size = strlen(ev->text);
+        return 0;
+}
+
+/* The JSON object of a record (`len` bytes at p), or NULL. */
+static struct json_object *parse_json_object(const char *p, size_t len) {
+        struct json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return NULL;
+        struct json_object *o = json_tokener_parse_ex(tok, p, (int) len);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        json_tokener_free(tok);
+        if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
 }
 
 int pcr_eventlog_add_measure_log(struct pcr_eventlog *log, const char *buf, size_t size, const char *what) {
@@ -219,66 +301,14 @@ int pcr_eventlog_add_measure_log(struct pcr_eventlog *log, const char *buf, size
                 const char *nl = memchr(buf + off, '\n', size - off);
                 if (!nl)
                         break; /* truncated last record: a writer was interrupted */
-                size_t start = off + 1, len = (size_t) (nl - buf) - start;
+                size_t start = off + 1;
                 rec++;
-                struct json_tokener *tok = json_tokener_new();
-                if (!tok)
-                        return -ENOMEM;
-                struct json_object *o = json_tokener_parse_ex(tok, buf + start, (int) len);
-                enum json_tokener_error jerr = json_tokener_get_error(tok);
-                json_tokener_free(tok);
-                if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
-                        json_object_put(o);
+                struct json_object *o = parse_json_object(buf + start, (size_t) (nl - buf) - start);
+                if (!o)
                         return log_error_errno(-EBADMSG, "%s: record %zu: not a JSON object", what, rec);
-                }
                 struct pcr_event ev = { .type = PCR_EV_VOLSEAL_MEASURE, .source = PCR_SOURCE_VOLSEAL, .offset = rec };
-                struct json_object *jp, *jd, *jc, *js;
-                int r = 0;
-                if (!json_object_object_get_ex(o, "pcr", &jp) || !json_object_is_type(jp, json_type_int) ||
-                    json_object_get_int64(jp) < 0 || json_object_get_int64(jp) >= PCR_NUM)
-                        r = log_error_errno(-EBADMSG, "%s: record %zu: \"pcr\" missing or not 0..23", what, rec);
-                else
-                        ev.pcr = (uint32_t) json_object_get_int64(jp);
-                if (r == 0 && (!json_object_object_get_ex(o, "digests", &jd) || !json_object_is_type(jd, json_type_array)))
-                        r = log_error_errno(-EBADMSG, "%s: record %zu: \"digests\" missing or not an array", what, rec);
-                for (size_t i = 0; r == 0 && i < json_object_array_length(jd); i++) {
-                        struct json_object *e = json_object_array_get_idx(jd, i), *ja, *jh;
-                        uint16_t alg;
-                        if (!json_object_object_get_ex(e, "hashAlg", &ja) || !json_object_object_get_ex(e, "digest", &jh) ||
-                            !json_object_is_type(ja, json_type_string) || !json_object_is_type(jh, json_type_string)) {
-                                r = log_error_errno(-EBADMSG, "%s: record %zu: digest %zu lacks \"hashAlg\" or \"digest\"", what, rec, i);
-                                break;
-                        }
-                        if (pcr_alg_from_name(json_object_get_string(ja), &alg) < 0)
-                                continue; /* a bank we cannot hash: not replayable, skip */
-                        if (ev.n_digests == PCR_BANKS_MAX) {
-                                r = log_error_errno(-EBADMSG, "%s: record %zu: too many digests", what, rec);
-                                break;
-                        }
-                        struct pcr_digest *d = &ev.digests[ev.n_digests];
-                        size_t n = 0;
-                        if (pcr_unhex(json_object_get_string(jh), d->d, sizeof(d->d), &n) < 0 || n != pcr_alg_size(alg)) {
-                                r = log_error_errno(-EBADMSG, "%s: record %zu: %s digest is not %u bytes of hex", what, rec,
-                                                    json_object_get_string(ja), pcr_alg_size(alg));
-                                break;
-                        }
-                        d->alg = alg;
-                        d->size = (uint16_t) n;
-                        ev.n_digests++;
-                }
-                if (r == 0 && json_object_object_get_ex(o, "content", &jc) && json_object_object_get_ex(jc, "string", &js) &&
-                    json_object_is_type(js, json_type_string)) {
-                        ev.text = strdup(json_object_get_string(js));
-                        if (!ev.text)
-                                r = -ENOMEM;
-                }
+                int r = measure_event(o, rec, what, &ev);
                 json_object_put(o);
-                if (r == 0 && ev.text) {
-                        ev.data_size = strlen(ev.text);
-                        ev.data = (uint8_t *) strdup(ev.text);
-                        if (!ev.data)
-                                r = -ENOMEM;
-                }
                 if (r == 0)
                         r = push_event(log, &ev);
                 if (r < 0) {
@@ -438,18 +468,15 @@ static int decode_bsa(const uint8_t *d, size_t n, struct bsa_info *info) {
         return 0;
 }
 
-struct json_object *pcr_event_to_json(const struct pcr_event *ev) {
-        struct json_object *o = json_object_new_object(), *dg = json_object_new_array();
-        const char *tn = pcr_event_type_name(ev->type);
-        char buf[512];
-        json_object_object_add(o, "source", json_object_new_string(ev->source == PCR_SOURCE_VOLSEAL ? "volseal" : "firmware"));
-        json_object_object_add(o, "pcr", json_object_new_int64(ev->pcr));
-        if (tn)
-                json_object_object_add(o, "type", json_object_new_string(tn));
-        else {
-                snprintf(buf, sizeof(buf), "0x%08x", ev->type);
-                json_object_object_add(o, "type", json_object_new_string(buf));
-        }
+static struct json_object *hex_string(const uint8_t *p, size_t n) {
+        char *h = pcr_hex(p, n);
+        struct json_object *o = json_object_new_string(h ?: "");
+        free(h);
+        return o;
+}
+
+static struct json_object *digests_to_json(const struct pcr_event *ev) {
+        struct json_object *dg = json_object_new_array();
         for (size_t i = 0; i < ev->n_digests; i++) {
                 struct json_object *d = json_object_new_object();
                 const char *an = pcr_alg_name(ev->digests[i].alg);
@@ -457,44 +484,58 @@ struct json_object *pcr_event_to_json(const struct pcr_event *ev) {
                         json_object_object_add(d, "hashAlg", json_object_new_string(an));
                 else
                         json_object_object_add(d, "hashAlg", json_object_new_int(ev->digests[i].alg));
-                char *h = pcr_hex(ev->digests[i].d, ev->digests[i].size);
-                json_object_object_add(d, "digest", json_object_new_string(h ?: ""));
-                free(h);
+                json_object_object_add(d, "digest", hex_string(ev->digests[i].d, ev->digests[i].size));
                 json_object_array_add(dg, d);
         }
-        json_object_object_add(o, "digests", dg);
-        if (ev->source == PCR_SOURCE_VOLSEAL) {
-                if (ev->text)
-                        json_object_object_add(o, "string", json_object_new_string(ev->text));
-                return o;
-        }
+        return dg;
+}
+
+static struct json_object *decode_efi_variable_json(const struct pcr_event *ev) {
+        struct pcr_efi_variable v;
+        if (pcr_decode_efi_variable(ev->data, ev->data_size, &v) < 0)
+                return NULL;
+        char g[37];
+        pcr_guid_format(v.guid, g);
+        struct json_object *dec = json_object_new_object();
+        json_object_object_add(dec, "guid", json_object_new_string(g));
+        json_object_object_add(dec, "name", json_object_new_string(v.name));
+        json_object_object_add(dec, "data", hex_string(v.data, v.data_size));
+        return dec;
+}
+
+static struct json_object *decode_image_json(const struct pcr_event *ev) {
+        struct bsa_info bi;
+        if (decode_bsa(ev->data, ev->data_size, &bi) < 0)
+                return NULL;
+        struct json_object *dec = json_object_new_object();
+        json_object_object_add(dec, "image_location", json_object_new_int64((int64_t) bi.location));
+        json_object_object_add(dec, "image_length", json_object_new_int64((int64_t) bi.length));
+        json_object_object_add(dec, "path", json_object_new_string(bi.path));
+        return dec;
+}
+
+/* The event data of the kinds policy cares about, decoded; NULL for the others (or data that does not
+ * decode): the caller shows the bytes. */
+static struct json_object *decode_event_json(const struct pcr_event *ev) {
         struct json_object *dec = NULL;
+        char buf[512];
         switch (ev->type) {
         case PCR_EV_EFI_VARIABLE_DRIVER_CONFIG:
         case PCR_EV_EFI_VARIABLE_BOOT:
         case PCR_EV_EFI_VARIABLE_BOOT2:
-        case PCR_EV_EFI_VARIABLE_AUTHORITY: {
-                struct pcr_efi_variable v;
-                if (pcr_decode_efi_variable(ev->data, ev->data_size, &v) == 0) {
-                        char g[37];
-                        pcr_guid_format(v.guid, g);
-                        dec = json_object_new_object();
-                        json_object_object_add(dec, "guid", json_object_new_string(g));
-                        json_object_object_add(dec, "name", json_object_new_string(v.name));
-                        char *h = pcr_hex(v.data, v.data_size);
-                        json_object_object_add(dec, "data", json_object_new_string(h ?: ""));
-                        free(h);
-                }
-                break;
-        }
+        case PCR_EV_EFI_VARIABLE_AUTHORITY:
+                return decode_efi_variable_json(ev);
+        case PCR_EV_EFI_BOOT_SERVICES_APPLICATION:
+        case PCR_EV_EFI_BOOT_SERVICES_DRIVER:
+        case PCR_EV_EFI_RUNTIME_SERVICES_DRIVER:
+                return decode_image_json(ev);
         case PCR_EV_SEPARATOR:
-                if (ev->data_size == 4) {
-                        dec = json_object_new_object();
-                        uint32_t v = get32(ev->data);
-                        json_object_object_add(dec, "value", json_object_new_int64(v));
-                        json_object_object_add(dec, "error", json_object_new_boolean(v != 0));
-                }
-                break;
+                if (ev->data_size != 4)
+                        return NULL;
+                dec = json_object_new_object();
+                json_object_object_add(dec, "value", json_object_new_int64(get32(ev->data)));
+                json_object_object_add(dec, "error", json_object_new_boolean(get32(ev->data) != 0));
+                return dec;
         case PCR_EV_IPL:
         case PCR_EV_EFI_ACTION:
         case PCR_EV_ACTION:
@@ -502,44 +543,49 @@ struct json_object *pcr_event_to_json(const struct pcr_event *ev) {
                 printable(ev->data, ev->data_size, buf, sizeof(buf));
                 dec = json_object_new_object();
                 json_object_object_add(dec, "string", json_object_new_string(buf));
-                break;
-        case PCR_EV_EFI_BOOT_SERVICES_APPLICATION:
-        case PCR_EV_EFI_BOOT_SERVICES_DRIVER:
-        case PCR_EV_EFI_RUNTIME_SERVICES_DRIVER: {
-                struct bsa_info bi;
-                if (decode_bsa(ev->data, ev->data_size, &bi) == 0) {
-                        dec = json_object_new_object();
-                        json_object_object_add(dec, "image_location", json_object_new_int64((int64_t) bi.location));
-                        json_object_object_add(dec, "image_length", json_object_new_int64((int64_t) bi.length));
-                        json_object_object_add(dec, "path", json_object_new_string(bi.path));
-                }
-                break;
-        }
+                return dec;
         case PCR_EV_EVENT_TAG:
-                if (ev->data_size >= 8 && get32(ev->data + 4) <= ev->data_size - 8) {
-                        dec = json_object_new_object();
-                        json_object_object_add(dec, "tagged_event_id", json_object_new_int64(get32(ev->data)));
-                        char *h = pcr_hex(ev->data + 8, get32(ev->data + 4));
-                        json_object_object_add(dec, "data", json_object_new_string(h ?: ""));
-                        free(h);
-                }
-                break;
+                if (ev->data_size < 8 || get32(ev->data + 4) > ev->data_size - 8)
+                        return NULL;
+                dec = json_object_new_object();
+                json_object_object_add(dec, "tagged_event_id", json_object_new_int64(get32(ev->data)));
+                json_object_object_add(dec, "data", hex_string(ev->data + 8, get32(ev->data + 4)));
+                return dec;
         case PCR_EV_NO_ACTION:
-                if (ev->data_size >= 16 && memchr(ev->data, 0, 16)) {
-                        dec = json_object_new_object();
-                        json_object_object_add(dec, "signature", json_object_new_string((const char *) ev->data));
-                        if (ev->data_size == 17 && memcmp(ev->data, startup_locality_sig, 16) == 0)
-                                json_object_object_add(dec, "startup_locality", json_object_new_int(ev->data[16]));
-                }
-                break;
+                if (ev->data_size < 16 || !memchr(ev->data, 0, 16))
+                        return NULL;
+                dec = json_object_new_object();
+                json_object_object_add(dec, "signature", json_object_new_string((const char *) ev->data));
+                if (ev->data_size == 17 && memcmp(ev->data, startup_locality_sig, 16) == 0)
+                        json_object_object_add(dec, "startup_locality", json_object_new_int(ev->data[16]));
+                return dec;
         }
+        return NULL;
+}
+
+struct json_object *pcr_event_to_json(const struct pcr_event *ev) {
+        struct json_object *o = json_object_new_object();
+        const char *tn = pcr_event_type_name(ev->type);
+        json_object_object_add(o, "source", json_object_new_string(ev->source == PCR_SOURCE_VOLSEAL ? "volseal" : "firmware"));
+        json_object_object_add(o, "pcr", json_object_new_int64(ev->pcr));
+        if (tn)
+                json_object_object_add(o, "type", json_object_new_string(tn));
+        else {
+                char buf[16];
+                snprintf(buf, sizeof(buf), "0x%08x", ev->type);
+                json_object_object_add(o, "type", json_object_new_string(buf));
+        }
+        json_object_object_add(o, "digests", digests_to_json(ev));
+        if (ev->source == PCR_SOURCE_VOLSEAL) {
+                if (ev->text)
+                        json_object_object_add(o, "string", json_object_new_string(ev->text));
+                return o;
+        }
+        struct json_object *dec = decode_event_json(ev);
         if (dec)
                 json_object_object_add(o, "decoded", dec);
-        else if (ev->data_size <= 4096) {
-                char *h = pcr_hex(ev->data, ev->data_size);
-                json_object_object_add(o, "data", json_object_new_string(h ?: ""));
-                free(h);
-        }
+        else if (ev->data_size <= 4096)
+                json_object_object_add(o, "data", hex_string(ev->data, ev->data_size));
         return o;
 }
 

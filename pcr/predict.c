@@ -4,6 +4,7 @@
 #include "src/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,11 +185,87 @@ static int find_sig_cb(const struct pcr_esl_entry *e, void *ud) {
         return e->size == f->size && memcmp(e->data, f->data, f->size) == 0;
 }
 
+/* The new value of variable k, NULL (size 0) when the update does not set it. */
+static const uint8_t *new_var(const struct pcr_sb_vars *vars, enum pcr_sb_var k, size_t *ret_size) {
+        *ret_size = vars->v[k].present ? vars->v[k].size : 0;
+        return vars->v[k].present ? vars->v[k].data : NULL;
+}
+
+/* Why PCR 7 cannot be predicted: *reason, returns 1 (or -ENOMEM). */
+__attribute__((format(printf, 2, 3)))
+static int unpredictable(char **reason, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(reason, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+                *reason = NULL;
+                return -ENOMEM;
+        }
+        return 1;
+}
+
+/* A PCR 7 EV_EFI_VARIABLE_DRIVER_CONFIG event of SecureBoot, PK, KEK, db or dbx: its digests become those of
+ * the new variable. Returns 1 when it was one of them, 0 when not, -errno. */
+static int rehash_variable(struct pcr_event *ev, const struct pcr_efi_variable *v, const struct pcr_sb_vars *vars) {
+        int found = 0;
+        for (int k = 0; k < _PCR_SB_MAX; k++) {
+                if (strcmp(v->name, sb_names[k]) || memcmp(v->guid, pcr_sb_var_guid((enum pcr_sb_var) k), 16))
+                        continue;
+                _cleanup_free_ uint8_t *vd = NULL;
+                size_t vd_size;
+                int r = pcr_efi_variable_data(v->guid, sb_names[k], vars->v[k].present ? vars->v[k].data : NULL,
+                                              vars->v[k].present ? vars->v[k].size : 0, &vd, &vd_size);
+                if (r < 0)
+                        return r;
+                for (size_t j = 0; j < ev->n_digests; j++) {
+                        r = pcr_hash(ev->digests[j].alg, vd, vd_size, ev->digests[j].d);
+                        if (r < 0 && r != -EOPNOTSUPP)
+                                return r;
+                }
+                found = 1;
+        }
+        return found;
+}
+
+/* A db authority event: the EFI_SIGNATURE_DATA (owner + cert) that verified an image must still be in the new
+ * db and not revoked by the new dbx, else the event (and PCR 7) would change. 1 with *reason, 0, -errno. */
+static int check_authority(const struct pcr_event *ev, const struct pcr_efi_variable *v, const struct pcr_sb_vars *vars,
+                           char **reason) {
+        size_t db_size, dbx_size;
+        const uint8_t *db = new_var(vars, PCR_SB_DB, &db_size), *dbx = new_var(vars, PCR_SB_DBX, &dbx_size);
+        if (v->data_size < 17)
+                return unpredictable(reason, "the db authority event at offset %zu is malformed", ev->offset);
+        struct find_sig f = { .owner = v->data, .data = v->data + 16, .size = v->data_size - 16 };
+        if (pcr_esl_foreach(db, db_size, find_sig_cb, &f) != 1)
+                return unpredictable(reason, "the db entry that verified a logged boot image (%zu bytes, logged at offset %zu) "
+                                     "is not in the new db: the authority event would change", v->data_size - 16, ev->offset);
+        struct find_sig fx = { .type = pcr_guid_cert_x509, .data = v->data + 16, .size = v->data_size - 16 };
+        if (dbx && pcr_esl_foreach(dbx, dbx_size, find_sig_cb, &fx) == 1)
+                return unpredictable(reason, "the db certificate that verified a logged boot image is revoked by the new dbx");
+        return 0;
+}
+
+/* A boot application whose SHA-256 the new dbx revokes would not boot: 1 with *reason, 0. */
+static int check_boot_application(const struct pcr_event *ev, const struct pcr_sb_vars *vars, char **reason) {
+        size_t dbx_size;
+        const uint8_t *dbx = new_var(vars, PCR_SB_DBX, &dbx_size);
+        for (size_t j = 0; dbx && j < ev->n_digests; j++) {
+                if (ev->digests[j].alg != PCR_ALG_SHA256)
+                        continue;
+                struct find_sig fh = { .type = pcr_guid_cert_sha256, .data = ev->digests[j].d, .size = 32 };
+                if (pcr_esl_foreach(dbx, dbx_size, find_sig_cb, &fh) == 1) {
+                        _cleanup_free_ char *h = pcr_hex(ev->digests[j].d, 32);
+                        return unpredictable(reason, "the boot application logged at offset %zu (sha256 %s) is revoked by the "
+                                             "new dbx: it would not boot", ev->offset, h ?: "?");
+                }
+        }
+        return 0;
+}
+
 int pcr_predict_pcr7(const struct pcr_eventlog *log, const struct pcr_sb_vars *vars, struct pcr_values *out,
                      char **reason) {
         _cleanup_free_ struct pcr_event *events = NULL;
-        char msg[512];
-        int r;
         *reason = NULL;
         if (log->n_events) {
                 events = malloc(log->n_events * sizeof(*events));
@@ -196,73 +273,26 @@ int pcr_predict_pcr7(const struct pcr_eventlog *log, const struct pcr_sb_vars *v
                         return -ENOMEM;
                 memcpy(events, log->events, log->n_events * sizeof(*events));
         }
-        const struct pcr_sb_vars empty = {};
-        const uint8_t *db = vars->v[PCR_SB_DB].present ? vars->v[PCR_SB_DB].data : empty.v[0].data;
-        size_t db_size = vars->v[PCR_SB_DB].present ? vars->v[PCR_SB_DB].size : 0;
-        const uint8_t *dbx = vars->v[PCR_SB_DBX].present ? vars->v[PCR_SB_DBX].data : NULL;
-        size_t dbx_size = vars->v[PCR_SB_DBX].present ? vars->v[PCR_SB_DBX].size : 0;
         size_t n_var_events = 0;
-
         for (size_t i = 0; i < log->n_events; i++) {
                 struct pcr_event *ev = &events[i];
                 struct pcr_efi_variable v;
+                int r = 0;
                 if (ev->source != PCR_SOURCE_FIRMWARE)
                         continue;
                 if (ev->pcr == 7 && ev->type == PCR_EV_EFI_VARIABLE_DRIVER_CONFIG &&
                     pcr_decode_efi_variable(ev->data, ev->data_size, &v) == 0) {
-                        for (int k = 0; k < _PCR_SB_MAX; k++) {
-                                if (strcmp(v.name, sb_names[k]) || memcmp(v.guid, pcr_sb_var_guid((enum pcr_sb_var) k), 16))
-                                        continue;
-                                _cleanup_free_ uint8_t *vd = NULL;
-                                size_t vd_size;
-                                r = pcr_efi_variable_data(v.guid, sb_names[k], vars->v[k].present ? vars->v[k].data : NULL,
-                                                          vars->v[k].present ? vars->v[k].size : 0, &vd, &vd_size);
-                                if (r < 0)
-                                        return r;
-                                for (size_t j = 0; j < ev->n_digests; j++) {
-                                        r = pcr_hash(ev->digests[j].alg, vd, vd_size, ev->digests[j].d);
-                                        if (r < 0 && r != -EOPNOTSUPP)
-                                                return r;
-                                }
-                                n_var_events++;
-                        }
+                        r = rehash_variable(ev, &v, vars);
+                        n_var_events += r > 0;
+                        r = r < 0 ? r : 0;
                 } else if (ev->pcr == 7 && ev->type == PCR_EV_EFI_VARIABLE_AUTHORITY &&
                            pcr_decode_efi_variable(ev->data, ev->data_size, &v) == 0 && streq(v.name, "db") &&
-                           memcmp(v.guid, pcr_guid_image_security_db, 16) == 0) {
-                        /* The logged authority is the EFI_SIGNATURE_DATA (owner + cert) that verified an image. */
-                        if (v.data_size < 17) {
-                                snprintf(msg, sizeof(msg), "the db authority event at offset %zu is malformed", ev->offset);
-                                *reason = strdup(msg);
-                                return *reason ? 1 : -ENOMEM;
-                        }
-                        struct find_sig f = { .owner = v.data, .data = v.data + 16, .size = v.data_size - 16 };
-                        if (pcr_esl_foreach(db, db_size, find_sig_cb, &f) != 1) {
-                                snprintf(msg, sizeof(msg),
-                                         "the db entry that verified a logged boot image (%zu bytes, logged at offset %zu) is not in the new db: the authority event would change",
-                                         v.data_size - 16, ev->offset);
-                                *reason = strdup(msg);
-                                return *reason ? 1 : -ENOMEM;
-                        }
-                        struct find_sig fx = { .type = pcr_guid_cert_x509, .data = v.data + 16, .size = v.data_size - 16 };
-                        if (dbx && pcr_esl_foreach(dbx, dbx_size, find_sig_cb, &fx) == 1) {
-                                snprintf(msg, sizeof(msg), "the db certificate that verified a logged boot image is revoked by the new dbx");
-                                *reason = strdup(msg);
-                                return *reason ? 1 : -ENOMEM;
-                        }
-                } else if (ev->type == PCR_EV_EFI_BOOT_SERVICES_APPLICATION && dbx) {
-                        for (size_t j = 0; j < ev->n_digests; j++) {
-                                if (ev->digests[j].alg != PCR_ALG_SHA256)
-                                        continue;
-                                struct find_sig fh = { .type = pcr_guid_cert_sha256, .data = ev->digests[j].d, .size = 32 };
-                                if (pcr_esl_foreach(dbx, dbx_size, find_sig_cb, &fh) == 1) {
-                                        _cleanup_free_ char *h = pcr_hex(ev->digests[j].d, 32);
-                                        snprintf(msg, sizeof(msg), "the boot application logged at offset %zu (sha256 %s) is revoked by the new dbx: it would not boot",
-                                                 ev->offset, h ?: "?");
-                                        *reason = strdup(msg);
-                                        return *reason ? 1 : -ENOMEM;
-                                }
-                        }
-                }
+                           memcmp(v.guid, pcr_guid_image_security_db, 16) == 0)
+                        r = check_authority(ev, &v, vars, reason);
+                else if (ev->type == PCR_EV_EFI_BOOT_SERVICES_APPLICATION)
+                        r = check_boot_application(ev, vars, reason);
+                if (r != 0)
+                        return r;
         }
         if (n_var_events == 0)
                 return log_error_errno(-EBADMSG, "the event log has no PCR 7 EV_EFI_VARIABLE_DRIVER_CONFIG events for SecureBoot, PK, KEK, db or dbx: nothing to predict from");

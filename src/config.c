@@ -786,35 +786,6 @@ void vs_encryption_config_done(struct vs_encryption_config *enc) {
         memset(enc, 0, sizeof(*enc));
 }
 
-int vs_encryption_config_copy(struct vs_encryption_config *dst, const struct vs_encryption_config *src) {
-        *dst = *src;
-        dst->keys = NULL;
-        dst->provider = src->provider ? strdup(src->provider) : NULL;
-        dst->cipher = src->cipher ? strdup(src->cipher) : NULL;
-        dst->n_keys = 0;
-        if ((src->provider && !dst->provider) || (src->cipher && !dst->cipher))
-                goto oom;
-        dst->keys = calloc(src->n_keys ? src->n_keys : 1, sizeof(*dst->keys));
-        if (!dst->keys)
-                goto oom;
-        for (size_t i = 0; i < src->n_keys; i++) {
-                struct vs_key_config *k = &dst->keys[i];
-                *k = src->keys[i];
-                k->passphrase = NULL;
-                k->kms_endpoint = NULL;
-                dst->n_keys = i + 1;
-                if (src->keys[i].passphrase &&
-                    vs_secret_from(src->keys[i].passphrase->data, src->keys[i].passphrase->len, &k->passphrase) < 0)
-                        goto oom;
-                if (src->keys[i].kms_endpoint && !(k->kms_endpoint = strdup(src->keys[i].kms_endpoint)))
-                        goto oom;
-        }
-        return 0;
-oom:
-        vs_encryption_config_done(dst);
-        return -ENOMEM;
-}
-
 void vs_config_free(struct vs_config *cfg) {
         for (size_t i = 0; i < cfg->n_volumes; i++) {
                 struct vs_volume_config *v = &cfg->volumes[i];

@@ -69,7 +69,6 @@ const struct vs_volume_config *vs_config_find(const struct vs_config *cfg, const
 /* Validates one encryption config built by another reader (META tag 9): the same rules as YAML. */
 int vs_encryption_validate(const struct vs_encryption_config *enc, const char *volume_id, const char *where);
 void vs_encryption_config_done(struct vs_encryption_config *enc);
-int vs_encryption_config_copy(struct vs_encryption_config *dst, const struct vs_encryption_config *src);
 
 const char *vs_key_kind_name(enum vs_key_kind kind);   /* "static", "nodeID", "kms", "tpm" */
 bool vs_cipher_is_adiantum(const char *cipher);

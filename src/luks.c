@@ -69,8 +69,6 @@ void vs_luks_free(struct vs_luks *l) {
         free(l);
 }
 
-const char *vs_luks_device(const struct vs_luks *l) { return l->device; }
-
 int vs_luks_load(const char *device, struct vs_luks **ret) {
         struct vs_luks *l;
         int r = init(device, &l);

@@ -64,7 +64,6 @@ void vs_luks_free(struct vs_luks *l);
 static inline void vs_luks_freep(struct vs_luks **l) { vs_luks_free(*l); *l = NULL; }
 #define _cleanup_luks_ __attribute__((cleanup(vs_luks_freep)))
 
-const char *vs_luks_device(const struct vs_luks *l);
 /* Bytes of the volume key (64 for aes-xts-plain64 512). */
 size_t vs_luks_volume_key_size(struct vs_luks *l);
 /* 1 when keyslot `slot` holds a key, 0 when free. */

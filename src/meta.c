@@ -295,6 +295,13 @@ static int write_full(int fd, const void *buf, size_t len, uint64_t off) {
         return 0;
 }
 
+static int write_synced(int fd, const void *buf, size_t len, uint64_t off) {
+        int r = write_full(fd, buf, len, off);
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        return r;
+}
+
 static int lock_fd(int fd, int op) {
         while (flock(fd, op) < 0)
                 if (errno != EINTR)
@@ -310,11 +317,8 @@ static int device_size(int fd, uint64_t *ret) {
         return 0;
 }
 
-int vs_meta_load_fd(struct vs_meta *m, int fd, const char *name) {
-        uint64_t size = 0;
-        int r = device_size(fd, &size);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot find the size of META: %s", name, strerror(-r));
+/* META in the `size` bytes at `offset` of fd: the whole device or image, or one partition of a disk image. */
+static int load_range(struct vs_meta *m, int fd, uint64_t offset, uint64_t size, const char *name) {
         if (size < VS_META_MIN_SIZE)
                 return log_error_errno(-EINVAL, "%s: %llu bytes is too small for META (needs at least %u: two 256 KiB copies and the 1 KiB legacy block)",
                                        name, (unsigned long long) size, VS_META_MIN_SIZE);
@@ -322,12 +326,12 @@ int vs_meta_load_fd(struct vs_meta *m, int fd, const char *name) {
         _cleanup_free_ uint8_t *img = malloc(VS_META_MIN_SIZE);
         if (!img)
                 return log_error_errno(-ENOMEM, "out of memory");
-        r = lock_fd(fd, LOCK_SH);
+        int r = lock_fd(fd, LOCK_SH);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock META: %s", name, strerror(-r));
-        r = read_full(fd, img, VS_META_TALOS_SIZE, 0);
+        r = read_full(fd, img, VS_META_TALOS_SIZE, offset);
         if (r == 0)
-                r = read_full(fd, img + VS_META_TALOS_SIZE, VS_META_LEGACY_SIZE, size - VS_META_LEGACY_SIZE);
+                r = read_full(fd, img + VS_META_TALOS_SIZE, VS_META_LEGACY_SIZE, offset + size - VS_META_LEGACY_SIZE);
         (void) lock_fd(fd, LOCK_UN);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read META: %s", name, strerror(-r));
@@ -337,11 +341,26 @@ int vs_meta_load_fd(struct vs_meta *m, int fd, const char *name) {
         return r;
 }
 
+int vs_meta_load_fd(struct vs_meta *m, int fd, const char *name) {
+        uint64_t size = 0;
+        int r = device_size(fd, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot find the size of META: %s", name, strerror(-r));
+        return load_range(m, fd, 0, size, name);
+}
+
 int vs_meta_load(struct vs_meta *m, const char *path) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(-errno, "%s: cannot open META: %s", path, strerror(errno));
         return vs_meta_load_fd(m, fd, path);
+}
+
+int vs_meta_load_range(struct vs_meta *m, const char *path, uint64_t offset, uint64_t size, const char *name) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "%s: cannot open %s: %s", name, path, strerror(errno));
+        return load_range(m, fd, offset, size, name);
 }
 
 int vs_meta_get(const struct vs_meta *m, unsigned tag, const uint8_t **data, size_t *len) {
@@ -445,6 +464,7 @@ void vs_meta_serialize_legacy(const struct vs_meta *m, uint8_t *legacy) {
 }
 
 int vs_meta_store_fd(struct vs_meta *m, int fd, const char *name, bool force) {
+        m->torn = false;
         if (m->state == VS_META_INVALID && !force)
                 return log_error_errno(-EUCLEAN, "%s: both META copies are invalid and the area is not blank; refusing to write (use --force to replace it)", name);
         uint64_t size = 0;
@@ -469,25 +489,32 @@ int vs_meta_store_fd(struct vs_meta *m, int fd, const char *name, bool force) {
         r = lock_fd(fd, LOCK_EX);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock META: %s", name, strerror(-r));
-        const char *step = "copy 1";
-        r = write_full(fd, copy, VS_META_COPY_SIZE, 0);
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r == 0) {
-                step = "copy 2";
-                r = write_full(fd, copy, VS_META_COPY_SIZE, VS_META_COPY_SIZE);
-                if (r == 0 && fsync(fd) < 0)
-                        r = -errno;
-        }
-        if (r == 0) {
-                step = "the legacy block";
-                r = write_full(fd, legacy, VS_META_LEGACY_SIZE, size - VS_META_LEGACY_SIZE);
-                if (r == 0 && fsync(fd) < 0)
-                        r = -errno;
+        const struct {
+                const char *what;
+                const void *buf;
+                size_t len;
+                uint64_t off;
+                const char *if_torn; /* what the device holds when this write fails */
+        } writes[] = {
+                { "copy 1", copy, VS_META_COPY_SIZE, 0,
+                  "copy 1 may be torn, copy 2 still holds the old values (readers fall back to it)" },
+                { "copy 2", copy, VS_META_COPY_SIZE, VS_META_COPY_SIZE,
+                  "copy 1 holds the new values, copy 2 may be torn (the next write repairs it)" },
+                { "the legacy block", legacy, VS_META_LEGACY_SIZE, size - VS_META_LEGACY_SIZE,
+                  "both copies hold the new values, the legacy block may be torn" },
+        };
+        size_t i = 0;
+        for (; i < ELEMENTSOF(writes); i++) {
+                r = write_synced(fd, writes[i].buf, writes[i].len, writes[i].off);
+                if (r < 0)
+                        break;
         }
         (void) lock_fd(fd, LOCK_UN);
-        if (r < 0)
-                return log_error_errno(r, "%s: writing META %s failed: %s", name, step, strerror(-r));
+        if (r < 0) {
+                m->torn = true;
+                return log_error_errno(r, "%s: writing META %s failed: %s; %s", name, writes[i].what, strerror(-r),
+                                       writes[i].if_torn);
+        }
         memcpy(m->legacy_raw, legacy, sizeof(legacy));
         m->legacy_dirty = false;
         m->state = VS_META_COPY1;

@@ -51,6 +51,9 @@ struct vs_meta {
         char copy1_error[128];                 /* why copy 1 was rejected (VS_META_COPY2 and worse) */
         char copy2_error[128];
         uint64_t size;                         /* bytes of the device or image */
+        bool torn;                             /* the last store failed after its first write: the device
+                                                  holds neither exactly the old nor the new META (the error
+                                                  said which copy holds what; one copy is always valid) */
 };
 
 /* Parses a whole META image held in memory (size >= VS_META_MIN_SIZE). `name` is used in messages.
@@ -61,6 +64,9 @@ int vs_meta_parse(struct vs_meta *m, const uint8_t *image, size_t size, const ch
 /* Reads META from an open descriptor (shared flock while reading) / a device or image path. */
 int vs_meta_load_fd(struct vs_meta *m, int fd, const char *name);
 int vs_meta_load(struct vs_meta *m, const char *path);
+/* Reads META from the `size` bytes at `offset` of the file `path` (a partition of a disk image, for
+ * rescue); `name` is used in messages. */
+int vs_meta_load_range(struct vs_meta *m, const char *path, uint64_t offset, uint64_t size, const char *name);
 void vs_meta_done(struct vs_meta *m);
 
 /* The value of `tag`: the Talos ADV first, then the legacy ADV (Talos's order). Returns 1 (Talos), 2
@@ -78,7 +84,8 @@ size_t vs_meta_payload(const struct vs_meta *m);
 int vs_meta_serialize(const struct vs_meta *m, uint8_t *copy);
 void vs_meta_serialize_legacy(const struct vs_meta *m, uint8_t *legacy);
 /* Writes copy 1, fsync, copy 2, fsync, the legacy block, fsync (exclusive flock). Refuses (-EUCLEAN, logged)
- * a META in state VS_META_INVALID unless `force`. Everything is serialized before the first write. */
+ * a META in state VS_META_INVALID unless `force`. Everything is serialized before the first write, so a
+ * failure leaves the device untouched unless it sets m->torn (a write or fsync failed). */
 int vs_meta_store_fd(struct vs_meta *m, int fd, const char *name, bool force);
 int vs_meta_store(struct vs_meta *m, const char *path, bool force);
 

@@ -16,7 +16,6 @@ static pthread_cond_t cond;
 static struct timespec started;
 
 void vs_progress_enable(bool on) { enabled = on; }
-bool vs_progress_enabled(void) { return enabled; }
 
 static double elapsed(void) {
         struct timespec now;

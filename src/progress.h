@@ -9,7 +9,6 @@
 #include <stdbool.h>
 
 void vs_progress_enable(bool on);
-bool vs_progress_enabled(void);
 __attribute__((format(printf, 1, 2)))
 void vs_progress_begin(const char *fmt, ...);
 void vs_progress_end(void);

@@ -42,107 +42,132 @@ static bool is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 #define DIR_CERT 4
 #define DIR_DEBUG 6
 
-int uki_pe_parse(const uint8_t *d, size_t size, const char *what, struct uki_pe *ret) {
-        struct uki_pe pe = { .data = d, .size = size };
-        if (!what)
-                what = "PE image";
+/* The DOS header's e_lfanew, the PE signature and the COFF header. */
+static int parse_coff(const uint8_t *d, size_t size, const char *what, struct uki_pe *pe) {
         if (!d || size < 0x40)
                 return log_error_errno(-EBADMSG, "%s: %zu bytes is shorter than a DOS header (64): not a PE image", what, size);
         if (d[0] != 'M' || d[1] != 'Z')
                 return log_error_errno(-EBADMSG, "%s: DOS magic is not 'MZ': not a PE image", what);
-        pe.pe_offset = le32(d + 0x3c);
-        if ((uint64_t) pe.pe_offset + 24 > size)
+        pe->pe_offset = le32(d + 0x3c);
+        if ((uint64_t) pe->pe_offset + 24 > size)
                 return log_error_errno(-EBADMSG, "%s: e_lfanew 0x%x points past the end of the file (%zu bytes)",
-                                       what, pe.pe_offset, size);
-        const uint8_t *coff = d + pe.pe_offset;
+                                       what, pe->pe_offset, size);
+        const uint8_t *coff = d + pe->pe_offset;
         if (memcmp(coff, "PE\0\0", 4) != 0)
-                return log_error_errno(-EBADMSG, "%s: no PE signature at e_lfanew 0x%x", what, pe.pe_offset);
-        pe.machine = le16(coff + COFF_MACHINE);
-        pe.n_sections = le16(coff + COFF_NSECTIONS);
-        pe.symbol_table = le32(coff + COFF_SYMTAB);
-        pe.opt_size = le16(coff + COFF_OPTSIZE);
-        pe.opt_offset = (size_t) pe.pe_offset + 24;
-        if (pe.n_sections == 0 || pe.n_sections > MAX_SECTIONS)
-                return log_error_errno(-EBADMSG, "%s: NumberOfSections %u is outside 1-%d", what, pe.n_sections, MAX_SECTIONS);
-        if (pe.opt_offset + pe.opt_size > size)
-                return log_error_errno(-EBADMSG, "%s: SizeOfOptionalHeader %u runs past the end of the file", what, pe.opt_size);
-        if (pe.opt_size < 2)
-                return log_error_errno(-EBADMSG, "%s: SizeOfOptionalHeader %u is too small for an image", what, pe.opt_size);
-        const uint8_t *opt = d + pe.opt_offset;
+                return log_error_errno(-EBADMSG, "%s: no PE signature at e_lfanew 0x%x", what, pe->pe_offset);
+        pe->machine = le16(coff + COFF_MACHINE);
+        pe->n_sections = le16(coff + COFF_NSECTIONS);
+        pe->symbol_table = le32(coff + COFF_SYMTAB);
+        pe->opt_size = le16(coff + COFF_OPTSIZE);
+        pe->opt_offset = (size_t) pe->pe_offset + 24;
+        if (pe->n_sections == 0 || pe->n_sections > MAX_SECTIONS)
+                return log_error_errno(-EBADMSG, "%s: NumberOfSections %u is outside 1-%d", what, pe->n_sections, MAX_SECTIONS);
+        if (pe->opt_offset + pe->opt_size > size)
+                return log_error_errno(-EBADMSG, "%s: SizeOfOptionalHeader %u runs past the end of the file", what, pe->opt_size);
+        if (pe->opt_size < 2)
+                return log_error_errno(-EBADMSG, "%s: SizeOfOptionalHeader %u is too small for an image", what, pe->opt_size);
+        return 0;
+}
+
+/* The optional header: alignments, sizes, the data directories volseal uses (certificate table). */
+static int parse_optional(const uint8_t *d, size_t size, const char *what, struct uki_pe *pe) {
+        const uint8_t *opt = d + pe->opt_offset;
         uint16_t magic = le16(opt);
         size_t dirs;
         if (magic == 0x20b) {
-                pe.pe32plus = true;
+                pe->pe32plus = true;
                 dirs = 112;
         } else if (magic == 0x10b)
                 dirs = 96;
         else
                 return log_error_errno(-EBADMSG, "%s: optional header Magic 0x%x is neither PE32 nor PE32+", what, magic);
-        if (pe.opt_size < dirs)
-                return log_error_errno(-EBADMSG, "%s: SizeOfOptionalHeader %u is too small for %s", what, pe.opt_size,
-                                       pe.pe32plus ? "PE32+ (112)" : "PE32 (96)");
-        pe.section_alignment = le32(opt + OPT_SECTION_ALIGNMENT);
-        pe.file_alignment = le32(opt + OPT_FILE_ALIGNMENT);
-        pe.size_of_image = le32(opt + OPT_SIZE_OF_IMAGE);
-        pe.size_of_headers = le32(opt + OPT_SIZE_OF_HEADERS);
-        pe.n_rva = le32(opt + dirs - 4);
-        if (!is_pow2(pe.file_alignment) || pe.file_alignment > 0x10000)
-                return log_error_errno(-EBADMSG, "%s: FileAlignment 0x%x is not a power of two up to 64 KiB", what, pe.file_alignment);
-        if (!is_pow2(pe.section_alignment) || pe.section_alignment < pe.file_alignment)
+        if (pe->opt_size < dirs)
+                return log_error_errno(-EBADMSG, "%s: SizeOfOptionalHeader %u is too small for %s", what, pe->opt_size,
+                                       pe->pe32plus ? "PE32+ (112)" : "PE32 (96)");
+        pe->section_alignment = le32(opt + OPT_SECTION_ALIGNMENT);
+        pe->file_alignment = le32(opt + OPT_FILE_ALIGNMENT);
+        pe->size_of_image = le32(opt + OPT_SIZE_OF_IMAGE);
+        pe->size_of_headers = le32(opt + OPT_SIZE_OF_HEADERS);
+        pe->n_rva = le32(opt + dirs - 4);
+        if (!is_pow2(pe->file_alignment) || pe->file_alignment > 0x10000)
+                return log_error_errno(-EBADMSG, "%s: FileAlignment 0x%x is not a power of two up to 64 KiB", what, pe->file_alignment);
+        if (!is_pow2(pe->section_alignment) || pe->section_alignment < pe->file_alignment)
                 return log_error_errno(-EBADMSG, "%s: SectionAlignment 0x%x is not a power of two >= FileAlignment", what,
-                                       pe.section_alignment);
-        if (pe.n_rva > 16 || dirs + (size_t) pe.n_rva * 8 > pe.opt_size)
-                return log_error_errno(-EBADMSG, "%s: NumberOfRvaAndSizes %u does not fit the optional header", what, pe.n_rva);
-        if (pe.n_rva > DIR_CERT) {
-                pe.cert_offset = le32(opt + dirs + DIR_CERT * 8);
-                pe.cert_size = le32(opt + dirs + DIR_CERT * 8 + 4);
-                if (pe.cert_size && (uint64_t) pe.cert_offset + pe.cert_size > size)
+                                       pe->section_alignment);
+        if (pe->n_rva > 16 || dirs + (size_t) pe->n_rva * 8 > pe->opt_size)
+                return log_error_errno(-EBADMSG, "%s: NumberOfRvaAndSizes %u does not fit the optional header", what, pe->n_rva);
+        if (pe->n_rva > DIR_CERT) {
+                pe->cert_offset = le32(opt + dirs + DIR_CERT * 8);
+                pe->cert_size = le32(opt + dirs + DIR_CERT * 8 + 4);
+                if (pe->cert_size && (uint64_t) pe->cert_offset + pe->cert_size > size)
                         return log_error_errno(-EBADMSG, "%s: certificate table (offset 0x%x, size 0x%x) runs past the end of the file",
-                                               what, pe.cert_offset, pe.cert_size);
+                                               what, pe->cert_offset, pe->cert_size);
         }
-        if (pe.symbol_table > size)
-                return log_error_errno(-EBADMSG, "%s: PointerToSymbolTable 0x%x is past the end of the file", what, pe.symbol_table);
+        if (pe->symbol_table > size)
+                return log_error_errno(-EBADMSG, "%s: PointerToSymbolTable 0x%x is past the end of the file", what, pe->symbol_table);
+        return 0;
+}
 
-        pe.section_table = pe.opt_offset + pe.opt_size;
-        uint64_t table_end = pe.section_table + (uint64_t) pe.n_sections * SECTION_HEADER_SIZE;
+/* One section header; its data and address must lie inside the file and the image. */
+static int parse_section(const uint8_t *h, size_t size, uint64_t table_end, const struct uki_pe *pe, unsigned i,
+                         const char *what, struct uki_section *s) {
+        memcpy(s->name, h, 8);
+        s->name[8] = 0;
+        for (size_t j = 0; s->name[j]; j++)
+                if ((unsigned char) s->name[j] < 0x20 || (unsigned char) s->name[j] > 0x7e)
+                        s->name[j] = '?';
+        s->virtual_size = le32(h + 8);
+        s->virtual_address = le32(h + 12);
+        s->raw_size = le32(h + 16);
+        s->raw_offset = le32(h + 20);
+        s->characteristics = le32(h + 36);
+        const char *field = NULL;
+        if (s->raw_size && (uint64_t) s->raw_offset + s->raw_size > size)
+                field = "PointerToRawData + SizeOfRawData runs past the end of the file";
+        else if (s->raw_size && s->raw_offset < table_end)
+                field = "PointerToRawData points into the headers";
+        else if ((uint64_t) s->virtual_address + s->virtual_size > pe->size_of_image)
+                field = "VirtualAddress + VirtualSize exceeds SizeOfImage";
+        if (field)
+                return log_error_errno(-EBADMSG, "%s: section %u (%s): %s (raw 0x%x+0x%x, virtual 0x%x+0x%x, file %zu bytes)",
+                                       what, i, s->name, field, s->raw_offset, s->raw_size, s->virtual_address,
+                                       s->virtual_size, size);
+        return 0;
+}
+
+static int parse_sections(const uint8_t *d, size_t size, const char *what, struct uki_pe *pe) {
+        pe->section_table = pe->opt_offset + pe->opt_size;
+        uint64_t table_end = pe->section_table + (uint64_t) pe->n_sections * SECTION_HEADER_SIZE;
         if (table_end > size)
                 return log_error_errno(-EBADMSG, "%s: the section table (%u sections at 0x%zx) runs past the end of the file",
-                                       what, pe.n_sections, pe.section_table);
-        if (table_end > pe.size_of_headers || pe.size_of_headers > size)
+                                       what, pe->n_sections, pe->section_table);
+        if (table_end > pe->size_of_headers || pe->size_of_headers > size)
                 return log_error_errno(-EBADMSG, "%s: SizeOfHeaders 0x%x does not cover the section table (ends 0x%llx) or exceeds the file",
-                                       what, pe.size_of_headers, (unsigned long long) table_end);
-
-        pe.sections = calloc(pe.n_sections, sizeof(*pe.sections));
-        if (!pe.sections)
+                                       what, pe->size_of_headers, (unsigned long long) table_end);
+        _cleanup_free_ struct uki_section *sections = calloc(pe->n_sections, sizeof(*sections));
+        if (!sections)
                 return log_error_errno(-ENOMEM, "out of memory");
-        for (unsigned i = 0; i < pe.n_sections; i++) {
-                const uint8_t *h = d + pe.section_table + (size_t) i * SECTION_HEADER_SIZE;
-                struct uki_section *s = &pe.sections[i];
-                memcpy(s->name, h, 8);
-                s->name[8] = 0;
-                for (size_t j = 0; s->name[j]; j++)
-                        if ((unsigned char) s->name[j] < 0x20 || (unsigned char) s->name[j] > 0x7e)
-                                s->name[j] = '?';
-                s->virtual_size = le32(h + 8);
-                s->virtual_address = le32(h + 12);
-                s->raw_size = le32(h + 16);
-                s->raw_offset = le32(h + 20);
-                s->characteristics = le32(h + 36);
-                const char *field = NULL;
-                if (s->raw_size && (uint64_t) s->raw_offset + s->raw_size > size)
-                        field = "PointerToRawData + SizeOfRawData runs past the end of the file";
-                else if (s->raw_size && s->raw_offset < table_end)
-                        field = "PointerToRawData points into the headers";
-                else if ((uint64_t) s->virtual_address + s->virtual_size > pe.size_of_image)
-                        field = "VirtualAddress + VirtualSize exceeds SizeOfImage";
-                if (field) {
-                        int r = log_error_errno(-EBADMSG, "%s: section %u (%s): %s (raw 0x%x+0x%x, virtual 0x%x+0x%x, file %zu bytes)",
-                                                what, i, s->name, field, s->raw_offset, s->raw_size, s->virtual_address,
-                                                s->virtual_size, size);
-                        free(pe.sections);
+        for (unsigned i = 0; i < pe->n_sections; i++) {
+                int r = parse_section(d + pe->section_table + (size_t) i * SECTION_HEADER_SIZE, size, table_end, pe, i,
+                                      what, &sections[i]);
+                if (r < 0)
                         return r;
-                }
         }
+        pe->sections = TAKE_PTR(sections);
+        return 0;
+}
+
+int uki_pe_parse(const uint8_t *d, size_t size, const char *what, struct uki_pe *ret) {
+        struct uki_pe pe = { .data = d, .size = size };
+        if (!what)
+                what = "PE image";
+        int r = parse_coff(d, size, what, &pe);
+        if (r >= 0)
+                r = parse_optional(d, size, what, &pe);
+        if (r >= 0)
+                r = parse_sections(d, size, what, &pe);
+        if (r < 0)
+                return r;
         *ret = pe;
         return 0;
 }
@@ -403,7 +428,8 @@ const char *uki_phase_unlock(const char *profile) {
 
 #define SCN_INITIALIZED_DATA_READ 0x40000040u /* IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ */
 
-int uki_pe_add_sections(const struct uki_pe *stub, const struct uki_add *add, size_t n, uint8_t **ret, size_t *ret_size) {
+/* The names and sizes of the sections to add: each a dot and 1-7 characters, not empty, new to the stub. */
+static int check_additions(const struct uki_pe *stub, const struct uki_add *add, size_t n) {
         if (stub->cert_size)
                 return log_error_errno(-EINVAL, "the stub already carries an Authenticode certificate table (0x%x bytes): "
                                        "use the unsigned stub and sign the UKI with sbsign after building", stub->cert_size);
@@ -422,119 +448,154 @@ int uki_pe_add_sections(const struct uki_pe *stub, const struct uki_add *add, si
                         if (streq(add[i].name, add[j].name))
                                 return log_error_errno(-EINVAL, "section %s is given twice", add[i].name);
         }
+        return 0;
+}
 
-        const uint32_t fa = stub->file_alignment;
-        const uint64_t va_align = stub->section_alignment > 4096 ? stub->section_alignment : 4096;
-        uint64_t first_raw = stub->size, sec_end = stub->size_of_headers, image_end = stub->size_of_image, first_va = UINT32_MAX;
+/* Where the stub's sections lie, and where the UKI puts everything. */
+struct layout {
+        uint64_t first_raw;                     /* file offset of the first section data */
+        uint64_t sec_end;                       /* end of the last section data; what follows is overlay */
+        uint64_t image_end;                     /* end of the last section in memory */
+        uint64_t first_va;                      /* VirtualAddress of the first section */
+        uint64_t headers;                       /* the UKI's SizeOfHeaders */
+        uint64_t delta;                         /* how far the stub's section data moves to make room for them */
+        uint64_t raw_off[MAX_SECTIONS];         /* file offset and address of each new section */
+        uint64_t va_off[MAX_SECTIONS];
+        uint64_t overlay_off;                   /* the stub's overlay, after the new sections */
+        uint64_t total;                         /* bytes of the UKI */
+        uint64_t size_of_image;
+        uint64_t init_data;                     /* the UKI's SizeOfInitializedData */
+};
+
+static void stub_extent(const struct uki_pe *stub, struct layout *L) {
+        L->first_raw = stub->size;
+        L->sec_end = stub->size_of_headers;
+        L->image_end = stub->size_of_image;
+        L->first_va = UINT32_MAX;
         for (unsigned i = 0; i < stub->n_sections; i++) {
                 const struct uki_section *s = &stub->sections[i];
                 if (s->raw_size) {
-                        if (s->raw_offset < first_raw)
-                                first_raw = s->raw_offset;
-                        if ((uint64_t) s->raw_offset + s->raw_size > sec_end)
-                                sec_end = (uint64_t) s->raw_offset + s->raw_size;
+                        if (s->raw_offset < L->first_raw)
+                                L->first_raw = s->raw_offset;
+                        if ((uint64_t) s->raw_offset + s->raw_size > L->sec_end)
+                                L->sec_end = (uint64_t) s->raw_offset + s->raw_size;
                 }
-                if (s->virtual_address < first_va)
-                        first_va = s->virtual_address;
+                if (s->virtual_address < L->first_va)
+                        L->first_va = s->virtual_address;
                 uint64_t vend = (uint64_t) s->virtual_address + (s->virtual_size ? s->virtual_size : s->raw_size);
-                if (vend > image_end)
-                        image_end = vend;
+                if (vend > L->image_end)
+                        L->image_end = vend;
         }
-        if (first_raw > sec_end)
-                first_raw = sec_end;
+        if (L->first_raw > L->sec_end)
+                L->first_raw = L->sec_end;
+}
 
-        /* Room for the new section headers; grow SizeOfHeaders and shift raw data when there is none. */
+/* Room for the new section headers; SizeOfHeaders grows and the raw data moves when there is none. */
+static int header_room(const struct uki_pe *stub, size_t n, struct layout *L) {
         uint64_t table_end = stub->section_table + (uint64_t) (stub->n_sections + n) * SECTION_HEADER_SIZE;
-        uint64_t headers = stub->size_of_headers, delta = 0;
-        if (table_end > headers || table_end > first_raw) {
-                headers = align_up(table_end, fa);
-                if (headers > first_raw)
-                        delta = align_up(headers - first_raw, fa);
-                if (headers > first_va)
-                        return log_error_errno(-ENOSPC, "the headers would grow to 0x%llx bytes, past the first section's "
-                                               "VirtualAddress 0x%llx: too many sections for this stub",
-                                               (unsigned long long) headers, (unsigned long long) first_va);
-                if (delta && stub->n_rva > DIR_DEBUG &&
-                    le32(stub->data + stub->opt_offset + (stub->pe32plus ? 112 : 96) + DIR_DEBUG * 8 + 4))
-                        return log_error_errno(-EOPNOTSUPP, "the stub has a debug directory with file offsets: cannot shift its "
-                                               "sections to grow the headers");
-        }
+        L->headers = stub->size_of_headers;
+        L->delta = 0;
+        if (table_end <= L->headers && table_end <= L->first_raw)
+                return 0;
+        L->headers = align_up(table_end, stub->file_alignment);
+        if (L->headers > L->first_raw)
+                L->delta = align_up(L->headers - L->first_raw, stub->file_alignment);
+        if (L->headers > L->first_va)
+                return log_error_errno(-ENOSPC, "the headers would grow to 0x%llx bytes, past the first section's "
+                                       "VirtualAddress 0x%llx: too many sections for this stub",
+                                       (unsigned long long) L->headers, (unsigned long long) L->first_va);
+        if (L->delta && stub->n_rva > DIR_DEBUG &&
+            le32(stub->data + stub->opt_offset + (stub->pe32plus ? 112 : 96) + DIR_DEBUG * 8 + 4))
+                return log_error_errno(-EOPNOTSUPP, "the stub has a debug directory with file offsets: cannot shift its "
+                                       "sections to grow the headers");
+        return 0;
+}
 
-        /* New layout. */
-        uint64_t raw = align_up(sec_end + delta, fa), va = align_up(image_end, va_align), init_data = 0;
-        uint64_t *raw_off = calloc(n, sizeof(uint64_t)), *va_off = calloc(n, sizeof(uint64_t));
-        if (!raw_off || !va_off) {
-                free(raw_off);
-                free(va_off);
-                return log_error_errno(-ENOMEM, "out of memory");
-        }
+/* The new sections after the stub's, in the file and in memory; the overlay goes last. */
+static int place_sections(const struct uki_pe *stub, const struct uki_add *add, size_t n, struct layout *L) {
+        const uint32_t fa = stub->file_alignment;
+        const uint64_t va_align = stub->section_alignment > 4096 ? stub->section_alignment : 4096;
+        uint64_t raw = align_up(L->sec_end + L->delta, fa), va = align_up(L->image_end, va_align), init_data = 0;
         for (size_t i = 0; i < n; i++) {
-                raw_off[i] = raw;
-                va_off[i] = va;
+                L->raw_off[i] = raw;
+                L->va_off[i] = va;
                 raw += align_up(add[i].size, fa);
                 init_data += align_up(add[i].size, fa);
                 va = align_up(va + add[i].size, va_align);
         }
-        uint64_t last_end = va_off[n - 1] + add[n - 1].size;
-        uint64_t overlay_size = stub->size - sec_end, overlay_off = raw;
-        uint64_t total = raw + overlay_size;
-        uint64_t size_of_image = align_up(last_end, stub->section_alignment);
-        const uint8_t *opt = stub->data + stub->opt_offset;
-        uint64_t new_init = (uint64_t) le32(opt + OPT_SIZE_OF_INIT_DATA) + init_data;
-        if (total > UINT32_MAX || size_of_image > UINT32_MAX || new_init > UINT32_MAX) {
-                free(raw_off);
-                free(va_off);
+        L->overlay_off = raw;
+        L->total = raw + (stub->size - L->sec_end);
+        L->size_of_image = align_up(L->va_off[n - 1] + add[n - 1].size, stub->section_alignment);
+        L->init_data = (uint64_t) le32(stub->data + stub->opt_offset + OPT_SIZE_OF_INIT_DATA) + init_data;
+        if (L->total > UINT32_MAX || L->size_of_image > UINT32_MAX || L->init_data > UINT32_MAX)
                 return log_error_errno(-EFBIG, "the UKI would exceed 4 GiB, the limit of PE offsets");
-        }
+        return 0;
+}
 
-        uint8_t *out = calloc(1, (size_t) total);
-        if (!out) {
-                free(raw_off);
-                free(va_off);
-                return log_error_errno(-ENOMEM, "out of memory for a %llu-byte UKI", (unsigned long long) total);
-        }
-        memcpy(out, stub->data, (size_t) first_raw);
-        memcpy(out + first_raw + delta, stub->data + first_raw, (size_t) (sec_end - first_raw));
+static void copy_data(const struct uki_pe *stub, const struct uki_add *add, size_t n, const struct layout *L, uint8_t *out) {
+        memcpy(out, stub->data, (size_t) L->first_raw);
+        memcpy(out + L->first_raw + L->delta, stub->data + L->first_raw, (size_t) (L->sec_end - L->first_raw));
         for (size_t i = 0; i < n; i++)
-                memcpy(out + raw_off[i], add[i].data, add[i].size);
-        memcpy(out + overlay_off, stub->data + sec_end, (size_t) overlay_size);
+                memcpy(out + L->raw_off[i], add[i].data, add[i].size);
+        memcpy(out + L->overlay_off, stub->data + L->sec_end, (size_t) (stub->size - L->sec_end));
+}
 
+/* COFF and optional header fields, the stub's section headers moved by delta, and the new section headers. */
+static void write_headers(const struct uki_pe *stub, const struct uki_add *add, size_t n, const struct layout *L,
+                          uint8_t *out) {
         uint8_t *coff = out + stub->pe_offset, *o = out + stub->opt_offset;
         put16(coff + COFF_NSECTIONS, (uint16_t) (stub->n_sections + n));
         if (stub->symbol_table) {
                 uint64_t sym = stub->symbol_table;
-                if (sym >= sec_end)
-                        sym = sym - sec_end + overlay_off;
-                else if (sym >= first_raw)
-                        sym += delta;
+                if (sym >= L->sec_end)
+                        sym = sym - L->sec_end + L->overlay_off;
+                else if (sym >= L->first_raw)
+                        sym += L->delta;
                 put32(coff + COFF_SYMTAB, (uint32_t) sym);
         }
-        put32(o + OPT_SIZE_OF_INIT_DATA, (uint32_t) new_init);
-        put32(o + OPT_SIZE_OF_IMAGE, (uint32_t) size_of_image);
-        put32(o + OPT_SIZE_OF_HEADERS, (uint32_t) headers);
+        put32(o + OPT_SIZE_OF_INIT_DATA, (uint32_t) L->init_data);
+        put32(o + OPT_SIZE_OF_IMAGE, (uint32_t) L->size_of_image);
+        put32(o + OPT_SIZE_OF_HEADERS, (uint32_t) L->headers);
         put32(o + OPT_CHECKSUM, 0);
-        if (delta)
+        if (L->delta)
                 for (unsigned i = 0; i < stub->n_sections; i++) {
                         uint8_t *h = out + stub->section_table + (size_t) i * SECTION_HEADER_SIZE;
                         if (le32(h + 16))
-                                put32(h + 20, (uint32_t) (le32(h + 20) + delta));
+                                put32(h + 20, (uint32_t) (le32(h + 20) + L->delta));
                         for (int f = 24; f <= 28; f += 4) /* PointerToRelocations, PointerToLinenumbers */
                                 if (le32(h + f))
-                                        put32(h + f, (uint32_t) (le32(h + f) + delta));
+                                        put32(h + f, (uint32_t) (le32(h + f) + L->delta));
                 }
         for (size_t i = 0; i < n; i++) {
                 uint8_t *h = out + stub->section_table + (stub->n_sections + i) * SECTION_HEADER_SIZE;
                 memset(h, 0, SECTION_HEADER_SIZE);
                 memcpy(h, add[i].name, strlen(add[i].name));
                 put32(h + 8, (uint32_t) add[i].size);
-                put32(h + 12, (uint32_t) va_off[i]);
-                put32(h + 16, (uint32_t) align_up(add[i].size, fa));
-                put32(h + 20, (uint32_t) raw_off[i]);
+                put32(h + 12, (uint32_t) L->va_off[i]);
+                put32(h + 16, (uint32_t) align_up(add[i].size, stub->file_alignment));
+                put32(h + 20, (uint32_t) L->raw_off[i]);
                 put32(h + 36, SCN_INITIALIZED_DATA_READ);
         }
-        free(raw_off);
-        free(va_off);
+}
+
+int uki_pe_add_sections(const struct uki_pe *stub, const struct uki_add *add, size_t n, uint8_t **ret, size_t *ret_size) {
+        int r = check_additions(stub, add, n);
+        if (r < 0)
+                return r;
+        struct layout L;
+        stub_extent(stub, &L);
+        r = header_room(stub, n, &L);
+        if (r < 0)
+                return r;
+        r = place_sections(stub, add, n, &L);
+        if (r < 0)
+                return r;
+        uint8_t *out = calloc(1, (size_t) L.total);
+        if (!out)
+                return log_error_errno(-ENOMEM, "out of memory for a %llu-byte UKI", (unsigned long long) L.total);
+        copy_data(stub, add, n, &L, out);
+        write_headers(stub, add, n, &L, out);
         *ret = out;
-        *ret_size = (size_t) total;
+        *ret_size = (size_t) L.total;
         return 0;
 }

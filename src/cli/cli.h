@@ -10,7 +10,6 @@ enum {
         EXIT_NOT_OPENED = 2,      /* a volume could not be opened by any key */
         EXIT_SYNC = 3,            /* opened, but some slots failed to sync (or the cap matched a signed phase) */
         EXIT_ENV = 4,             /* environment missing: no TPM, no device, no device-mapper */
-        EXIT_NOT_IMPLEMENTED = 5, /* the command exists but is not built yet */
 };
 
 struct cli_command {
@@ -23,8 +22,6 @@ struct cli_command {
 /* Prints "volseal CMD: MESSAGE" and a pointer to --help on stderr; returns EXIT_USAGE. */
 __attribute__((format(printf, 2, 3)))
 int cli_usage_error(const char *cmd, const char *fmt, ...);
-/* Prints "volseal CMD: not implemented yet" and returns EXIT_NOT_IMPLEMENTED. */
-int cli_not_implemented(const char *cmd);
 /* True when argv holds -h/--help before any "--"; prints `usage` to stdout when so. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
 /* Parses a PCR list such as "7,11" (numbers 0-23, comma-separated, no empty items) into a bit mask;
@@ -32,6 +29,8 @@ bool cli_wants_help(int argc, char **argv, const char *usage);
 int cli_parse_pcr_list(const char *s, uint32_t *ret);
 /* Maps a negative errno from the library to an exit code (ENODEV/ENOENT/EOPNOTSUPP -> 4, else 1). */
 int cli_exit_from_errno(int r);
+/* The exit code of several steps (volumes, META, the cap): the most serious, 1 > 2 > 4 > 3 > 0. */
+int cli_exit_merge(int a, int b);
 
 int cmd_unlock(int argc, char **argv);
 int cmd_status(int argc, char **argv);

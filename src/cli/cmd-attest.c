@@ -57,7 +57,7 @@ static const char usage[] =
         "         qualifyingData; QUOTE.json holds the AK (PEM), the quote, its signature, the PCR values and the\n"
         "         event logs: the firmware log (default " VS_FIRMWARE_EVENTLOG ",\n"
         "         skipped when absent) and volseal's measurement log ($VOLSEAL_MEASURE_LOG, else\n"
-        "         " VS_MEASURE_LOG "). At least one log is required.\n"
+        "         " VS_MEASURE_LOG_DEFAULT "). At least one log is required.\n"
         "verify   V: checks, offline and with nothing but volseal: the quote's signature with the enrolled\n"
         "         attestation key AK.pem (PEM public key; ECDSA P-256 or RSA), that the TPM generated it, that\n"
         "         it carries NONCE, that the event logs in QUOTE.json replay to the quoted PCR digest, that the\n"
@@ -383,10 +383,6 @@ static int read_public(const char *path, TPM2B_PUBLIC *ret) {
         return 0;
 }
 
-static int tpm_exit(int r) {
-        return r == -EIO ? EXIT_USAGE : cli_exit_from_errno(r);
-}
-
 enum {
         OPT_AK_HANDLE = 0x100, OPT_PEM, OPT_EK, OPT_AK, OPT_STATE, OPT_NONCE, OPT_PCRS, OPT_BANK,
         OPT_EVENTLOG, OPT_NO_EVENTLOG, OPT_MEASURE_LOG, OPT_NO_MEASURE_LOG, OPT_AK_NAME,
@@ -474,7 +470,7 @@ static int cmd_ek(int argc, char **argv) {
         uint32_t handle = 0;
         r = vs_tpm_ek_public(t, &pub, &handle);
         if (r < 0)
-                return tpm_exit(r);
+                return cli_exit_from_errno(r);
         EVP_PKEY *pkey = NULL;
         _cleanup_free_ char *pem = NULL;
         r = pcr_tpm_public_to_pkey(&pub, &pkey);
@@ -528,7 +524,7 @@ static int cmd_ak(int argc, char **argv) {
         bool created = false;
         r = vs_tpm_ak(t, o.ak_handle, true, &pub, &created);
         if (r < 0)
-                return r == -EEXIST ? EXIT_USAGE : tpm_exit(r);
+                return r == -EEXIST ? EXIT_USAGE : cli_exit_from_errno(r);
         if (write_ak(&o, &pub) < 0)
                 return EXIT_USAGE;
         printf("attestation key %s at persistent handle 0x%08x\n", created ? "created" : "reused", o.ak_handle);
@@ -790,7 +786,7 @@ static int cmd_quote(int argc, char **argv) {
         bool created = false;
         r = vs_tpm_ak(t, o.ak_handle, true, &akpub, &created);
         if (r < 0)
-                return r == -EEXIST ? EXIT_USAGE : tpm_exit(r);
+                return r == -EEXIST ? EXIT_USAGE : cli_exit_from_errno(r);
         if (created)
                 log_notice("created a new attestation key at 0x%08x: it must be enrolled before a verifier accepts "
                            "its quotes", o.ak_handle);
@@ -798,11 +794,11 @@ static int cmd_quote(int argc, char **argv) {
         TPMT_SIGNATURE sig;
         r = vs_tpm_quote(t, o.ak_handle, bank, mask, nonce, nonce_size, &quoted, &sig);
         if (r < 0)
-                return tpm_exit(r);
+                return cli_exit_from_errno(r);
         struct vs_tpm_pcrs pcrs;
         r = vs_tpm_pcr_read(t, bank, mask, &pcrs);
         if (r < 0)
-                return tpm_exit(r);
+                return cli_exit_from_errno(r);
 
         uint8_t sb[sizeof(sig)];
         size_t so = 0;

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "slot-order.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -12,7 +13,8 @@ static const char usage[] =
         "       volseal config show -c CONFIG.yaml [-c MORE.yaml]... [--json]\n"
         "\n"
         "validate  check every VolumeConfig and UserVolumeConfig document; errors name FILE:LINE:COL,\n"
-        "          the document, the field and what is allowed. Other documents are skipped.\n"
+        "          the document, the field and what is allowed. Other documents are skipped. Warns (the\n"
+        "          config stays valid) when a nodeID or static key is in a lower slot than a tpm or kms key.\n"
         "show      print the normalized volume specs as JSON (static passphrases redacted).\n"
         "\n"
         "Options:\n"
@@ -69,6 +71,8 @@ int cmd_config(int argc, char **argv) {
         if (r < 0)
                 return EXIT_USAGE;
         if (streq(sub, "validate")) {
+                for (size_t i = 0; i < cfg.n_volumes; i++)
+                        vs_slot_order_warn(&cfg.volumes[i]);
                 if (!quiet) {
                         printf("valid: %zu volume%s", cfg.n_volumes, cfg.n_volumes == 1 ? "" : "s");
                         for (size_t i = 0; i < cfg.n_volumes; i++)

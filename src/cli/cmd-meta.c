@@ -44,10 +44,16 @@ static const char usage[] =
         "  -h, --help          this text\n"
         "\n"
         "Exit codes: 0 ok; 1 usage error, tag not set (get), invalid META or value, nothing written;\n"
-        "4 the device does not exist.\n";
+        "4 the device does not exist, or a write to it failed (the message says which copy holds the\n"
+        "new values; one copy is always valid).\n";
 
 static int exit_for(int r) {
         return r == -ENOENT || r == -ENODEV || r == -ENXIO ? EXIT_ENV : EXIT_USAGE;
+}
+
+/* A refused store wrote nothing (exit 1); one that failed while writing (m->torn) is the device's fault. */
+static int store_exit(const struct vs_meta *m, int r) {
+        return r >= 0 ? EXIT_OK : m->torn ? EXIT_ENV : EXIT_USAGE;
 }
 
 static int read_value(const char *path, uint8_t **ret, size_t *ret_len) {
@@ -147,9 +153,14 @@ static int do_get(const struct vs_meta *m, const char *dev, unsigned tag, const 
         return EXIT_OK;
 }
 
-int cmd_meta(int argc, char **argv) {
-        if (cli_wants_help(argc, argv, usage))
-                return EXIT_OK;
+struct meta_args {
+        const char *dev, *file, *output, *sub;
+        char **args;              /* args[0] = sub, then TAG, VALUE */
+        bool force, json;
+        unsigned tag;
+};
+
+static int parse_meta_args(int argc, char **argv, struct meta_args *m) {
         static const struct option opts[] = {
                 { "meta", required_argument, NULL, 'm' },
                 { "file", required_argument, NULL, 'f' },
@@ -159,124 +170,129 @@ int cmd_meta(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        const char *dev = NULL, *file = NULL, *output = NULL;
-        bool force = false, json = false;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "m:f:o:h", opts, NULL)) != -1) {
                 switch (c) {
-                case 'm':
-                        dev = optarg;
-                        break;
-                case 'f':
-                        file = optarg;
-                        break;
-                case 'o':
-                        output = optarg;
-                        break;
-                case 'F':
-                        force = true;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                default:
-                        return cli_usage_error("meta", "invalid option");
+                case 'm': m->dev = optarg; break;
+                case 'f': m->file = optarg; break;
+                case 'o': m->output = optarg; break;
+                case 'F': m->force = true; break;
+                case 'j': m->json = true; break;
+                default: return cli_usage_error("meta", "invalid option");
                 }
         }
-        char **args = argv + optind;
+        m->args = argv + optind;
         int n_args = argc - optind;
         if (n_args < 1)
                 return cli_usage_error("meta", "missing subcommand (list, get, set or delete)");
-        const char *sub = args[0];
-        int want = streq(sub, "list") ? 1 : streq(sub, "get") || streq(sub, "delete") ? 2 : streq(sub, "set") ? (file ? 2 : 3) : -1;
+        const char *sub = m->sub = m->args[0];
+        int want = streq(sub, "list") ? 1 : streq(sub, "get") || streq(sub, "delete") ? 2 : streq(sub, "set") ? (m->file ? 2 : 3) : -1;
         if (want < 0)
                 return cli_usage_error("meta", "unknown subcommand '%s' (list, get, set or delete)", sub);
         if (n_args < want)
                 return cli_usage_error("meta", "%s: missing %s", sub, n_args < 2 && want >= 2 ? "TAG" : "VALUE (or --file FILE)");
         if (n_args > want)
-                return cli_usage_error("meta", "%s: unexpected argument '%s'%s", sub, args[want],
-                                       streq(sub, "set") && file ? " (VALUE and --file exclude each other)" : "");
-        if (file && !streq(sub, "set"))
+                return cli_usage_error("meta", "%s: unexpected argument '%s'%s", sub, m->args[want],
+                                       streq(sub, "set") && m->file ? " (VALUE and --file exclude each other)" : "");
+        if (m->file && !streq(sub, "set"))
                 return cli_usage_error("meta", "--file is for set only");
-        if (output && !streq(sub, "get"))
+        if (m->output && !streq(sub, "get"))
                 return cli_usage_error("meta", "--output is for get only");
-        if (json && !streq(sub, "list"))
+        if (m->json && !streq(sub, "list"))
                 return cli_usage_error("meta", "--json is for list only");
-        if (!dev)
+        if (!m->dev)
                 return cli_usage_error("meta", "no META device given (--meta DEVICE)");
-        unsigned tag = 0;
-        if (want >= 2 && vs_meta_tag_parse(args[1], &tag) < 0)
-                return cli_usage_error("meta", "'%s' is not a tag (1-255 or a name such as StateEncryptionConfig)", args[1]);
+        if (want >= 2 && vs_meta_tag_parse(m->args[1], &m->tag) < 0)
+                return cli_usage_error("meta", "'%s' is not a tag (1-255 or a name such as StateEncryptionConfig)", m->args[1]);
+        return EXIT_OK;
+}
 
-        /* Input first: a bad value is refused before META is even opened for writing. */
+/* set: the value, from VALUE or --file; tag 9 must be a valid StateEncryptionConfig unless --force. Input
+ * first: a bad value is refused before META is even opened for writing. */
+static int read_set_value(const struct meta_args *m, uint8_t **ret, size_t *ret_len) {
         _cleanup_free_ uint8_t *value = NULL;
-        size_t value_len = 0;
-        int r;
-        if (streq(sub, "set")) {
-                if (file) {
-                        r = read_value(file, &value, &value_len);
-                        if (r < 0)
-                                return exit_for(r == -ENOENT ? -EINVAL : r);
-                } else {
-                        value_len = strlen(args[2]);
-                        if (!(value = (uint8_t *) strdup(args[2])))
-                                return EXIT_USAGE;
-                }
-                if (tag == VS_META_TAG_STATE_ENCRYPTION_CONFIG && !force) {
-                        struct vs_encryption_config enc;
-                        r = vs_meta_config_parse(value, value_len, "StateEncryptionConfig value", &enc);
-                        if (r < 0) {
-                                explicit_bzero(value, value_len);
-                                log_error("%s: not written (use --force to store it anyway)", dev);
-                                return EXIT_USAGE;
-                        }
-                        if (r > 0 && vs_meta_config_has_static(&enc))
-                                log_warning("%s: tag 9 holds a static passphrase: anyone who can read META can read it", dev);
-                        vs_encryption_config_done(&enc);
-                }
+        size_t len = 0;
+        if (m->file) {
+                int r = read_value(m->file, &value, &len);
+                if (r < 0)
+                        return exit_for(r == -ENOENT ? -EINVAL : r);
+        } else {
+                len = strlen(m->args[2]);
+                if (!(value = (uint8_t *) strdup(m->args[2])))
+                        return EXIT_USAGE;
         }
+        if (m->tag == VS_META_TAG_STATE_ENCRYPTION_CONFIG && !m->force) {
+                struct vs_encryption_config enc;
+                int r = vs_meta_config_parse(value, len, "StateEncryptionConfig value", &enc);
+                if (r < 0) {
+                        explicit_bzero(value, len);
+                        log_error("%s: not written (use --force to store it anyway)", m->dev);
+                        return EXIT_USAGE;
+                }
+                if (r > 0 && vs_meta_config_has_static(&enc))
+                        log_warning("%s: tag 9 holds a static passphrase: anyone who can read META can read it", m->dev);
+                vs_encryption_config_done(&enc);
+        }
+        *ret = TAKE_PTR(value);
+        *ret_len = len;
+        return EXIT_OK;
+}
 
-        bool writes = !streq(sub, "list") && !streq(sub, "get");
-        _cleanup_close_ int fd = open(dev, (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-        if (fd < 0) {
-                r = -errno;
-                log_error("%s: cannot open META: %s", dev, strerror(errno));
-                if (value)
-                        explicit_bzero(value, value_len);
-                return exit_for(r);
-        }
-        struct vs_meta m;
-        r = vs_meta_load_fd(&m, fd, dev);
-        if (r < 0) {
-                if (value)
-                        explicit_bzero(value, value_len);
-                return exit_for(r);
-        }
-        int ret = EXIT_OK;
-        if (m.state == VS_META_INVALID && !force) {
+/* The subcommand on META read from fd (opened read-write for set and delete). */
+static int run_meta(const struct meta_args *m, int fd, struct vs_meta *meta, uint8_t *value, size_t value_len) {
+        bool writes = streq(m->sub, "set") || streq(m->sub, "delete");
+        if (meta->state == VS_META_INVALID && !m->force) {
                 /* Already reported by the reader. --force shows what is readable / replaces both copies. */
                 if (writes)
-                        log_error("%s: refusing to write (use --force to replace it)", dev);
-                if (value)
-                        explicit_bzero(value, value_len);
-                ret = EXIT_USAGE;
-        } else if (streq(sub, "list"))
-                ret = do_list(&m, dev, json);
-        else if (streq(sub, "get"))
-                ret = do_get(&m, dev, tag, output);
-        else if (streq(sub, "set")) {
-                r = vs_meta_set(&m, tag, value, value_len, dev);
-                explicit_bzero(value, value_len);
-                if (r == 0)
-                        r = vs_meta_store_fd(&m, fd, dev, force);
-                ret = r < 0 ? EXIT_USAGE : EXIT_OK;
-        } else {
-                if (vs_meta_delete(&m, tag) == 0)
-                        log_notice("%s: tag %u is not set; nothing written", dev, tag);
-                else
-                        ret = vs_meta_store_fd(&m, fd, dev, force) < 0 ? EXIT_USAGE : EXIT_OK;
+                        log_error("%s: refusing to write (use --force to replace it)", m->dev);
+                return EXIT_USAGE;
         }
-        vs_meta_done(&m);
-        return ret;
+        if (streq(m->sub, "list"))
+                return do_list(meta, m->dev, m->json);
+        if (streq(m->sub, "get"))
+                return do_get(meta, m->dev, m->tag, m->output);
+        if (streq(m->sub, "set")) {
+                int r = vs_meta_set(meta, m->tag, value, value_len, m->dev);
+                if (r == 0)
+                        r = vs_meta_store_fd(meta, fd, m->dev, m->force);
+                return store_exit(meta, r);
+        }
+        if (vs_meta_delete(meta, m->tag) == 0) {
+                log_notice("%s: tag %u is not set; nothing written", m->dev, m->tag);
+                return EXIT_OK;
+        }
+        return store_exit(meta, vs_meta_store_fd(meta, fd, m->dev, m->force));
+}
+
+int cmd_meta(int argc, char **argv) {
+        if (cli_wants_help(argc, argv, usage))
+                return EXIT_OK;
+        struct meta_args m = {};
+        int rc = parse_meta_args(argc, argv, &m);
+        if (rc != EXIT_OK)
+                return rc;
+        _cleanup_free_ uint8_t *value = NULL;
+        size_t value_len = 0;
+        if (streq(m.sub, "set") && (rc = read_set_value(&m, &value, &value_len)) != EXIT_OK)
+                return rc;
+        bool writes = streq(m.sub, "set") || streq(m.sub, "delete");
+        _cleanup_close_ int fd = open(m.dev, (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                log_error("%s: cannot open META: %s", m.dev, strerror(errno));
+                rc = exit_for(r);
+        } else {
+                struct vs_meta meta;
+                int r = vs_meta_load_fd(&meta, fd, m.dev);
+                if (r < 0)
+                        rc = exit_for(r);
+                else {
+                        rc = run_meta(&m, fd, &meta, value, value_len);
+                        vs_meta_done(&meta);
+                }
+        }
+        if (value)
+                explicit_bzero(value, value_len);
+        return rc;
 }

@@ -34,7 +34,7 @@ static const char usage[] =
         "\n"
         "Options:\n"
         "      --measure-log F   volseal's JSON-seq measurement log (default $VOLSEAL_MEASURE_LOG, else\n"
-        "                        " VS_MEASURE_LOG ")\n"
+        "                        " VS_MEASURE_LOG_DEFAULT ")\n"
         "      --no-measure-log  replay the firmware log only\n"
         "      --tcti T          eventlog: compare with this TPM (default without FILE: $VOLSEAL_TCTI,\n"
         "                        then device:/dev/tpmrm0, then device:/dev/tpm0)\n"
@@ -48,7 +48,7 @@ static const char usage[] =
         "\n"
         "Exit codes: 0 ok; 1 usage error or malformed log/file; 3 prediction unknown, or a replayed PCR\n"
         "differs from the TPM;\n"
-        "4 environment missing (no event log, no EFI variables); 5 not implemented yet.\n";
+        "4 environment missing (no event log, no EFI variables).\n";
 
 int vs_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -420,7 +420,7 @@ int cmd_pcr(int argc, char **argv) {
         };
         bool json = false, replace = false, no_tpm = false, eventlog_sub = streq(sub, "eventlog");
         const char *tcti = NULL;
-        const char *measure = getenv("VOLSEAL_MEASURE_LOG") ?: VS_MEASURE_LOG, *eventlog = VS_FIRMWARE_EVENTLOG, *pcr = NULL;
+        const char *measure = vs_measure_log_path(), *eventlog = VS_FIRMWARE_EVENTLOG, *pcr = NULL;
         const char *files[_PCR_SB_MAX] = {};
         int c;
         optind = 1;

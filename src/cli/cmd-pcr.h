@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "pcr.h"
+#include "tpm/measure-log.h"
 
 #define VS_FIRMWARE_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
-#define VS_MEASURE_LOG "/run/volseal/tpm2-measure.log"
 
 /* Reads a whole file with read() (securityfs and efivarfs files cannot be seeked). -errno, logged,
  * naming the file; `what` describes it ("event log"). */

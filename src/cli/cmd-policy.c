@@ -107,14 +107,28 @@ static int unhex_any(const char *s, uint8_t *out, size_t max, size_t *ret_len) {
         return 0;
 }
 
-static int do_digest(int argc, char **argv) {
-        uint8_t digest[POLICY_SHA256_SIZE], values[24][64], ref[64];
-        uint32_t have_value = 0;
-        size_t ref_len = 0, n_steps = 0;
-        bool json = false;
-        int c, r;
-        /* First pass: values, --json, --start. Second pass: the steps in order. */
-        policy_digest_init(digest);
+/* `policy digest`: the steps in the order given, each extending the digest. */
+struct digest_run {
+        uint8_t digest[POLICY_SHA256_SIZE];
+        uint8_t values[24][64];         /* --pcr-value N=HEX */
+        uint32_t have_value;            /* bit N = values[N] given */
+        uint8_t ref[64];                /* --policy-ref */
+        size_t ref_len;
+        uint16_t bank;
+        size_t bank_size;
+        bool exponent_zero, json;
+        json_object *steps;             /* the steps as words, for --json */
+        size_t n_steps;
+};
+
+static void add_step(struct digest_run *d, const char *step) {
+        json_object_array_add(d->steps, json_object_new_string(step));
+        d->n_steps++;
+}
+
+/* First pass over the options: PCR values, --json, --start. */
+static int digest_inputs(int argc, char **argv, struct digest_run *d) {
+        int c;
         optind = 1;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -125,118 +139,139 @@ static int do_digest(int argc, char **argv) {
                         if (!eq)
                                 return cli_usage_error("policy", "--pcr-value %s: expected N=HEX", optarg);
                         *eq = 0;
-                        r = cli_parse_pcr_list(optarg, &mask);
+                        int r = cli_parse_pcr_list(optarg, &mask);
                         *eq = '=';
                         if (r < 0 || __builtin_popcount(mask) != 1)
                                 return cli_usage_error("policy", "--pcr-value %s: N must be one PCR 0-23", optarg);
-                        int idx = __builtin_ctz(mask);
-                        if (unhex_any(eq + 1, values[idx], 64, &len) < 0)
+                        if (unhex_any(eq + 1, d->values[__builtin_ctz(mask)], 64, &len) < 0)
                                 return cli_usage_error("policy", "--pcr-value %s: the value is not hex", optarg);
-                        have_value |= mask;
-                        (void) len;
+                        d->have_value |= mask;
                 } else if (c == OPT_JSON)
-                        json = true;
+                        d->json = true;
                 else if (c == OPT_START) {
                         size_t len;
-                        if (unhex_any(optarg, digest, 32, &len) < 0 || len != 32)
+                        if (unhex_any(optarg, d->digest, 32, &len) < 0 || len != 32)
                                 return cli_usage_error("policy", "--start %s: not 64 hex digits", optarg);
                 } else if (c == '?' || c == ':')
                         return cli_usage_error("policy", "invalid option '%s'", argv[optind - 1]);
         }
         if (optind < argc)
                 return cli_usage_error("policy", "unexpected argument '%s'", argv[optind]);
+        return EXIT_OK;
+}
 
-        json_object *steps = json_object_new_array();
-        uint16_t bank = TPM2_ALG_SHA256;
-        size_t bank_size = 32;
-        bool exponent_zero = false;
-        r = 0;
+static int step_authorize(struct digest_run *d, const char *path) {
+        EVP_PKEY *pk = NULL;
+        TPM2B_PUBLIC pub;
+        TPM2B_NAME name;
+        int r = load_pub(path, &pk);
+        if (r >= 0)
+                r = policy_rsa_public(pk, d->exponent_zero ? 0 : 65537, &pub);
+        if (r >= 0)
+                r = policy_public_name(&pub, &name);
+        if (r >= 0)
+                r = policy_authorize(d->digest, &name, d->ref, d->ref_len);
+        EVP_PKEY_free(pk);
+        if (r < 0)
+                return r;
+        char hex[2 * sizeof(name.name) + 1], step[512];
+        policy_hex(name.name, name.size, hex);
+        snprintf(step, sizeof(step), "PolicyAuthorize(keyName=%s,policyRef=%zu bytes)", hex, d->ref_len);
+        add_step(d, step);
+        return 0;
+}
+
+static int step_pcrs(struct digest_run *d, const char *list) {
+        uint32_t mask;
+        uint8_t buf[24 * 64];
+        size_t n = 0;
+        if (cli_parse_pcr_list(list, &mask) < 0) {
+                cli_usage_error("policy", "--pcrs %s: expected a comma-separated list of PCRs 0-23", list);
+                return -EINVAL;
+        }
+        if (mask & ~d->have_value) {
+                cli_usage_error("policy", "--pcrs %s: no --pcr-value for PCR %d", list, __builtin_ctz(mask & ~d->have_value));
+                return -EINVAL;
+        }
+        for (int i = 0; i < 24; i++)
+                if (mask & (UINT32_C(1) << i))
+                        memcpy(buf + d->bank_size * n++, d->values[i], d->bank_size);
+        int r = policy_pcr(d->digest, d->bank, mask, buf, d->bank_size);
+        if (r < 0)
+                return r;
+        char step[512];
+        snprintf(step, sizeof(step), "PolicyPCR(%s:%s)", policy_bank_name(d->bank), list);
+        add_step(d, step);
+        return 0;
+}
+
+/* Second pass: the steps in order (--bank, --exponent-zero and --policy-ref apply to the steps after them). */
+static int digest_steps(int argc, char **argv, struct digest_run *d) {
+        int c, r = 0;
         optind = 1;
         while (r >= 0 && (c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                char step[512];
                 switch (c) {
                 case OPT_BANK:
-                        if (policy_bank_from_name(optarg, &bank, &bank_size) < 0)
-                                { cli_usage_error("policy", "unknown bank '%s' (sha1, sha256, sha384, sha512)", optarg); r = -EINVAL; }
+                        if (policy_bank_from_name(optarg, &d->bank, &d->bank_size) < 0) {
+                                cli_usage_error("policy", "unknown bank '%s' (sha1, sha256, sha384, sha512)", optarg);
+                                r = -EINVAL;
+                        }
                         break;
                 case OPT_EXPZERO:
-                        exponent_zero = true;
+                        d->exponent_zero = true;
                         break;
                 case OPT_REF:
-                        if (unhex_any(optarg, ref, sizeof(ref), &ref_len) < 0)
-                                { cli_usage_error("policy", "--policy-ref %s: not hex (up to 64 bytes)", optarg); r = -EINVAL; }
-                        break;
-                case OPT_AUTHKEY: {
-                        EVP_PKEY *pk = NULL;
-                        TPM2B_PUBLIC pub;
-                        TPM2B_NAME name;
-                        char hex[2 * sizeof(name.name) + 1];
-                        r = load_pub(optarg, &pk);
-                        if (r >= 0)
-                                r = policy_rsa_public(pk, exponent_zero ? 0 : 65537, &pub);
-                        if (r >= 0)
-                                r = policy_public_name(&pub, &name);
-                        if (r >= 0)
-                                r = policy_authorize(digest, &name, ref, ref_len);
-                        EVP_PKEY_free(pk);
-                        if (r >= 0) {
-                                policy_hex(name.name, name.size, hex);
-                                snprintf(step, sizeof(step), "PolicyAuthorize(keyName=%s,policyRef=%zu bytes)", hex, ref_len);
-                                json_object_array_add(steps, json_object_new_string(step));
-                                n_steps++;
-                        }
-                        break;
-                }
-                case OPT_PCRS: {
-                        uint32_t mask;
-                        uint8_t buf[24 * 64];
-                        size_t n = 0;
-                        if (cli_parse_pcr_list(optarg, &mask) < 0) {
-                                cli_usage_error("policy", "--pcrs %s: expected a comma-separated list of PCRs 0-23", optarg);
+                        if (unhex_any(optarg, d->ref, sizeof(d->ref), &d->ref_len) < 0) {
+                                cli_usage_error("policy", "--policy-ref %s: not hex (up to 64 bytes)", optarg);
                                 r = -EINVAL;
-                                break;
-                        }
-                        if (mask & ~have_value) {
-                                cli_usage_error("policy", "--pcrs %s: no --pcr-value for PCR %d", optarg,
-                                                __builtin_ctz(mask & ~have_value));
-                                r = -EINVAL;
-                                break;
-                        }
-                        for (int i = 0; i < 24; i++)
-                                if (mask & (UINT32_C(1) << i))
-                                        memcpy(buf + bank_size * n++, values[i], bank_size);
-                        r = policy_pcr(digest, bank, mask, buf, bank_size);
-                        if (r >= 0) {
-                                snprintf(step, sizeof(step), "PolicyPCR(%s:%s)", policy_bank_name(bank), optarg);
-                                json_object_array_add(steps, json_object_new_string(step));
-                                n_steps++;
                         }
                         break;
-                }
+                case OPT_AUTHKEY:
+                        r = step_authorize(d, optarg);
+                        break;
+                case OPT_PCRS:
+                        r = step_pcrs(d, optarg);
+                        break;
                 case OPT_AUTHVALUE:
-                        policy_auth_value(digest);
-                        json_object_array_add(steps, json_object_new_string("PolicyAuthValue"));
-                        n_steps++;
+                        policy_auth_value(d->digest);
+                        add_step(d, "PolicyAuthValue");
                         break;
                 default:
                         break;
                 }
         }
-        if (r >= 0 && n_steps == 0)
-                { cli_usage_error("policy", "digest: no steps given (--authorize-key, --pcrs, --auth-value)"); r = -EINVAL; }
-        if (r >= 0) {
-                char hex[2 * POLICY_SHA256_SIZE + 1];
-                policy_hex(digest, POLICY_SHA256_SIZE, hex);
-                if (json) {
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "digest", json_object_new_string(hex));
-                        json_object_object_add(o, "steps", json_object_get(steps));
-                        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-                        json_object_put(o);
-                } else
-                        puts(hex);
+        if (r >= 0 && d->n_steps == 0) {
+                cli_usage_error("policy", "digest: no steps given (--authorize-key, --pcrs, --auth-value)");
+                r = -EINVAL;
         }
-        json_object_put(steps);
+        return r;
+}
+
+static void print_digest(const struct digest_run *d) {
+        char hex[2 * POLICY_SHA256_SIZE + 1];
+        policy_hex(d->digest, POLICY_SHA256_SIZE, hex);
+        if (!d->json) {
+                puts(hex);
+                return;
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "digest", json_object_new_string(hex));
+        json_object_object_add(o, "steps", json_object_get(d->steps));
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
+static int do_digest(int argc, char **argv) {
+        struct digest_run d = { .bank = TPM2_ALG_SHA256, .bank_size = 32 };
+        policy_digest_init(d.digest);
+        int rc = digest_inputs(argc, argv, &d);
+        if (rc != EXIT_OK)
+                return rc;
+        d.steps = json_object_new_array();
+        int r = digest_steps(argc, argv, &d);
+        if (r >= 0)
+                print_digest(&d);
+        json_object_put(d.steps);
         return r < 0 ? (r == -EINVAL ? EXIT_USAGE : cli_exit_from_errno(r)) : EXIT_OK;
 }
 

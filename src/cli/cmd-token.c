@@ -128,13 +128,16 @@ static void classify(struct vs_luks *l, struct item *it) {
                  json_object_to_json_string_ext(ks, JSON_C_TO_STRING_PLAIN));
 }
 
-int cmd_token(int argc, char **argv) {
-        if (cli_wants_help(argc, argv, usage))
-                return EXIT_OK;
-        if (argc < 2)
-                return cli_usage_error("token", "missing subcommand (adopt)");
-        if (!streq(argv[1], "adopt"))
-                return cli_usage_error("token", "unknown subcommand '%s' (adopt)", argv[1]);
+struct adopt {
+        const char *device;
+        int only;                 /* --token ID, -1 = every token */
+        bool dry, json;
+        struct item items[MAX_TOKENS];
+        size_t n;
+        unsigned written;
+};
+
+static int parse_adopt(int argc, char **argv, struct adopt *a) {
         enum { O_VOLUME = 256, O_TOKEN, O_JSON };
         static const struct option opts[] = {
                 { "volume", required_argument, NULL, O_VOLUME },
@@ -143,21 +146,16 @@ int cmd_token(int argc, char **argv) {
                 { "json", no_argument, NULL, O_JSON },
                 {}
         };
-        const char *device = NULL;
-        int only = -1;
-        bool dry = false, json = false;
         int o;
         optind = 1;
         opterr = 0;
-        argc--;
-        argv++;
         while ((o = getopt_long(argc, argv, ":n", opts, NULL)) != -1) {
                 switch (o) {
                 case O_VOLUME: {
                         const char *eq = strchr(optarg, '=');
                         if (!eq || eq == optarg || !eq[1])
                                 return cli_usage_error("token adopt", "--volume wants ID=DEVICE, got '%s'", optarg);
-                        device = eq + 1;
+                        a->device = eq + 1;
                         break;
                 }
                 case O_TOKEN: {
@@ -165,104 +163,135 @@ int cmd_token(int argc, char **argv) {
                         long v = strtol(optarg, &end, 10);
                         if (!*optarg || *end || v < 0 || v >= MAX_TOKENS)
                                 return cli_usage_error("token adopt", "--token wants a token id from 0 to 31, got '%s'", optarg);
-                        only = (int) v;
+                        a->only = (int) v;
                         break;
                 }
-                case 'n': dry = true; break;
-                case O_JSON: json = true; break;
+                case 'n': a->dry = true; break;
+                case O_JSON: a->json = true; break;
                 case ':': return cli_usage_error("token adopt", "option %s needs a value", argv[optind - 1]);
                 default: return cli_usage_error("token adopt", "unknown option %s", argv[optind - 1]);
                 }
         }
         if (optind < argc) {
-                if (device || optind != argc - 1)
+                if (a->device || optind != argc - 1)
                         return cli_usage_error("token adopt", "unexpected argument '%s'", argv[argc - 1]);
-                device = argv[optind];
+                a->device = argv[optind];
         }
-        if (!device)
+        if (!a->device)
                 return cli_usage_error("token adopt", "missing DEVICE");
-        if (json)
-                vs_log_set_quiet(1);
+        return EXIT_OK;
+}
 
-        if (access(device, R_OK | W_OK) < 0) {
-                log_error("cannot use %s: %s", device, strerror(errno));
+/* Every token (or --token's), classified; *ret_refused when one is refused. -errno when one cannot be read. */
+static int classify_tokens(struct vs_luks *l, struct adopt *a, bool *ret_refused) {
+        *ret_refused = false;
+        for (unsigned id = 0; id < MAX_TOKENS; id++) {
+                if (a->only >= 0 && id != (unsigned) a->only)
+                        continue;
+                struct json_object *t = NULL;
+                int r = vs_luks_token_get(l, id, &t);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                a->items[a->n] = (struct item) { .id = id, .token = t };
+                classify(l, &a->items[a->n]);
+                *ret_refused = *ret_refused || a->items[a->n].status == ST_REFUSED;
+                a->n++;
+        }
+        return 0;
+}
+
+/* The adoptable tokens, written in place: vs_luks_token_set replaces "keyslots" with ["slot"]. */
+static int write_adopted(struct vs_luks *l, struct adopt *a) {
+        int rc = EXIT_OK;
+        for (size_t i = 0; i < a->n && rc == EXIT_OK; i++) {
+                struct item *it = &a->items[i];
+                if (it->status != ST_ADOPT)
+                        continue;
+                int r = vs_luks_token_set(l, it->id, it->token, it->slot);
+                if (r < 0) {
+                        snprintf(it->detail, sizeof(it->detail), "cannot write the token: %s", strerror(-r));
+                        it->status = ST_REFUSED;
+                        rc = EXIT_USAGE;
+                } else
+                        a->written++;
+        }
+        return rc;
+}
+
+static struct json_object *item_to_json(const struct item *it, const char *status) {
+        struct json_object *e = json_object_new_object();
+        json_object_object_add(e, "token", json_object_new_int((int) it->id));
+        json_object_object_add(e, "type", json_object_new_string(it->type));
+        json_object_object_add(e, "slot", it->slot >= 0 ? json_object_new_int(it->slot) : NULL);
+        json_object_object_add(e, "status", json_object_new_string(status));
+        json_object_object_add(e, "detail", json_object_new_string(it->detail));
+        return e;
+}
+
+static void print_adopt(const struct adopt *a, int rc, bool refused) {
+        struct json_object *arr = a->json ? json_object_new_array() : NULL;
+        for (size_t i = 0; i < a->n; i++) {
+                const struct item *it = &a->items[i];
+                const char *st = status_name[it->status];
+                if (it->status == ST_ADOPT && (a->dry || rc != EXIT_OK))
+                        st = a->dry ? "would-adopt" : "not-written";
+                if (a->json)
+                        json_object_array_add(arr, item_to_json(it, st));
+                else if (it->status == ST_REFUSED)
+                        log_error("%s: token %u (%s): refused: %s", a->device, it->id, it->type, it->detail);
+                else
+                        printf("token %u (%s): %s: %s\n", it->id, it->type, st, it->detail);
+        }
+        if (refused && !a->json)
+                log_error("%s: nothing was written", a->device);
+        if (a->json) {
+                struct json_object *out = json_object_new_object();
+                json_object_object_add(out, "device", json_object_new_string(a->device));
+                json_object_object_add(out, "tokens", arr);
+                json_object_object_add(out, "written", json_object_new_int((int) a->written));
+                puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+                json_object_put(out);
+        }
+}
+
+int cmd_token(int argc, char **argv) {
+        if (cli_wants_help(argc, argv, usage))
+                return EXIT_OK;
+        if (argc < 2)
+                return cli_usage_error("token", "missing subcommand (adopt)");
+        if (!streq(argv[1], "adopt"))
+                return cli_usage_error("token", "unknown subcommand '%s' (adopt)", argv[1]);
+        struct adopt a = { .only = -1 };
+        int rc = parse_adopt(argc - 1, argv + 1, &a);
+        if (rc != EXIT_OK)
+                return rc;
+        if (a.json)
+                vs_log_set_quiet(1);
+        if (access(a.device, R_OK | W_OK) < 0) {
+                log_error("cannot use %s: %s", a.device, strerror(errno));
                 return EXIT_ENV;
         }
         _cleanup_luks_ struct vs_luks *l = NULL;
-        int r = vs_luks_load(device, &l);
+        int r = vs_luks_load(a.device, &l);
         if (r < 0)
                 return cli_exit_from_errno(r);
-        struct item items[MAX_TOKENS];
-        size_t n = 0;
-        bool refused = false;
-        for (unsigned id = 0; id < MAX_TOKENS; id++) {
-                if (only >= 0 && id != (unsigned) only)
-                        continue;
-                struct json_object *t = NULL;
-                r = vs_luks_token_get(l, id, &t);
-                if (r == -ENOENT)
-                        continue;
-                if (r < 0) {
-                        for (size_t i = 0; i < n; i++)
-                                json_object_put(items[i].token);
-                        return EXIT_USAGE;
-                }
-                items[n] = (struct item) { .id = id, .token = t };
-                classify(l, &items[n]);
-                refused = refused || items[n].status == ST_REFUSED;
-                n++;
-        }
-        int rc = EXIT_OK;
-        if (only >= 0 && n == 0) {
-                log_error("%s: there is no token %d", device, only);
+        bool refused;
+        r = classify_tokens(l, &a, &refused);
+        if (r < 0)
+                rc = EXIT_USAGE;
+        else if (a.only >= 0 && a.n == 0) {
+                log_error("%s: there is no token %d", a.device, a.only);
                 rc = EXIT_USAGE;
         }
         if (refused)
                 rc = EXIT_USAGE;
-        unsigned written = 0;
-        for (size_t i = 0; i < n && rc == EXIT_OK && !dry; i++) {
-                if (items[i].status != ST_ADOPT)
-                        continue;
-                /* vs_luks_token_set replaces "keyslots" with ["slot"] and writes token id i in place. */
-                r = vs_luks_token_set(l, items[i].id, items[i].token, items[i].slot);
-                if (r < 0) {
-                        snprintf(items[i].detail, sizeof(items[i].detail), "cannot write the token: %s", strerror(-r));
-                        items[i].status = ST_REFUSED;
-                        rc = EXIT_USAGE;
-                } else
-                        written++;
-        }
-
-        struct json_object *out = json ? json_object_new_object() : NULL;
-        struct json_object *arr = json ? json_object_new_array() : NULL;
-        for (size_t i = 0; i < n; i++) {
-                struct item *it = &items[i];
-                const char *st = status_name[it->status];
-                if (it->status == ST_ADOPT && (dry || rc != EXIT_OK))
-                        st = dry ? "would-adopt" : "not-written";
-                if (json) {
-                        struct json_object *e = json_object_new_object();
-                        json_object_object_add(e, "token", json_object_new_int((int) it->id));
-                        json_object_object_add(e, "type", json_object_new_string(it->type));
-                        json_object_object_add(e, "slot", it->slot >= 0 ? json_object_new_int(it->slot) : NULL);
-                        json_object_object_add(e, "status", json_object_new_string(st));
-                        json_object_object_add(e, "detail", json_object_new_string(it->detail));
-                        json_object_array_add(arr, e);
-                } else if (it->status == ST_REFUSED) {
-                        log_error("%s: token %u (%s): refused: %s", device, it->id, it->type, it->detail);
-                } else {
-                        printf("token %u (%s): %s: %s\n", it->id, it->type, st, it->detail);
-                }
-                json_object_put(it->token);
-        }
-        if (refused && !json)
-                log_error("%s: nothing was written", device);
-        if (json) {
-                json_object_object_add(out, "device", json_object_new_string(device));
-                json_object_object_add(out, "tokens", arr);
-                json_object_object_add(out, "written", json_object_new_int((int) written));
-                puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
-                json_object_put(out);
-        }
+        if (r >= 0 && rc == EXIT_OK && !a.dry)
+                rc = write_adopted(l, &a);
+        if (r >= 0)
+                print_adopt(&a, rc, refused);
+        for (size_t i = 0; i < a.n; i++)
+                json_object_put(a.items[i].token);
         return rc;
 }

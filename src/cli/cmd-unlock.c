@@ -3,6 +3,7 @@
 #include "cmd-volume.h"
 #include "log.h"
 #include "policy.h"
+#include "slot-order.h"
 #include "tpm/tpm.h"
 #include "util.h"
 
@@ -63,7 +64,7 @@ static const char usage[] =
         "not a failure), not-opened, foreign, not-found, unencrypted, error.\n"
         "Exit codes: 0 all volumes open and in sync; 1 usage or config error, nothing touched; 2 a volume\n"
         "could not be opened by any key (or holds something else); 3 opened, but some slots failed to sync\n"
-        "(listed); 4 environment missing (no device, no device-mapper); 5 not implemented yet.\n";
+        "(listed); 4 environment missing (no device, no device-mapper).\n";
 
 static int parse_u32(const char *cmd, const char *opt, const char *s, uint32_t *ret) {
         char *end;
@@ -238,18 +239,20 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
                 vs_config_free(&cfg);
                 return EXIT_ENV;
         }
+        for (size_t i = 0; unlock && i < n; i++)
+                vs_slot_order_warn(list[i]);
         for (size_t i = 0; i < n; i++) {
                 struct vs_volume_report rep;
                 int r = fn(list[i], &c->opts, &rep);
-                rc = vs_exit_merge(rc, r);
-                rc = vs_exit_merge(rc, volume_meta_after(&vm, &cfg, list[i], &rep, unlock));
+                rc = cli_exit_merge(rc, r < 0 ? EXIT_ENV : volume_report_exit(&rep));
+                rc = cli_exit_merge(rc, volume_meta_after(&vm, &cfg, list[i], &rep, unlock));
                 if (c->json) {
-                        struct json_object *o = vs_volume_report_to_json(&rep);
+                        struct json_object *o = volume_report_to_json(&rep);
                         volume_meta_annotate(&vm, list[i], o);
                         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                         json_object_put(o);
                 } else
-                        vs_volume_report_print(&rep);
+                        volume_report_print(&rep);
                 fflush(stdout);
                 vs_volume_report_done(&rep);
         }
@@ -359,6 +362,6 @@ int cmd_unlock(int argc, char **argv) {
                 return cli_usage_error("unlock", "--cap-phase: the word must be 1-256 printable ASCII characters without blanks");
         int rc = volume_cli_run(&c, vs_volume_unlock);
         if (c.cap_phase)
-                rc = vs_exit_merge(rc, cap(&c));
+                rc = cli_exit_merge(rc, cap(&c));
         return rc;
 }

@@ -10,7 +10,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 
 static void set_warning(struct volume_meta *vm, int slot) {
         snprintf(vm->warning, sizeof(vm->warning),
@@ -37,18 +36,11 @@ int volume_meta_begin(struct volume_meta *vm, const char *meta_arg, const struct
                 }
                 if (r < 0)
                         return EXIT_ENV;
-                if (asprintf(&vm->path, "%s partition %u (META)", opts->disk, p.number) < 0 || p.size > 64u * 1024 * 1024)
+                if (asprintf(&vm->path, "%s partition %u (META)", opts->disk, p.number) < 0)
                         return EXIT_ENV;
-                _cleanup_close_ int fd = open(opts->disk, O_RDONLY | O_CLOEXEC);
-                _cleanup_free_ uint8_t *buf = malloc(p.size ? (size_t) p.size : 1);
-                ssize_t n = fd >= 0 && buf ? pread(fd, buf, (size_t) p.size, (off_t) p.offset) : -1;
-                if (n != (ssize_t) p.size) {
-                        log_error("cannot read %s", vm->path);
-                        return EXIT_ENV;
-                }
-                r = vs_meta_parse(&vm->meta, buf, (size_t) p.size, vm->path);
+                r = vs_meta_load_range(&vm->meta, opts->disk, p.offset, p.size, vm->path);
                 if (r < 0)
-                        return cli_exit_from_errno(r);
+                        return r == -EINVAL ? EXIT_USAGE : EXIT_ENV; /* too small to be META, or unreadable */
                 return volume_meta_use(vm, cfg, run, opts);
         }
         if (meta_arg) {

@@ -2,6 +2,7 @@
  * parsed in one place (cmd-unlock.c). */
 #pragma once
 #include <stdbool.h>
+#include <json-c/json.h>
 
 #include "config.h"
 #include "meta.h"
@@ -29,6 +30,11 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock);
 int cmd_reseal(int argc, char **argv);
 int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config *, const struct vs_volume_options *,
                                                    struct vs_volume_report *));
+
+/* cmd-volume-report.c: the exit code a volume's report makes (0, 2, 3 or 4), and its output. */
+int volume_report_exit(const struct vs_volume_report *rep);
+struct json_object *volume_report_to_json(const struct vs_volume_report *rep);
+void volume_report_print(const struct vs_volume_report *rep); /* human-readable lines on stdout */
 
 /* META in unlock/status (cmd-volume-meta.c, issue 4). */
 struct volume_meta {

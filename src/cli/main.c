@@ -37,7 +37,7 @@ static const char exit_codes[] =
         "\n"
         "Exit codes: 0 ok (all volumes open and in sync); 1 usage or config error, nothing touched;\n"
         "2 a volume could not be opened by any key; 3 opened, but some slots failed to sync;\n"
-        "4 environment missing (no TPM, no device, no device-mapper); 5 not implemented yet.\n"
+        "4 environment missing (no TPM, no device, no device-mapper).\n"
         "Run 'volseal COMMAND --help' for a command's options; man volseal(8).\n";
 
 static void print_usage(FILE *f) {
@@ -55,11 +55,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, "\nTry 'volseal %s --help'.\n", cmd);
         return EXIT_USAGE;
-}
-
-int cli_not_implemented(const char *cmd) {
-        fprintf(stderr, "volseal %s: not implemented yet\n", cmd);
-        return EXIT_NOT_IMPLEMENTED;
 }
 
 bool cli_wants_help(int argc, char **argv, const char *text) {
@@ -102,6 +97,16 @@ int cli_exit_from_errno(int r) {
         default:
                 return EXIT_USAGE;
         }
+}
+
+int cli_exit_merge(int a, int b) {
+        static const int rank[] = { [EXIT_OK] = 0, [EXIT_SYNC] = 1, [EXIT_ENV] = 2, [EXIT_NOT_OPENED] = 3,
+                                    [EXIT_USAGE] = 4 };
+        if (a < 0 || (size_t) a >= ELEMENTSOF(rank))
+                return a;
+        if (b < 0 || (size_t) b >= ELEMENTSOF(rank))
+                return b;
+        return rank[a] >= rank[b] ? a : b;
 }
 
 int main(int argc, char **argv) {

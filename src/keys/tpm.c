@@ -146,7 +146,9 @@ static int open_tpm(struct vs_key_run *run, struct tpm_state *st, bool sealing) 
         if (!st->tpm) {
                 if (st->tpm_err < 0)
                         return vs_key_reason(run, st->tpm_err, "no TPM: %s", strerror(-st->tpm_err));
-                int r = vs_tpm_open(run->tcti, run->debug_tpm ? VS_TPM_DEBUG_LOG : 0, &st->tpm);
+                /* volume.c reports each slot's failure once, naming the volume and slot (vs_key_reason) */
+                unsigned flags = VS_TPM_CALLER_REPORTS | (run->debug_tpm ? VS_TPM_DEBUG_LOG : 0);
+                int r = vs_tpm_open(run->tcti, flags, &st->tpm);
                 if (r < 0) {
                         st->tpm_err = r;
                         const char *why = st->tpm ? vs_tpm_last_error(st->tpm) : "";
@@ -164,10 +166,11 @@ static int open_tpm(struct vs_key_run *run, struct tpm_state *st, bool sealing) 
         return 0;
 }
 
-/* PCR 11 as read now and whether a .pcrsig entry for this key signs it. */
+/* PCR 11 as this run read it (the values an unseal was decided on, else one PCR_Read kept for the run) and
+ * whether a .pcrsig entry for this key signs it. */
 static int pcr11_signed(struct tpm_state *st, bool *ret_signed, bool *ret_blank) {
         struct vs_tpm_pcrs p;
-        int r = vs_tpm_pcr_read(st->tpm, TPM2_ALG_SHA256, PCR11, &p);
+        int r = vs_tpm_pcr_read_kept(st->tpm, PCR11, &p, NULL);
         if (r < 0)
                 return r;
         bool zero = true, ff = true;

@@ -1,7 +1,7 @@
 /* measure-log.c: volseal's own measurement log (design §7): one RFC 7464 JSON-seq record per PCR extend
  * volseal makes, in the shape of systemd's /run/log/systemd/tpm2-measure.log, so `pcr eventlog` can replay
  * the firmware log and this one together. No TPM here. */
-#include "tpm.h"
+#include "measure-log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "alg.h"
 #include "log.h"
 #include "util.h"
 
@@ -49,32 +50,13 @@ static char *hex(const uint8_t *p, size_t n) {
         return s;
 }
 
-static size_t alg_size(uint16_t alg) {
-        switch (alg) {
-        case TPM2_ALG_SHA1:
-                return TPM2_SHA1_DIGEST_SIZE;
-        case TPM2_ALG_SHA256:
-        case TPM2_ALG_SM3_256:
-        case TPM2_ALG_SHA3_256:
-                return TPM2_SHA256_DIGEST_SIZE;
-        case TPM2_ALG_SHA384:
-        case TPM2_ALG_SHA3_384:
-                return TPM2_SHA384_DIGEST_SIZE;
-        case TPM2_ALG_SHA512:
-        case TPM2_ALG_SHA3_512:
-                return TPM2_SHA512_DIGEST_SIZE;
-        default:
-                return 0;
-        }
-}
-
 int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALUES *digests, const char *word) {
         struct json_object *rec = json_object_new_object(), *arr = json_object_new_array();
         json_object_object_add(rec, "pcr", json_object_new_int((int32_t) pcr));
         for (uint32_t i = 0; i < digests->count; i++) {
                 const TPMT_HA *ha = &digests->digests[i];
                 const char *name = vs_tpm_alg_name(ha->hashAlg);
-                size_t n = alg_size(ha->hashAlg);
+                size_t n = vs_tpm_alg_digest_size(ha->hashAlg);
                 _cleanup_free_ char *h = hex((const uint8_t *) &ha->digest, n);
                 if (!name || !n || !h) {
                         json_object_put(rec);

@@ -15,10 +15,6 @@
 #define PCR11 (1u << 11)
 #define EXPONENT_DEFAULT 65537u
 
-static const TPMT_SYM_DEF aes128cfb = {
-        .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
-};
-
 static void format_pcr_list(uint32_t mask, char *buf, size_t size) {
         size_t off = 0;
         buf[0] = 0;
@@ -57,25 +53,6 @@ static int predict(struct vs_tpm *t, const TPM2B_NAME *key_name, uint32_t mask, 
         return 0;
 }
 
-static int start_session(struct vs_tpm *t, TPM2_SE type, ESYS_TR *ret) {
-        bool trial = type == TPM2_SE_TRIAL;
-        TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
-        TSS2_RC rc = TPM_CALL(t, Esys_StartAuthSession(t->esys, trial ? ESYS_TR_NONE : t->srk, ESYS_TR_NONE,
-                                                       ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
-                                                       trial ? &none : &aes128cfb, TPM2_ALG_SHA256, ret));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_fail(t, rc, "TPM2_StartAuthSession", "cannot start a %s session",
-                                trial ? "trial policy" : type == TPM2_SE_POLICY ? "salted policy" : "salted");
-        return 0;
-}
-
-static int set_session_attrs(struct vs_tpm *t, ESYS_TR s, TPMA_SESSION attrs) {
-        TSS2_RC rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_fail(t, rc, "Esys_TRSess_SetAttributes", "cannot set session attributes");
-        return 0;
-}
-
 /* 32 bytes: SHA-256(getrandom(32) || TPM GetRandom(32)); the TPM's part travels encrypted in `session`. */
 static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret) {
         _cleanup_secret_ struct vs_secret *mix = NULL, *out = NULL;
@@ -88,7 +65,7 @@ static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret
         ssize_t n = getrandom(mix->data, VS_TPM_SECRET_SIZE, 0);
         if (n != VS_TPM_SECRET_SIZE)
                 return tpm_error(t, n < 0 ? -errno : -EIO, "getrandom() failed: %s", strerror(n < 0 ? errno : EIO));
-        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        r = tpm_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
         if (r < 0)
                 return r;
         TPM2B_DIGEST *rnd = NULL;
@@ -113,21 +90,21 @@ static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret
         return 0;
 }
 
-int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
-                struct vs_tpm_sealed *ret) {
-        tpm_clear_error(t);
+static int check_literal_pcrs(struct vs_tpm *t, uint32_t pcr_mask) {
         if (pcr_mask & PCR11)
                 return tpm_error(t, -EINVAL, "PCR 11 cannot be a literal PCR of a tpm slot: it is bound through "
                                  "the signed PCR policy");
         if (pcr_mask >> VS_TPM_PCR_COUNT)
                 return tpm_error(t, -EINVAL, "invalid PCR selection 0x%x (PCRs 0-23)", pcr_mask);
-        TPM2B_NAME srk_name;
-        int r = vs_tpm_srk(t, NULL, &srk_name, NULL);
-        if (r < 0)
-                return r;
+        return 0;
+}
+
+/* The authPolicy of a new sealed object: the PCR key's PolicyAuthorize, then PolicyPCR over the values the
+ * PCRs of `pcr_mask` hold now. */
+static int seal_policy(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, uint8_t ret[POLICY_SHA256_SIZE]) {
         TPM2B_PUBLIC kpub;
         TPM2B_NAME kname;
-        r = pcr_key_public(t, pcr_key, EXPONENT_DEFAULT, &kpub, &kname);
+        int r = pcr_key_public(t, pcr_key, EXPONENT_DEFAULT, &kpub, &kname);
         if (r < 0)
                 return r;
         struct vs_tpm_pcrs pcrs = {};
@@ -136,11 +113,12 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
                 if (r < 0)
                         return r;
         }
-        uint8_t policy[POLICY_SHA256_SIZE];
-        r = predict(t, &kname, pcr_mask, &pcrs, policy);
-        if (r < 0)
-                return r;
+        return predict(t, &kname, pcr_mask, &pcrs, ret);
+}
 
+/* TPM2_Create of a keyedHash object holding a fresh secret under the SRK, in a salted HMAC session. */
+static int create_sealed(struct vs_tpm *t, const uint8_t policy[POLICY_SHA256_SIZE], struct vs_secret **ret_secret,
+                         TPM2B_PRIVATE **ret_priv, TPM2B_PUBLIC **ret_pub) {
         TPM2B_PUBLIC tmpl = {
                 .publicArea = {
                         .type = TPM2_ALG_KEYEDHASH,
@@ -154,10 +132,8 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
 
         ESYS_TR session = ESYS_TR_NONE;
         _cleanup_secret_ struct vs_secret *secret = NULL;
-        TPM2B_PRIVATE *out_priv = NULL;
-        TPM2B_PUBLIC *out_pub = NULL;
         TPM2B_SENSITIVE_CREATE sens = {};
-        r = start_session(t, TPM2_SE_HMAC, &session);
+        int r = tpm_start_session(t, TPM2_SE_HMAC, &session);
         if (r < 0)
                 goto out;
         r = make_secret(t, session, &secret);
@@ -166,23 +142,48 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         sens.sensitive.data.size = VS_TPM_SECRET_SIZE;
         memcpy(sens.sensitive.data.buffer, secret->data, VS_TPM_SECRET_SIZE);
         /* DECRYPT: inSensitive (the secret) crosses the bus AES-128-CFB encrypted under the salted session. */
-        r = set_session_attrs(t, session, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        r = tpm_session_attrs(t, session, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
         if (r < 0)
                 goto out;
         TPM2B_DATA outside = {};
         TPML_PCR_SELECTION creation_pcr = {};
         TSS2_RC rc = TPM_CALL(t, Esys_Create(t->esys, t->srk, session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
-                                             &outside, &creation_pcr, &out_priv, &out_pub, NULL, NULL, NULL));
-        explicit_bzero(&sens, sizeof(sens));
+                                             &outside, &creation_pcr, ret_priv, ret_pub, NULL, NULL, NULL));
         if (rc != TSS2_RC_SUCCESS) {
                 r = tpm_fail(t, rc, "TPM2_Create", "cannot seal the secret under the SRK");
                 goto out;
         }
+        *ret_secret = TAKE_PTR(secret);
+out:
+        explicit_bzero(&sens, sizeof(sens));
+        tpm_flush(t, &session);
+        return r;
+}
+
+int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
+                struct vs_tpm_sealed *ret) {
+        tpm_clear_error(t);
+        int r = check_literal_pcrs(t, pcr_mask);
+        if (r < 0)
+                return r;
+        TPM2B_NAME srk_name;
+        r = vs_tpm_srk(t, NULL, &srk_name, NULL);
+        if (r < 0)
+                return r;
+        (void) tpm_srk_persist_default(t);
+        uint8_t policy[POLICY_SHA256_SIZE];
+        r = seal_policy(t, pcr_key, pcr_mask, policy);
+        if (r < 0)
+                return r;
+        _cleanup_secret_ struct vs_secret *secret = NULL;
+        _cleanup_free_ TPM2B_PRIVATE *out_priv = NULL;
+        _cleanup_free_ TPM2B_PUBLIC *out_pub = NULL;
+        r = create_sealed(t, policy, &secret, &out_priv, &out_pub);
+        if (r < 0)
+                return r;
         if (out_pub->publicArea.authPolicy.size != POLICY_SHA256_SIZE ||
-            memcmp(out_pub->publicArea.authPolicy.buffer, policy, POLICY_SHA256_SIZE) != 0) {
-                r = tpm_error(t, -EIO, "the TPM created the sealed object with another policy than requested");
-                goto out;
-        }
+            memcmp(out_pub->publicArea.authPolicy.buffer, policy, POLICY_SHA256_SIZE) != 0)
+                return tpm_error(t, -EIO, "the TPM created the sealed object with another policy than requested");
         *ret = (struct vs_tpm_sealed) {
                 .priv = *out_priv,
                 .pub = *out_pub,
@@ -191,13 +192,7 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         };
         memcpy(ret->policy_hash, policy, POLICY_SHA256_SIZE);
         *ret_secret = TAKE_PTR(secret);
-        r = 0;
-out:
-        explicit_bzero(&sens, sizeof(sens));
-        free(out_priv);
-        free(out_pub);
-        tpm_flush(t, &session);
-        return r;
+        return 0;
 }
 
 /* Loads the PCR public key in the owner hierarchy (a NULL-hierarchy ticket is refused by PolicyAuthorize),
@@ -222,8 +217,36 @@ static int load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_N
         return 0;
 }
 
-static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask,
-                          bool *ret_changed) {
+/* What the steps of an unseal return besides 0 and -errno: a value kept from an earlier volume (PCRs, ticket)
+ * or read a moment ago no longer holds; the attempt ends and the next one reads again. */
+#define UNSEAL_AGAIN 1
+
+/* One unseal of one slot: what vs_tpm_unseal() prepares once, and what an attempt learns step by step. */
+struct unseal {
+        const struct vs_tpm_sealed *sealed;
+        EVP_PKEY *pcr_key;
+        const struct pcrsig *sig;
+        uint8_t pkfp[POLICY_SHA256_SIZE];       /* the PCR key's fingerprint, as .pcrsig entries name it */
+        TPM2B_PUBLIC kpub[2];                   /* the PCR key with exponent 65537, and as the key states it */
+        TPM2B_NAME kname[2];
+        char list[96];                          /* sealed->pcr_mask as "7,14", for messages */
+        ESYS_TR obj;                            /* the loaded sealed object, kept across attempts */
+
+        struct vs_tpm_pcrs pcrs;                /* PCR 11 + sealed->pcr_mask */
+        bool cached;                            /* pcrs were kept from an earlier volume */
+        uint8_t pol[POLICY_SHA256_SIZE];        /* PolicyPCR(11) over the value read: the approved policy */
+        const struct pcrsig_entry *entry;       /* its signed .pcrsig entry */
+        int which;                              /* the kpub/kname the slot was sealed with */
+};
+
+/* Drops the kept PCR values so the next attempt reads them again. */
+static int read_pcrs_again(struct vs_tpm *t) {
+        t->pcrs_cached_mask = 0;
+        return UNSEAL_AGAIN;
+}
+
+/* 1 if the PCRs moved since they were read (TPM_RC_VALUE), 0 if PolicyPCR was accepted. */
+static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask) {
         TPM2B_DIGEST digest = { .size = POLICY_SHA256_SIZE };
         int r = tpm_pcr_digest(p, mask, digest.buffer);
         if (r < 0)
@@ -231,218 +254,264 @@ static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm
         TPML_PCR_SELECTION sel;
         tpm_pcr_selection(TPM2_ALG_SHA256, mask, &sel);
         TSS2_RC rc = TPM_CALL(t, Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &sel));
-        *ret_changed = false;
         if (rc == TSS2_RC_SUCCESS)
                 return 0;
-        if (tpm_rc_base(rc) == TPM2_RC_VALUE) {
-                *ret_changed = true; /* the PCRs moved since we read them */
-                return 0;
-        }
+        if (tpm_rc_base(rc) == TPM2_RC_VALUE)
+                return 1;
         char list[96];
         format_pcr_list(mask, list, sizeof(list));
         return tpm_fail(t, rc, "TPM2_PolicyPCR", "the TPM refused PolicyPCR over PCR %s", list);
 }
 
-static int unseal_once(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
-                       const struct pcrsig *sig, const uint8_t pkfp[POLICY_SHA256_SIZE],
-                       const TPM2B_PUBLIC kpub[2], const TPM2B_NAME kname[2], ESYS_TR *obj,
-                       struct vs_secret **ret_secret, bool *ret_retry) {
-        *ret_retry = false;
-        uint32_t mask = sealed->pcr_mask;
-        char list[96];
-        format_pcr_list(mask, list, sizeof(list));
+/* 1. PCR_Read(11 + configured) once per run: the previous volume's values while nothing was extended. */
+static int read_pcrs(struct vs_tpm *t, struct unseal *u) {
+        return vs_tpm_pcr_read_kept(t, PCR11 | u->sealed->pcr_mask, &u->pcrs, &u->cached);
+}
 
-        /* 1. PCR_Read(11 + configured) once per run: the previous volume's values while nothing was extended. */
-        struct vs_tpm_pcrs pcrs;
-        bool cached = (t->pcrs_cached_mask & (PCR11 | mask)) == (PCR11 | mask);
-        int r;
-        if (cached)
-                pcrs = t->pcrs_cache;
-        else {
-                r = vs_tpm_pcr_read(t, TPM2_ALG_SHA256, PCR11 | mask, &pcrs);
-                if (r < 0)
-                        return r;
-                t->pcrs_cache = pcrs;
-                t->pcrs_cached_mask = PCR11 | mask;
-        }
-
-        /* 2. The .pcrsig entry for PCR 11 = the value read, chosen and verified in software. */
-        uint8_t pol[POLICY_SHA256_SIZE];
-        policy_digest_init(pol);
-        r = policy_pcr(pol, TPM2_ALG_SHA256, PCR11, pcrs.value[11], POLICY_SHA256_SIZE);
+/* 2. The .pcrsig entry for PCR 11 = the value read, chosen and verified in software. */
+static int find_signed_policy(struct vs_tpm *t, struct unseal *u) {
+        policy_digest_init(u->pol);
+        int r = policy_pcr(u->pol, TPM2_ALG_SHA256, PCR11, u->pcrs.value[11], POLICY_SHA256_SIZE);
         if (r < 0)
                 return tpm_error(t, r, "cannot compute the PolicyPCR digest of PCR 11");
-        const struct pcrsig_entry *e = pcrsig_find(sig, PCR11, pkfp, pol);
-        if (!e && cached) {
+        u->entry = pcrsig_find(u->sig, PCR11, u->pkfp, u->pol);
+        if (!u->entry && u->cached) {
                 log_debug("no signed policy for the PCR 11 value read for an earlier volume: reading the PCRs again");
-                t->pcrs_cached_mask = 0;
-                *ret_retry = true;
-                return 0;
+                return read_pcrs_again(t);
         }
-        if (!e) {
+        if (!u->entry) {
                 size_t with_key = 0;
-                for (size_t i = 0; i < sig->n_entries; i++)
-                        with_key += memcmp(sig->entries[i].pkfp, pkfp, POLICY_SHA256_SIZE) == 0;
+                for (size_t i = 0; i < u->sig->n_entries; i++)
+                        with_key += memcmp(u->sig->entries[i].pkfp, u->pkfp, POLICY_SHA256_SIZE) == 0;
                 if (with_key == 0)
                         return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no entry made with this PCR "
-                                         "public key (its fingerprint matches none of the %zu entries)", sig->n_entries);
+                                         "public key (its fingerprint matches none of the %zu entries)",
+                                         u->sig->n_entries);
                 return tpm_error(t, -EKEYREJECTED, "no signed policy matches PCR 11 (PCR 11 has moved past the "
                                  "signed phase, or the UKI is not the one that was signed?)");
         }
-        r = pcrsig_verify(e, pcr_key);
-        if (r < 0)
+        if (pcrsig_verify(u->entry, u->pcr_key) < 0)
                 return tpm_error(t, -EBADMSG, "the signature of the signed PCR policy entry for the current PCR 11 "
                                  "does not verify with the PCR public key");
+        return 0;
+}
 
-        /* 3. The final digest, predicted; a state that cannot match stops before any policy command. */
-        int which = -1;
-        for (int i = 0; i < 2 && which < 0; i++) {
+/* 3. The final digest, predicted; a state that cannot match stops before any policy command. */
+static int match_sealed_policy(struct vs_tpm *t, struct unseal *u) {
+        uint32_t mask = u->sealed->pcr_mask;
+        u->which = -1;
+        for (int i = 0; i < 2 && u->which < 0; i++) {
                 uint8_t d[POLICY_SHA256_SIZE];
-                r = predict(t, &kname[i], mask, &pcrs, d);
+                int r = predict(t, &u->kname[i], mask, &u->pcrs, d);
                 if (r < 0)
                         return r;
-                if (memcmp(d, sealed->policy_hash, POLICY_SHA256_SIZE) == 0)
-                        which = i;
+                if (memcmp(d, u->sealed->policy_hash, POLICY_SHA256_SIZE) == 0)
+                        u->which = i;
         }
-        if (which < 0 && cached) {
-                log_debug("the PCR values read for an earlier volume do not satisfy this slot: reading them again");
-                t->pcrs_cached_mask = 0;
-                *ret_retry = true;
+        if (u->which >= 0)
                 return 0;
+        if (u->cached) {
+                log_debug("the PCR values read for an earlier volume do not satisfy this slot: reading them again");
+                return read_pcrs_again(t);
         }
-        if (which < 0) {
-                if (mask)
-                        return tpm_error(t, -EKEYREJECTED, "PCR %s changed since enrolment (or the slot was sealed "
-                                         "to another PCR public key): the policy cannot be satisfied", list);
-                return tpm_error(t, -EKEYREJECTED, "the slot was sealed to another PCR public key: the policy "
-                                 "cannot be satisfied");
-        }
+        if (mask)
+                return tpm_error(t, -EKEYREJECTED, "PCR %s changed since enrolment (or the slot was sealed "
+                                 "to another PCR public key): the policy cannot be satisfied", u->list);
+        return tpm_error(t, -EKEYREJECTED, "the slot was sealed to another PCR public key: the policy "
+                         "cannot be satisfied");
+}
 
-        /* 4. Load, salted policy session, PCR key. */
-        if (*obj == ESYS_TR_NONE) {
-                TSS2_RC rc = TPM_CALL(t, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                                                   &sealed->priv, &sealed->pub, obj));
-                if (rc != TSS2_RC_SUCCESS) {
-                        *obj = ESYS_TR_NONE;
-                        return tpm_fail(t, rc, "TPM2_Load", "cannot load the sealed object under the SRK");
-                }
+/* 4a. The sealed object under the SRK, once for all attempts. */
+static int load_sealed(struct vs_tpm *t, struct unseal *u) {
+        if (u->obj != ESYS_TR_NONE)
+                return 0;
+        TSS2_RC rc = TPM_CALL(t, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                           &u->sealed->priv, &u->sealed->pub, &u->obj));
+        if (rc != TSS2_RC_SUCCESS) {
+                u->obj = ESYS_TR_NONE;
+                return tpm_fail(t, rc, "TPM2_Load", "cannot load the sealed object under the SRK");
         }
-        ESYS_TR session = ESYS_TR_NONE;
-        TPMT_TK_VERIFIED *ticket = NULL;
-        TPM2B_SENSITIVE_DATA *out = NULL;
-        r = start_session(t, TPM2_SE_POLICY, &session);
-        if (r < 0)
-                goto out;
-        r = load_pcr_key(t, &kpub[which], &kname[which]);
-        if (r < 0)
-                goto out;
+        return 0;
+}
 
-        /* 5. PolicyPCR(11), VerifySignature, PolicyAuthorize, PolicyPCR(configured). */
-        bool changed = false;
-        r = policy_pcr_cmd(t, session, &pcrs, PCR11, &changed);
-        if (r < 0)
-                goto out;
-        if (changed) {
-                log_debug("PCR 11 changed during unseal: reading it again");
-                t->pcrs_cached_mask = 0;
-                *ret_retry = true;
-                r = 0;
-                goto out;
-        }
-        TPM2B_DIGEST approved = { .size = POLICY_SHA256_SIZE };
-        memcpy(approved.buffer, pol, POLICY_SHA256_SIZE);
+/* 5b. VerifySignature of the entry: its ticket is good for every session of the run, so it is kept in `t`. */
+static int verify_signed_policy(struct vs_tpm *t, struct unseal *u) {
+        const struct pcrsig_entry *e = u->entry;
         TPM2B_DIGEST hashed = { .size = POLICY_SHA256_SIZE };
         unsigned hlen = 0;
-        if (!EVP_Digest(pol, POLICY_SHA256_SIZE, hashed.buffer, &hlen, EVP_sha256(), NULL)) {
-                r = tpm_error(t, -EIO, "SHA-256 failed in OpenSSL");
-                goto out;
-        }
-        if (e->sig_len > TPM2_MAX_RSA_KEY_BYTES) {
-                r = tpm_error(t, -EBADMSG, "the signed PCR policy's signature is %zu bytes, more than an RSA key has",
-                              e->sig_len);
-                goto out;
-        }
+        if (!EVP_Digest(u->pol, POLICY_SHA256_SIZE, hashed.buffer, &hlen, EVP_sha256(), NULL))
+                return tpm_error(t, -EIO, "SHA-256 failed in OpenSSL");
+        if (e->sig_len > TPM2_MAX_RSA_KEY_BYTES)
+                return tpm_error(t, -EBADMSG, "the signed PCR policy's signature is %zu bytes, more than an RSA key has",
+                                 e->sig_len);
         TPMT_SIGNATURE s = {
                 .sigAlg = TPM2_ALG_RSASSA,
                 .signature.rsassa = { .hash = TPM2_ALG_SHA256, .sig.size = (uint16_t) e->sig_len },
         };
         memcpy(s.signature.rsassa.sig.buffer, e->sig, e->sig_len);
-        /* The TPM's ticket for this policy under this key is good for every session of the run. */
-        bool reuse = t->ticket_cached && memcmp(t->ticket_pol, pol, POLICY_SHA256_SIZE) == 0;
-        TSS2_RC rc;
-        if (!reuse) {
-                rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+        _cleanup_free_ TPMT_TK_VERIFIED *ticket = NULL;
+        TSS2_RC rc = TPM_CALL(t, Esys_VerifySignature(t->esys, t->pcr_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                                       &hashed, &s, &ticket));
-                if (rc != TSS2_RC_SUCCESS) {
-                        r = tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
-                        goto out;
-                }
-                t->ticket = *ticket;
-                memcpy(t->ticket_pol, pol, POLICY_SHA256_SIZE);
-                t->ticket_cached = true;
-        }
-        TPM2B_NONCE ref = {};
-        rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved,
-                                              &ref, &t->pcr_key_name, &t->ticket));
-        if (rc != TSS2_RC_SUCCESS && reuse) {
-                log_debug("the TPM refused the ticket kept from an earlier volume: verifying the signature again");
-                t->ticket_cached = false;
-                *ret_retry = true;
-                r = 0;
-                goto out;
-        }
-        if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_fail(t, rc, "TPM2_PolicyAuthorize", "the TPM refused the signed PCR policy");
-                goto out;
-        }
-        if (mask) {
-                r = policy_pcr_cmd(t, session, &pcrs, mask, &changed);
-                if (r < 0)
-                        goto out;
-                if (changed) {
-                        log_debug("PCR %s changed during unseal: reading them again", list);
-                        t->pcrs_cached_mask = 0;
-                        *ret_retry = true;
-                        r = 0;
-                        goto out;
-                }
-        }
-        if (vs_log_get_level() >= VS_LOG_DEBUG) {
-                TPM2B_DIGEST *d = NULL;
-                rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
-                if (rc == TSS2_RC_SUCCESS) {
-                        char hex[2 * POLICY_SHA256_SIZE + 1] = "";
-                        for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
-                                snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
-                        log_debug("policy session digest before Unseal: %s", hex);
-                }
-                free(d);
-        }
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_VerifySignature", "the TPM rejected the signature of the signed PCR policy");
+        t->ticket = *ticket;
+        memcpy(t->ticket_pol, u->pol, POLICY_SHA256_SIZE);
+        t->ticket_cached = true;
+        return 0;
+}
 
-        /* 6. Unseal, the response encrypted under the salted session, which ends with it (continueSession
-         * clear: the TPM flushes it on success, saving a FlushContext); flush the object at once. */
-        r = set_session_attrs(t, session, TPMA_SESSION_ENCRYPT);
+/* 5c. PolicyAuthorize(approved = PolicyPCR(11)) with the kept ticket, else a fresh one. A kept ticket the
+ * TPM refuses is dropped and the signature verified again; the refused command left the session's policy
+ * as it was (a failed command changes no TPM state), so PolicyAuthorize is simply sent again. */
+static int authorize_signed_policy(struct vs_tpm *t, struct unseal *u, ESYS_TR session) {
+        bool reuse = t->ticket_cached && memcmp(t->ticket_pol, u->pol, POLICY_SHA256_SIZE) == 0;
+        int r = reuse ? 0 : verify_signed_policy(t, u);
         if (r < 0)
-                goto out;
-        rc = TPM_CALL(t, Esys_Unseal(t->esys, *obj, session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
-        tpm_flush(t, obj);
-        if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_fail(t, rc, "TPM2_Unseal", "the TPM refused to unseal the slot's secret");
-                goto out;
+                return r;
+        TPM2B_DIGEST approved = { .size = POLICY_SHA256_SIZE };
+        memcpy(approved.buffer, u->pol, POLICY_SHA256_SIZE);
+        TPM2B_NONCE ref = {};
+        TSS2_RC rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &approved, &ref, &t->pcr_key_name, &t->ticket));
+        if (rc != TSS2_RC_SUCCESS && reuse) {
+                log_debug("the TPM refused the ticket kept from an earlier volume (%s): verifying the signature again",
+                          Tss2_RC_Decode(rc));
+                t->ticket_cached = false;
+                r = verify_signed_policy(t, u);
+                if (r < 0)
+                        return r;
+                rc = TPM_CALL(t, Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &approved, &ref, &t->pcr_key_name, &t->ticket));
         }
-        (void) Esys_TR_Close(t->esys, &session); /* already gone in the TPM; drop ESYS's record (if any) */
-        session = ESYS_TR_NONE;
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_PolicyAuthorize", "the TPM refused the signed PCR policy");
+        return 0;
+}
+
+static void log_session_digest(struct vs_tpm *t, ESYS_TR session) {
+        if (vs_log_get_level() < VS_LOG_DEBUG)
+                return;
+        TPM2B_DIGEST *d = NULL;
+        TSS2_RC rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
+        if (rc == TSS2_RC_SUCCESS) {
+                char hex[2 * POLICY_SHA256_SIZE + 1] = "";
+                for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
+                log_debug("policy session digest before Unseal: %s", hex);
+        }
+        free(d);
+}
+
+/* 4b and 5. The PCR key; PolicyPCR(11), VerifySignature, PolicyAuthorize, PolicyPCR(configured). */
+static int satisfy_policy(struct vs_tpm *t, struct unseal *u, ESYS_TR session) {
+        int r = load_pcr_key(t, &u->kpub[u->which], &u->kname[u->which]);
+        if (r < 0)
+                return r;
+        r = policy_pcr_cmd(t, session, &u->pcrs, PCR11);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                log_debug("PCR 11 changed during unseal: reading it again");
+                return read_pcrs_again(t);
+        }
+        r = authorize_signed_policy(t, u, session);
+        if (r != 0)
+                return r;
+        if (u->sealed->pcr_mask) {
+                r = policy_pcr_cmd(t, session, &u->pcrs, u->sealed->pcr_mask);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        log_debug("PCR %s changed during unseal: reading them again", u->list);
+                        return read_pcrs_again(t);
+                }
+        }
+        log_session_digest(t, session);
+        return 0;
+}
+
+static void sensitive_data_freep(TPM2B_SENSITIVE_DATA **p) {
+        if (*p)
+                explicit_bzero(*p, sizeof(**p));
+        free(*p);
+}
+
+/* 6. Unseal, the response encrypted under the salted session. continueSession stays set: the TPM resets the
+ * session's policy when a policy session authorizes a command and continues (TPM 2.0 Part 1, policy
+ * sessions; PolicyRestart is not needed), so the next volume starts from an empty policy in the same
+ * session. The sealed object is flushed at once. */
+static int unseal_in_session(struct vs_tpm *t, struct unseal *u, ESYS_TR session, struct vs_secret **ret_secret) {
+        int r = tpm_session_attrs(t, session, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
+        if (r < 0)
+                return r;
+        _cleanup_(sensitive_data_freep) TPM2B_SENSITIVE_DATA *out = NULL;
+        TSS2_RC rc = TPM_CALL(t, Esys_Unseal(t->esys, u->obj, session, ESYS_TR_NONE, ESYS_TR_NONE, &out));
+        tpm_flush(t, &u->obj);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_fail(t, rc, "TPM2_Unseal", "the TPM refused to unseal the slot's secret");
         r = vs_secret_from(out->buffer, out->size, ret_secret);
         if (r < 0)
-                r = tpm_error(t, r, "cannot allocate a locked buffer for the unsealed secret");
-out:
-        if (out) {
-                explicit_bzero(out, sizeof(*out));
-                free(out);
-        }
-        free(ticket);
-        tpm_flush(t, &session);
+                return tpm_error(t, r, "cannot allocate a locked buffer for the unsealed secret");
+        return 0;
+}
+
+/* 1-3: the decision in software, from the PCR values read once per run: a slot the current PCRs cannot
+ * satisfy is refused here, before the SRK is looked up or created and before any object or session. */
+static int predict_slot(struct vs_tpm *t, struct unseal *u) {
+        int r = read_pcrs(t, u);
+        if (r < 0)
+                return r;
+        r = find_signed_policy(t, u);
+        if (r != 0)
+                return r;
+        return match_sealed_policy(t, u);
+}
+
+/* One attempt: 0 with the secret, UNSEAL_AGAIN, or -errno. Any end other than a successful Unseal leaves the
+ * run's policy session spoilt, so the next attempt or volume restarts it. */
+static int unseal_once(struct vs_tpm *t, struct unseal *u, struct vs_secret **ret_secret) {
+        int r = predict_slot(t, u);
+        if (r != 0)
+                return r;
+        r = vs_tpm_srk(t, &u->sealed->srk_name, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = load_sealed(t, u);
+        if (r < 0)
+                return r;
+        ESYS_TR session = ESYS_TR_NONE;
+        r = tpm_policy_session(t, &session);
+        if (r < 0)
+                return r;
+        r = satisfy_policy(t, u, session);
+        if (r == 0)
+                r = unseal_in_session(t, u, session, ret_secret);
+        if (r != 0)
+                tpm_policy_session_spoil(t);
         return r;
+}
+
+/* The PCR key's public areas and Names (both exponent encodings), and its fingerprint. */
+static int prepare_unseal(struct vs_tpm *t, struct unseal *u) {
+        static const uint32_t exponents[2] = { EXPONENT_DEFAULT, 0 };
+        for (int i = 0; i < 2; i++) {
+                int r = pcr_key_public(t, u->pcr_key, exponents[i], &u->kpub[i], &u->kname[i]);
+                if (r < 0)
+                        return r;
+        }
+        /* The fingerprint (DER-encoding through OpenSSL's encoders: ~4% of an unlock's CPU) is the same for
+         * every volume of a run: computed once per context, for the key whose Name it was made for. */
+        if (t->pkfp_for.size != u->kname[0].size || memcmp(t->pkfp_for.name, u->kname[0].name, u->kname[0].size) != 0) {
+                int r = policy_pkfp(u->pcr_key, t->pkfp);
+                if (r < 0) {
+                        t->pkfp_for.size = 0;
+                        return tpm_error(t, r, "cannot compute the fingerprint of the PCR public key");
+                }
+                t->pkfp_for = u->kname[0];
+        }
+        memcpy(u->pkfp, t->pkfp, sizeof(u->pkfp));
+        format_pcr_list(u->sealed->pcr_mask, u->list, sizeof(u->list));
+        return 0;
 }
 
 int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
@@ -454,40 +523,18 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
                 return tpm_error(t, -EINVAL, "invalid literal PCR selection 0x%x for a tpm slot", sealed->pcr_mask);
         if (sig->n_entries == 0)
                 return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no sha256 entries");
-        TPM2B_PUBLIC kpub[2];
-        TPM2B_NAME kname[2];
-        static const uint32_t exponents[2] = { EXPONENT_DEFAULT, 0 };
-        int r;
-        for (int i = 0; i < 2; i++) {
-                r = pcr_key_public(t, pcr_key, exponents[i], &kpub[i], &kname[i]);
-                if (r < 0)
-                        return r;
-        }
-        /* The fingerprint (DER-encoding through OpenSSL's encoders: ~4% of an unlock's CPU) is the same for
-         * every volume of a run: computed once per context, for the key whose Name it was made for. */
-        if (t->pkfp_for.size != kname[0].size || memcmp(t->pkfp_for.name, kname[0].name, kname[0].size) != 0) {
-                r = policy_pkfp(pcr_key, t->pkfp);
-                if (r < 0) {
-                        t->pkfp_for.size = 0;
-                        return tpm_error(t, r, "cannot compute the fingerprint of the PCR public key");
-                }
-                t->pkfp_for = kname[0];
-        }
-        uint8_t pkfp[POLICY_SHA256_SIZE];
-        memcpy(pkfp, t->pkfp, sizeof(pkfp));
-        r = vs_tpm_srk(t, &sealed->srk_name, NULL, NULL);
+        struct unseal u = { .sealed = sealed, .pcr_key = pcr_key, .sig = sig, .obj = ESYS_TR_NONE };
+        int r = prepare_unseal(t, &u);
         if (r < 0)
                 return r;
-        ESYS_TR obj = ESYS_TR_NONE;
-        bool retry = false;
         for (int attempt = 0; attempt < 3; attempt++) {
-                r = unseal_once(t, sealed, pcr_key, sig, pkfp, kpub, kname, &obj, ret_secret, &retry);
-                if (r < 0 || !retry)
+                r = unseal_once(t, &u, ret_secret);
+                if (r != UNSEAL_AGAIN)
                         break;
         }
-        if (r == 0 && retry)
+        if (r == UNSEAL_AGAIN)
                 r = tpm_error(t, -EAGAIN, "the PCRs kept changing while unsealing; giving up after 3 attempts");
-        tpm_flush(t, &obj);
+        tpm_flush(t, &u.obj);
         return r;
 }
 
@@ -500,7 +547,7 @@ int vs_tpm_policy_trial(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t exponent, 
         if (r < 0)
                 return r;
         ESYS_TR session = ESYS_TR_NONE;
-        r = start_session(t, TPM2_SE_TRIAL, &session);
+        r = tpm_start_session(t, TPM2_SE_TRIAL, &session);
         if (r < 0)
                 return r;
         TPM2B_DIGEST approved = {};

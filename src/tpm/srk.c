@@ -81,25 +81,54 @@ static TSS2_RC persistent_name(struct vs_tpm *t, ESYS_TR tr, TPM2_HANDLE handle,
         return rc;
 }
 
-/* Looks for a persistent handle whose Name is `name`; on success *ret holds an ESYS_TR for it. */
-static int find_persistent(struct vs_tpm *t, const TPM2B_NAME *name, ESYS_TR *ret, uint32_t *ret_handle) {
+/* Opens persistent `handle` (one ReadPublic) and computes its Name: 1 with *ret and *ret_name set, 0 when the
+ * handle is empty, -errno when it cannot be read (logged at debug level: the caller goes on looking). */
+static int open_persistent(struct vs_tpm *t, TPM2_HANDLE handle, ESYS_TR *ret, TPM2B_NAME *ret_name) {
+        ESYS_TR tr = ESYS_TR_NONE;
+        TSS2_RC rc = TPM_CALL(t, Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr));
+        if (tpm_rc_base(rc) == TPM2_RC_HANDLE)
+                return 0;
+        if (rc != TSS2_RC_SUCCESS) {
+                log_debug("persistent handle 0x%08x unreadable: %s", handle, Tss2_RC_Decode(rc));
+                return -EIO;
+        }
+        rc = persistent_name(t, tr, handle, ret_name);
+        if (rc != TSS2_RC_SUCCESS) {
+                log_debug("persistent handle 0x%08x: no Name: %s", handle, Tss2_RC_Decode(rc));
+                Esys_TR_Close(t->esys, &tr);
+                return -EIO;
+        }
+        *ret = tr;
+        return 1;
+}
+
+/* Where the SRK of `name` is kept: VS_TPM_SRK_HANDLE_DEFAULT is read first (one ReadPublic, no
+ * GetCapability), then the other owner persistent handles are listed and read. 1 with *ret and *ret_handle
+ * set, 0 when none holds it; *ret_default says what the default handle holds. */
+static int find_persistent(struct vs_tpm *t, const TPM2B_NAME *name, ESYS_TR *ret, uint32_t *ret_handle,
+                           enum tpm_srk_default *ret_default) {
+        TPM2B_NAME got;
+        ESYS_TR tr = ESYS_TR_NONE;
+        int r = open_persistent(t, VS_TPM_SRK_HANDLE_DEFAULT, &tr, &got);
+        *ret_default = r == 0 ? TPM_SRK_DEFAULT_FREE : r > 0 && name_eq(&got, name) ? TPM_SRK_DEFAULT_SRK :
+                       TPM_SRK_DEFAULT_OTHER;
+        if (*ret_default == TPM_SRK_DEFAULT_SRK) {
+                *ret = tr;
+                *ret_handle = VS_TPM_SRK_HANDLE_DEFAULT;
+                return 1;
+        }
+        if (r > 0)
+                Esys_TR_Close(t->esys, &tr);
         TPM2_HANDLE handles[64];
         int n = tpm_persistent_handles(t, handles, ELEMENTSOF(handles));
         if (n < 0)
                 return n;
         for (int i = 0; i < n; i++) {
-                if (handles[i] > 0x817fffff)
-                        continue; /* platform range: not the owner's */
-                ESYS_TR tr = ESYS_TR_NONE;
-                TSS2_RC rc = TPM_CALL(t, Esys_TR_FromTPMPublic(t->esys, handles[i], ESYS_TR_NONE, ESYS_TR_NONE,
-                                                               ESYS_TR_NONE, &tr));
-                if (rc != TSS2_RC_SUCCESS) {
-                        log_debug("persistent handle 0x%08x unreadable: %s", handles[i], Tss2_RC_Decode(rc));
+                if (handles[i] == VS_TPM_SRK_HANDLE_DEFAULT || handles[i] > 0x817fffff)
+                        continue; /* read above / platform range: not the owner's */
+                if (open_persistent(t, handles[i], &tr, &got) <= 0)
                         continue;
-                }
-                TPM2B_NAME got;
-                bool eq = persistent_name(t, tr, handles[i], &got) == TSS2_RC_SUCCESS && name_eq(&got, name);
-                if (eq) {
+                if (name_eq(&got, name)) {
                         *ret = tr;
                         *ret_handle = handles[i];
                         return 1;
@@ -140,6 +169,44 @@ static int srk_mismatch(struct vs_tpm *t) {
                          "the TPM was cleared or replaced");
 }
 
+/* The SRK a sealed slot names: a persistent handle holding `expected`, else CreatePrimary, whose Name must
+ * be `expected`. */
+static int srk_expected(struct vs_tpm *t, const TPM2B_NAME *expected, ESYS_TR *ret, uint32_t *ret_handle) {
+        int r = find_persistent(t, expected, ret, ret_handle, &t->srk_default);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        TPM2B_NAME name;
+        r = create_primary(t, ret, &name);
+        if (r < 0)
+                return r;
+        if (!name_eq(expected, &name)) {
+                tpm_flush(t, ret);
+                return srk_mismatch(t);
+        }
+        *ret_handle = 0;
+        return 0;
+}
+
+/* The SRK of the template: CreatePrimary, then a persistent handle holding the same key is preferred (the
+ * transient one is flushed). */
+static int srk_created(struct vs_tpm *t, ESYS_TR *ret, uint32_t *ret_handle, TPM2B_NAME *ret_name) {
+        int r = create_primary(t, ret, ret_name);
+        if (r < 0)
+                return r;
+        ESYS_TR ptr = ESYS_TR_NONE;
+        r = find_persistent(t, ret_name, &ptr, ret_handle, &t->srk_default);
+        if (r < 0) {
+                tpm_flush(t, ret);
+                return r;
+        }
+        if (r > 0) {
+                tpm_flush(t, ret);
+                *ret = ptr;
+        } else
+                *ret_handle = 0;
+        return 0;
+}
+
 int vs_tpm_srk(struct vs_tpm *t, const TPM2B_NAME *expected, TPM2B_NAME *ret_name, uint32_t *ret_handle) {
         tpm_clear_error(t);
         if (expected && expected->size == 0)
@@ -147,39 +214,13 @@ int vs_tpm_srk(struct vs_tpm *t, const TPM2B_NAME *expected, TPM2B_NAME *ret_nam
         if (t->srk == ESYS_TR_NONE) {
                 ESYS_TR tr = ESYS_TR_NONE;
                 uint32_t handle = 0;
-                int r = 0;
-                if (expected) {
-                        r = find_persistent(t, expected, &tr, &handle);
-                        if (r < 0)
-                                return r;
-                        if (r > 0)
-                                t->srk_name = *expected;
-                }
-                if (r == 0) {
-                        TPM2B_NAME name;
-                        r = create_primary(t, &tr, &name);
-                        if (r < 0)
-                                return r;
-                        if (expected && !name_eq(expected, &name)) {
-                                tpm_flush(t, &tr);
-                                return srk_mismatch(t);
-                        }
-                        t->srk_name = name;
-                        if (!expected) {
-                                ESYS_TR ptr = ESYS_TR_NONE;
-                                r = find_persistent(t, &name, &ptr, &handle);
-                                if (r < 0) {
-                                        tpm_flush(t, &tr);
-                                        return r;
-                                }
-                                if (r > 0) {
-                                        tpm_flush(t, &tr);
-                                        tr = ptr;
-                                }
-                        }
-                }
+                TPM2B_NAME name = expected ? *expected : (TPM2B_NAME) {};
+                int r = expected ? srk_expected(t, expected, &tr, &handle) : srk_created(t, &tr, &handle, &name);
+                if (r < 0)
+                        return r;
                 t->srk = tr;
                 t->srk_handle = handle;
+                t->srk_name = name;
                 if (handle)
                         log_debug("using the SRK at persistent handle 0x%08x", handle);
                 else
@@ -190,6 +231,43 @@ int vs_tpm_srk(struct vs_tpm *t, const TPM2B_NAME *expected, TPM2B_NAME *ret_nam
                 *ret_name = t->srk_name;
         if (ret_handle)
                 *ret_handle = t->srk_handle;
+        return 0;
+}
+
+/* EvictControl of the loaded transient SRK into `target`; the context then holds the persistent one. */
+static TSS2_RC evict_to(struct vs_tpm *t, uint32_t target) {
+        ESYS_TR ptr = ESYS_TR_NONE;
+        TSS2_RC rc = TPM_CALL(t, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                                   ESYS_TR_NONE, target, &ptr));
+        if (rc != TSS2_RC_SUCCESS)
+                return rc;
+        tpm_flush(t, &t->srk);
+        t->srk = ptr;
+        t->srk_handle = target;
+        return rc;
+}
+
+int tpm_srk_persist_default(struct vs_tpm *t) {
+        if (t->srk == ESYS_TR_NONE || t->srk_handle || t->srk_persist_tried)
+                return 0;
+        t->srk_persist_tried = true;
+        const char *after = "every unlock creates it again (volseal tpm setup --handle H persists it at a free handle H)";
+        if (t->srk_default != TPM_SRK_DEFAULT_FREE) {
+                log_warning("persistent handle 0x%08x holds another key and volseal never evicts: the SRK stays "
+                            "transient; %s", VS_TPM_SRK_HANDLE_DEFAULT, after);
+                return 0;
+        }
+        TSS2_RC rc = evict_to(t, VS_TPM_SRK_HANDLE_DEFAULT);
+        if (rc != TSS2_RC_SUCCESS) {
+                char why[400];
+                vs_tpm_rc_describe(rc, why, sizeof(why));
+                log_warning("cannot persist the SRK at 0x%08x: TPM2_EvictControl failed: %s; the SRK stays "
+                            "transient; %s", VS_TPM_SRK_HANDLE_DEFAULT, why, after);
+                return 0;
+        }
+        t->srk_default = TPM_SRK_DEFAULT_SRK;
+        log_info("the SRK is now persistent at 0x%08x: unlocks read it instead of creating it",
+                 VS_TPM_SRK_HANDLE_DEFAULT);
         return 0;
 }
 
@@ -225,14 +303,9 @@ int vs_tpm_srk_setup(struct vs_tpm *t, uint32_t handle, uint32_t *ret_handle, bo
                         return tpm_error(t, -ENOSPC, "no free persistent handle between 0x%08x and 0x8100ffff",
                                          VS_TPM_SRK_HANDLE_DEFAULT);
         }
-        ESYS_TR ptr = ESYS_TR_NONE;
-        TSS2_RC rc = TPM_CALL(t, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                                   ESYS_TR_NONE, target, &ptr));
+        TSS2_RC rc = evict_to(t, target);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_fail(t, rc, "TPM2_EvictControl", "cannot persist the SRK at 0x%08x", target);
-        tpm_flush(t, &t->srk);
-        t->srk = ptr;
-        t->srk_handle = target;
         *ret_handle = target;
         *ret_created = true;
         return 0;

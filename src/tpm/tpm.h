@@ -3,9 +3,9 @@
  * Promise: nothing else in volseal includes tss2_esys.h. Every function returns 0 (or a count) or a
  * negative errno and logs one sentence where it decides (TPM return codes decoded by tss2-rc); the same
  * sentence is kept for the caller in vs_tpm_last_error(). Every object and session this module loads is
- * flushed on every path, except the SRK and the PCR public key, which the context keeps loaded for
- * further unseals (design §10) and flushes in vs_tpm_close(): at most 3 objects and 1 session at a time.
- * Secrets come back only in struct vs_secret.
+ * flushed on every path, except the SRK, the PCR public key and the salted policy session, which the context
+ * keeps for further unseals and flushes in vs_tpm_close(): at most 3 objects and 2 sessions at a time (the
+ * policy session, and a seal's HMAC session). Secrets come back only in struct vs_secret.
  *
  * errno values callers may act on:
  *   -ENODEV        no TPM (TCTI cannot be opened), or the TPM stopped answering
@@ -23,6 +23,8 @@
 #include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "alg.h"
+#include "measure-log.h"
 #include "secret.h"
 
 struct pcrsig;
@@ -30,7 +32,6 @@ struct pcrsig;
 #define VS_TPM_PCR_COUNT 24
 #define VS_TPM_SRK_HANDLE_DEFAULT 0x81000001u
 #define VS_TPM_SECRET_SIZE 32
-#define VS_MEASURE_LOG_DEFAULT "/run/volseal/tpm2-measure.log"
 
 struct vs_tpm; /* one ESYS context + TCTI, the SRK and the loaded PCR key, reused across calls */
 
@@ -38,6 +39,9 @@ enum {
         /* Leave tpm2-tss logging as TSS2_LOG says (it logs session keys and whole buffers at debug level);
          * without it volseal sets TSS2_LOG=all+none before the first tss2 call. */
         VS_TPM_DEBUG_LOG = 1 << 0,
+        /* The caller reports each failure itself (with vs_tpm_last_error(), naming the volume and slot): the
+         * error sentences are logged at debug level only, so each failure reaches stderr once. */
+        VS_TPM_CALLER_REPORTS = 1 << 1,
 };
 
 /* Opens the TPM: `tcti` (a tctildr string such as "swtpm:host=127.0.0.1,port=2321" or
@@ -63,8 +67,6 @@ const char *vs_tpm_tcti(const struct vs_tpm *t);
 /* SHA-256 bank allocated with all 24 PCRs, and AES-128-CFB usable for sessions (TestParms);
  * -EOPNOTSUPP with a sentence naming what is missing. */
 int vs_tpm_check_caps(struct vs_tpm *t);
-/* The allocated PCR banks (GetCapability(TPM2_CAP_PCRS), read once per context); NULL on error (logged). */
-const TPML_PCR_SELECTION *vs_tpm_banks(struct vs_tpm *t);
 
 struct vs_tpm_info {
         char manufacturer[5];        /* TPM2_PT_MANUFACTURER as 4 ASCII chars, e.g. "IBM " */
@@ -94,6 +96,11 @@ struct vs_tpm_pcrs {
 };
 /* Reads the PCRs in `mask` (bits 0..23) of `bank`; -EOPNOTSUPP if the bank is not allocated. */
 int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tpm_pcrs *ret);
+/* The SHA-256 PCRs of `mask` as this context keeps them for its unseals (a hint the TPM still checks: see
+ * vs_tpm_unseal), else one PCR_Read whose values are kept for the run. A caller deciding about a slot the
+ * unseal refused thus sees the values the refusal was decided on, without a second PCR_Read.
+ * *ret_was_kept (optional): no command was sent. vs_tpm_extend_word() drops the kept values. */
+int vs_tpm_pcr_read_kept(struct vs_tpm *t, uint32_t mask, struct vs_tpm_pcrs *ret, bool *ret_was_kept);
 /* Extends PCR `pcr` with `word` (the bare bytes, no NUL) into every allocated bank, each with that bank's
  * hash of the word, in one TPM2_PCR_Extend; `ret_digests` (optional) gets the digests extended.
  * If `log_path` is not NULL, appends the RFC 7464 record of design §7 there (see vs_measure_log_append);
@@ -101,21 +108,12 @@ int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tp
 int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const char *log_path,
                        TPML_DIGEST_VALUES *ret_digests);
 
-/* ---- measurement log (no TPM): RFC 7464 JSON-seq like systemd's tpm2-measure.log ---- */
-/* $VOLSEAL_MEASURE_LOG if set and not empty, else VS_MEASURE_LOG_DEFAULT. */
-const char *vs_measure_log_path(void);
-/* Appends 0x1E {"pcr":P,"digests":[{"hashAlg":"sha256","digest":"<hex>"},...],"content_type":"systemd",
- * "content":{"string":"<word>"}} '\n' under an exclusive flock; creates the file (0644) and its directory. */
-int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALUES *digests, const char *word);
-/* "sha1", "sha256", "sha384", "sha512", "sm3_256", or NULL; and back (0 = unknown). */
-const char *vs_tpm_alg_name(uint16_t alg);
-uint16_t vs_tpm_alg_from_name(const char *name);
-
 /* ---- SRK (design §3: ECC P-256 template of policy_srk_template()) ---- */
-/* Makes the SRK usable. With `expected` (a token's key_name): a persistent handle whose Name equals it is
- * used as is (one ReadPublic per persistent handle, no CreatePrimary); otherwise CreatePrimary, and a
- * Name other than `expected` is -ENOKEY ("the TPM was cleared or replaced"). Without `expected`:
- * CreatePrimary, then a persistent handle with the same Name is preferred (the transient is flushed).
+/* Makes the SRK usable. With `expected` (a token's key_name): VS_TPM_SRK_HANDLE_DEFAULT is read first (one
+ * ReadPublic, no GetCapability) and used when its Name equals `expected`; else the other persistent handles
+ * are searched; else CreatePrimary, and a Name other than `expected` is -ENOKEY ("the TPM was cleared or
+ * replaced"). Without `expected`: CreatePrimary, then a persistent handle with the same Name (the default
+ * one first) is preferred and the transient one flushed; nothing is persisted here (vs_tpm_seal does).
  * The SRK stays loaded in `t`. ret_name / ret_handle (0 = transient) optional. */
 int vs_tpm_srk(struct vs_tpm *t, const TPM2B_NAME *expected, TPM2B_NAME *ret_name, uint32_t *ret_handle);
 /* `volseal tpm setup`: persists the SRK. If a persistent handle already holds it, returns that handle with
@@ -133,18 +131,21 @@ struct vs_tpm_sealed {
 };
 
 /* Seals VS_TPM_SECRET_SIZE fresh bytes (getrandom, mixed by SHA-256 with TPM GetRandom read through an
- * encrypted session) under the SRK: keyedHash, SHA-256, fixedTPM|fixedParent|noDA, authPolicy =
+ * encrypted session) under the SRK, which it persists at VS_TPM_SRK_HANDLE_DEFAULT when that handle is free
+ * (never evicting; else the SRK stays transient and a warning says so once per context): keyedHash, SHA-256, fixedTPM|fixedParent|noDA, authPolicy =
  * PolicyAuthorize(Name(pcr_key), "") then PolicyPCR(SHA-256, pcr_mask, current values) (none if pcr_mask
  * is 0), computed in software by policy/. Create runs in an SRK-salted HMAC session with AES-128-CFB
  * parameter encryption. PCR 11 must not be in pcr_mask (it is bound through the signed policy). */
 int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
                 struct vs_tpm_sealed *ret);
-/* The one unseal sequence of design §3. PCR_Read(11 + pcr_mask); the .pcrsig entry for PCR 11 and this key
- * chosen in software (signature checked in software too); the final digest predicted and compared with
- * sealed->policy_hash before any policy command; then Load, salted policy session (AES-128-CFB),
- * LoadExternal (owner), PolicyPCR(11) (TPM_RC_VALUE: PCRs moved, re-read and retry), VerifySignature,
- * PolicyAuthorize, PolicyPCR(pcr_mask), Unseal with response encryption, flush. The SRK is checked against
- * sealed->srk_name when set. */
+/* The one unseal sequence of docs/tpm.md. PCR_Read(11 + pcr_mask), once per context while nothing moves;
+ * the .pcrsig entry for PCR 11 and this key chosen in software (signature checked in software too); the final
+ * digest predicted and compared with sealed->policy_hash: a slot that cannot be satisfied is refused here,
+ * before the SRK is looked up or created and before any object or session. Then the SRK (checked against
+ * sealed->srk_name when set), Load, the context's salted policy session (AES-128-CFB; one per context),
+ * LoadExternal (owner), PolicyPCR(11) (TPM_RC_VALUE: PCRs moved, re-read and retry), VerifySignature (its
+ * ticket kept for the context; a kept ticket the TPM refuses is made again), PolicyAuthorize,
+ * PolicyPCR(pcr_mask), Unseal with response encryption (the session continues), flush. */
 int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
                   const struct pcrsig *sig, struct vs_secret **ret_secret);
 /* The TPM's own digest of the seal policy, from a trial session (PolicyAuthorize with a NULL ticket, then

@@ -4,7 +4,7 @@
 # a reboot opens by kms; KMS down -> nodeID opens and the kms slot is left intact; a wrong secret -> a clear
 # error and fallback; a slow KMS against --kms-timeout; TLS with the test CA; a server certificate for the
 # wrong name refused. Without --full-sync the fingerprint matches in these boots: a kms slot that failed
-# in the open loop must still be reported "failed" (exit 3 for STATE), never "unchanged".
+# in the open loop must still be reported "failed" (exit 3 for STATE), never "not-tried".
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/volumes.sh"

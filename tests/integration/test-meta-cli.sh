@@ -145,4 +145,25 @@ truncate -s 100K "$T/small.img"
 expect 1 "$VOLSEAL" meta list --meta "$T/small.img"
 contains "$ERR" "too small for META"
 ok "environment and usage errors"
+
+# A write that fails once writing began is no usage error: exit 4, and the message says what each copy holds.
+# strace fails the Nth pwrite with EIO (LeakSanitizer cannot run under ptrace; the other tests check leaks).
+failing_pwrite() { # N command...
+  local n=$1; shift
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+    strace -f -qq -o /dev/null -e trace=pwrite64 -e inject=pwrite64:error=EIO:when="$n" "$@"
+}
+expect 0 "$VOLSEAL" meta set 12 old --meta "$M"
+expect 4 failing_pwrite 2 "$VOLSEAL" meta set 12 new --meta "$M"
+contains "$ERR" "writing META copy 2 failed"
+contains "$ERR" "copy 1 holds the new values"
+expect 0 "$VOLSEAL" meta get 12 --meta "$M"
+[ "$OUT" = "new" ] || fail "after a failed copy 2 write, copy 1 should hold the new value: '$OUT'"
+expect 0 "$VOLSEAL" meta set 12 again --meta "$M"
+adv_check "$M" >/dev/null || fail "the next write did not repair copy 2"
+expect 4 failing_pwrite 1 "$VOLSEAL" meta set 12 lost --meta "$M"
+contains "$ERR" "copy 2 still holds the old values"
+expect 0 "$VOLSEAL" meta get 12 --meta "$M"
+[ "$OUT" = "again" ] || fail "after a failed copy 1 write, copy 2 should hold the old value: '$OUT'"
+ok "a write that fails half-way exits 4 and says which copy holds the new values"
 done_testing

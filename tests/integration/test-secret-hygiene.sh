@@ -33,7 +33,7 @@ for f in out err strace proc; do
 done
 ok "negative self-test: a leaking program is caught in stdout, stderr, argv/environment (strace) and /proc"
 
-relay_start "$T/neg-capture.bin"
+hygiene_relay_start "$T/neg-capture.bin"
 head -c 32 /dev/urandom > "$T/secrets/tpm-plain"
 tpm2_createprimary -Q -C o -c "$T/neg-p.ctx"
 tpm2_create -Q -C "$T/neg-p.ctx" -i "$T/secrets/tpm-plain" -u "$T/neg.pub" -r "$T/neg.priv"
@@ -77,7 +77,7 @@ EPH=$(img eph)
 IMAGES=("$EPH")
 VOLUMES=(--volume "EPHEMERAL=$EPH")
 volumes_config "$T/in/static.yaml" "EPHEMERAL 0:static:$static_pass 1:nodeID"
-relay_start "$T/capture.bin"
+hygiene_relay_start "$T/capture.bin"
 unlock_args() { echo unlock -c "$1" "${VOLUMES[@]}" --check --json --product-uuid-file "$T/product_uuid" "${FAST[@]}"; }
 watched static-enrol 0 $(unlock_args "$T/in/static.yaml")
 [ "$(vol EPHEMERAL .state)" = formatted ] || fail "static enrol: $OUT"
@@ -94,7 +94,7 @@ tpm_volume "$T/in/tpm.yaml"
 IMAGES=("$STATE")
 reboot "$T/uki1.efi"
 direct_tcti=$VOLSEAL_TCTI
-relay_start "$T/capture.bin"
+hygiene_relay_start "$T/capture.bin"
 watched tpm-enrol 0 $(unlock_args "$T/in/tpm.yaml") --pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem"
 [ "$(vol STATE .state)" = formatted ] && [ "$(slot_status STATE 0)" = added ] || fail "tpm enrol: $OUT"
 # the secret, independently: the token's blobs unsealed by tpm-helper (its own session, not through the relay)
@@ -114,7 +114,7 @@ base64 -w0 "$T/secrets/tpm" > "$T/secrets/tpm-pass"
 printf '%sSTATE' "$UUID" > "$T/secrets/nodeid-state"
 opens "$STATE" 0 "$(cat "$T/secrets/tpm-pass")" || fail "the unsealed secret does not open STATE slot 0"
 reboot "$T/uki1.efi"
-relay_start "$T/capture.bin"
+hygiene_relay_start "$T/capture.bin"
 watched tpm-unlock 0 $(unlock_args "$T/in/tpm.yaml") --pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem"
 [ "$(vol STATE .opened_by_slot)" = 0 ] || fail "tpm unlock: $OUT"
 grep -q 0x0000015e "$T/relay-commands.txt" || fail "no TPM2_Unseal went through the relay"

@@ -2,24 +2,22 @@
 # What crosses the TPM bus and what tpm2-tss prints: a capturing relay (tests/lib/tpm-relay.py) sits between
 # volseal and swtpm (data port N and control port N+1). The 32 secret bytes and their base64 (the LUKS
 # passphrase) never appear in the capture, during seal (Create's inSensitive) or unseal (Unseal's response);
-# nor in the output with TSS2_LOG=all+trace. Also counts the TPM commands of an unseal (a further unseal in the
-# same context reuses the PCR values and the VerifySignature ticket: 7 commands), and makes PCR 11 move between
-# volseal's PCR_Read and its PolicyPCR (the relay injects an extend): volseal re-reads and retries, also when
-# the values it had kept from an earlier unseal are the stale ones.
+# nor in the output with TSS2_LOG=all+trace. Also counts the TPM commands of an unseal (the SRK read at
+# 0x81000001, where the seal persisted it; a further unseal in the same context reuses the policy session, the
+# PCR values and the VerifySignature ticket: 6 commands), makes the TPM refuse a kept ticket (the relay
+# corrupts it: verified again, still unseals), and makes PCR 11 move between volseal's PCR_Read and its
+# PolicyPCR (the relay injects an extend): volseal re-reads, restarts the session's policy and retries, also
+# when the values it had kept from an earlier unseal are the stale ones.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tpm.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 
 make_pcr_key
 "$VOLSEAL" pcr extend-phase enter-initrd --log "$T/measure.log"
 pcrsig_json "$T/sig.json" "$(pcrsig_entry "$(pcr_hex 11)")"
 
-python3 "$VOLSEAL_TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" "$T/inject" > "$T/relay.port" &
-relay_pid=$!
-add_cleanup "kill $relay_pid"
-for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
-[ -s "$T/relay.port" ] || fail "relay did not start"
-export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
+relay_start "$T/capture.bin" "$T/commands.txt" "$T/inject"
 
 # control: the relay really sees payloads (a TPM2_GetRandom answer in clear is in the capture)
 tpm2_getrandom -T "$VOLSEAL_TCTI" 32 -o "$T/random.bin"
@@ -55,41 +53,50 @@ check_capture || fail "secret on the wire"
 ok "the secret and its base64 never cross the TPM bus (seal + 2 unseals, $(stat -c %s "$T/capture.bin") bytes captured)"
 
 # --- commands per unseal (recorded from the capture; docs/tpm.md quotes them)
-names() { python3 -c '
-import sys
-cc = {0x131:"CreatePrimary",0x153:"Create",0x157:"Load",0x167:"LoadExternal",0x176:"StartAuthSession",
-      0x17e:"PCR_Read",0x17f:"PolicyPCR",0x16a:"PolicyAuthorize",0x177:"VerifySignature",0x15e:"Unseal",
-      0x165:"FlushContext",0x17a:"GetCapability",0x173:"ReadPublic",0x17b:"GetRandom",0x182:"PCR_Extend",
-      0x189:"PolicyGetDigest",0x18a:"TestParms",0x144:"Startup",0x120:"EvictControl"}
-print(" ".join(cc.get(int(l, 16), l.strip()) for l in sys.stdin))'; }
-: > "$T/commands.txt"
-"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" >/dev/null
-first=$(names < "$T/commands.txt")
-: > "$T/commands.txt"
-"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" --count 3 >/dev/null
-n1=$(echo "$first" | wc -w)
-n3=$(names < "$T/commands.txt" | wc -w)
-echo "# transient SRK, one unseal ($n1): $first"
-echo "# transient SRK, 3 unseals: $n3 commands, so $(( (n3 - n1) / 2 )) per further unseal"
-"$VOLSEAL" tpm setup >/dev/null
+names() { "$VOLSEAL_TOP/tests/lib/tpm-names"; }
+count() { grep -o "\b$1\b" <<<"$2" | wc -l; }
+# the seal above persisted the SRK at 0x81000001 (the handle was free)
+contains "$(tpm2_getcap handles-persistent)" "0x81000001"
 : > "$T/commands.txt"
 "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" >/dev/null
 pfirst=$(names < "$T/commands.txt")
-echo "# persistent SRK, one unseal ($(echo "$pfirst" | wc -w)): $pfirst"
-contains "$pfirst" "PCR_Read Load StartAuthSession LoadExternal PolicyPCR VerifySignature PolicyAuthorize PolicyPCR Unseal FlushContext"
-not_contains "$pfirst" "CreatePrimary"
-not_contains "$pfirst" "PolicyGetDigest"
-[ "$(echo "$pfirst" | wc -w)" -le 13 ] || fail "more than 13 commands for one unseal with a persistent SRK"
-[ $(( (n3 - n1) / 2 )) -le 7 ] || fail "more than 7 commands per further unseal"
 : > "$T/commands.txt"
-"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" --count 2 >/dev/null
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" --count 3 >/dev/null
+three=$(names < "$T/commands.txt")
+n1=$(wc -w <<<"$pfirst"); n3=$(wc -w <<<"$three")
+echo "# persistent SRK, one unseal ($n1): $pfirst"
+echo "# persistent SRK, 3 unseals ($n3): $three"
+[ "$pfirst" = "PCR_Read ReadPublic Load StartAuthSession LoadExternal PolicyPCR VerifySignature PolicyAuthorize PolicyPCR Unseal FlushContext FlushContext FlushContext" ] ||
+  fail "one unseal with the SRK at 0x81000001: $pfirst"
+[ "$(count StartAuthSession "$three")" = 1 ] && [ "$(count PCR_Read "$three")" = 1 ] &&
+  [ "$(count VerifySignature "$three")" = 1 ] && [ "$(count PolicyAuthorize "$three")" = 3 ] &&
+  [ "$(count Unseal "$three")" = 3 ] && [ "$(count PolicyRestart "$three")" = 0 ] ||
+  fail "3 unseals: not one session, one PCR_Read and one VerifySignature: $three"
+[ $(( (n3 - n1) / 2 )) -le 6 ] || fail "more than 6 commands per further unseal"
+ok "one unseal = $n1 commands with the SRK at 0x81000001 (no GetCapability), $(( (n3 - n1) / 2 )) per further unseal in one policy session"
+# 0x81000001 emptied: searched (GetCapability), then CreatePrimary; the transient SRK is flushed at close
+tpm2_evictcontrol -Q -C o -c 0x81000001
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" >/dev/null
+first=$(names < "$T/commands.txt")
+echo "# transient SRK, one unseal ($(wc -w <<<"$first")): $first"
+contains "$first" "PCR_Read ReadPublic GetCapability CreatePrimary Load StartAuthSession"
+"$VOLSEAL" tpm setup >/dev/null
+ok "without a persistent SRK: 0x81000001 read, the handles searched, then CreatePrimary"
+
+# --- the kept ticket refused by the TPM (the relay corrupts it in the 2nd PolicyAuthorize): the signature is
+# verified again and PolicyAuthorize sent again in the same session, and the slot still unseals
+echo ticket 2 > "$T/inject"
+: > "$T/commands.txt"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s" --count 2 > "$T/ticket.txt" 2>&1 ||
+  fail "unseal with the kept ticket refused: $(cat "$T/ticket.txt")"
+[ ! -e "$T/inject" ] || fail "the relay did not corrupt the ticket"
+cmp -s "$T/s/secret" "$T/s/unsealed" || fail "secret differs after the refused ticket"
 two=$(names < "$T/commands.txt")
-[ "$(grep -o PCR_Read <<<"$two" | wc -l)" = 1 ] || fail "the second unseal read the PCRs again: $two"
-[ "$(grep -o VerifySignature <<<"$two" | wc -l)" = 1 ] || fail "the second unseal verified the signature again: $two"
-[ "$(grep -o PolicyAuthorize <<<"$two" | wc -l)" = 2 ] || fail "two unseals, not two PolicyAuthorize: $two"
-[ "$(grep -o Unseal <<<"$two" | wc -l)" = 2 ] || fail "two unseals, not two Unseal: $two"
-echo "# persistent SRK, 2 unseals in one context: $two"
-ok "one unseal = $(echo "$pfirst" | wc -w) commands with a persistent SRK, $(( (n3 - n1) / 2 )) per further unseal"
+echo "# the kept ticket refused in the 2nd unseal: $two"
+contains "$two" "PolicyPCR PolicyAuthorize VerifySignature PolicyAuthorize PolicyPCR Unseal"
+[ "$(count VerifySignature "$two")" = 2 ] && [ "$(count StartAuthSession "$two")" = 1 ] || fail "refused ticket: $two"
+ok "a kept ticket the TPM refuses: VerifySignature again, PolicyAuthorize again, the slot unseals"
 check_capture || fail "secret on the wire (later unseals)"
 
 # --- --debug: PolicyGetDigest before Unseal, and the digest logged equals the slot's policy_hash
@@ -140,15 +147,16 @@ race() {
   cmp -s "$T/s/secret" "$T/s/unsealed" || fail "secret differs after the retry"
   names < "$T/commands.txt"
 }
-count() { grep -o "$1" <<<"$2" | wc -l; }
 r=$(race 1 1)
-[ "$(count PCR_Read "$r")" = 2 ] && [ "$(count StartAuthSession "$r")" = 2 ] || fail "PCR 11 not re-read / no fresh session: $r"
+[ "$(count PCR_Read "$r")" = 2 ] && [ "$(count StartAuthSession "$r")" = 1 ] && [ "$(count PolicyRestart "$r")" = 1 ] ||
+  fail "PCR 11 not re-read / the session not restarted: $r"
 echo "# PCR 11 moved during unseal: $r"
 ok "PCR 11 moving between PCR_Read and PolicyPCR: re-read and retried with the next signed phase"
 # a second unseal starts from the values kept from the first: the extend comes before the 3rd PolicyPCR (the
 # first unseal sends PolicyPCR 11 and PolicyPCR 7), so the kept values are stale
 r=$(race 3 2)
-[ "$(count PCR_Read "$r")" = 2 ] && [ "$(count StartAuthSession "$r")" = 3 ] && [ "$(count VerifySignature "$r")" = 2 ] ||
+[ "$(count PCR_Read "$r")" = 2 ] && [ "$(count StartAuthSession "$r")" = 1 ] && [ "$(count PolicyRestart "$r")" = 1 ] &&
+  [ "$(count VerifySignature "$r")" = 2 ] ||
   fail "kept PCR values not dropped, re-read and re-verified: $r"
 echo "# PCR 11 moved before the 2nd unseal: $r"
 ok "PCR 11 moving before a later unseal: the kept values are dropped, re-read and retried"

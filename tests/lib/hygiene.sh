@@ -8,8 +8,9 @@
 #                                 sampler never saw the process (the /proc check must have run)
 #   scan WHAT PATH... -- SECRET-FILE...   secret-scan.py over PATHs; fails (listing the hits) if one is found
 #   scan_must_find WHAT PATH... -- SECRET-FILE...   the negative self-test: fails unless it finds them
-#   relay_start CAPTURE           a tests/lib/tpm-relay.py in front of $SWTPM_PORT, appending both directions
-#                                 to CAPTURE; VOLSEAL_TCTI points at it (call again after each swtpm restart)
+#   hygiene_relay_start CAPTURE   a tests/lib/tpm-relay.py in front of $SWTPM_PORT (tests/lib/relay.sh),
+#                                 appending both directions to CAPTURE; VOLSEAL_TCTI and TPM2TOOLS_TCTI point
+#                                 at it (call again after each swtpm restart)
 #   nodump_check PID DIR          the running PID has RLIMIT_CORE 0 and a same-uid tracer without
 #                                 CAP_SYS_PTRACE (gcore under capsh --drop=cap_sys_ptrace; the target must
 #                                 run under the same drop) cannot dump it: non-zero exit and no core in DIR.
@@ -86,16 +87,10 @@ scan_must_find() {
   [ $rc = 1 ] || fail "negative self-test $what: the planted secret was not found (scan exit $rc)"
 }
 
-_relay_pid=
-relay_start() {
-  [ -n "$_relay_pid" ] && { kill "$_relay_pid" 2>/dev/null || true; wait "$_relay_pid" 2>/dev/null || true; }
-  rm -f "$T/relay.port"
-  /usr/bin/python3 "$TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$1" "$T/relay-commands.txt" > "$T/relay.port" &
-  _relay_pid=$!
-  add_cleanup "kill $_relay_pid 2>/dev/null || true"
-  for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
-  [ -s "$T/relay.port" ] || fail "relay did not start"
-  export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")" TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
+. "$TOP/tests/lib/relay.sh"
+hygiene_relay_start() {
+  relay_start "$1" "$T/relay-commands.txt"
+  export TPM2TOOLS_TCTI=$RELAY_TCTI
 }
 
 nodump_check() {

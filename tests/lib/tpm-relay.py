@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""tpm-relay.py TARGET_PORT CAPTURE_FILE COMMANDS_FILE [INJECT_FLAG_FILE]
+"""tpm-relay.py [--trace TRACE_FILE] TARGET_PORT CAPTURE_FILE COMMANDS_FILE [INJECT_FLAG_FILE]
 
 A capturing TCP relay in front of a swtpm: listens on 127.0.0.1 ports M (data) and M+1 (control), forwards
 each connection to TARGET_PORT and TARGET_PORT+1, and appends every byte in both directions to CAPTURE_FILE.
 Each TPM command seen on the data port is appended to COMMANDS_FILE as "0x<command code>" (one a line), so
 tests can count the commands of an operation. Prints M on stdout once listening, then runs until killed.
+With --trace, each command is also appended to TRACE_FILE as "0x<command code> <the whole command, hex>"
+(one a line, same order), the input of tests/bench/tpm-model.py, which reads what decides a command's cost
+(salted or not, key types) from the bytes.
 
 With INJECT_FLAG_FILE: when a TPM2_PolicyPCR command arrives while that file exists, the relay first sends
 the TPM its own TPM2_PCR_Extend(11, sha256 bank, <32 bytes of the file, hex>) and swallows the answer, then
 removes the file and forwards the PolicyPCR: PCR 11 moves between the client's PCR_Read and its PolicyPCR,
 the race volseal must survive (TPM_RC_VALUE, re-read, retry). A second word N in the file ("<hex> N")
 lets N-1 PolicyPCR commands pass first (the file counts down), e.g. to move PCR 11 before a later volume.
+A file reading "ticket [N]" instead corrupts the N-th TPM2_PolicyAuthorize from then on (default: the next
+one): the last byte of its checkTicket digest is flipped, so the TPM refuses the ticket; the file is then
+removed. A file reading "refuse:CC:RC [N]" (hex) answers the N-th command with code CC itself, with the
+error RC, and does not forward it (e.g. "refuse:0x120:0x9a2": an EvictControl the owner's password refuses).
+The commands file records each command as the client sent it.
 """
 import os
 import random
@@ -18,11 +26,16 @@ import socket
 import sys
 import threading
 
-target = int(sys.argv[1])
-capture_path, commands_path = sys.argv[2], sys.argv[3]
-inject_path = sys.argv[4] if len(sys.argv) > 4 else None
+args = sys.argv[1:]
+trace_path = None
+if args[:1] == ["--trace"]:
+    trace_path, args = args[1], args[2:]
+target = int(args[0])
+capture_path, commands_path = args[1], args[2]
+inject_path = args[3] if len(args) > 3 else None
 lock = threading.Lock()
 CC_POLICY_PCR = 0x17F
+CC_POLICY_AUTHORIZE = 0x16A
 
 
 def extend_command(digest):
@@ -40,14 +53,19 @@ class Connection:
         self.dropped = threading.Event()
 
 
-def record(data, command_codes=None):
+def record(data, command=None):
+    """Appends data to the capture; a whole command (bytes) also goes to the commands file (its code) and,
+    with --trace, to the trace file."""
     with lock:
         with open(capture_path, "ab") as f:
             f.write(data)
-        if command_codes:
+        if command:
+            cc = int.from_bytes(command[6:10], "big")
             with open(commands_path, "a") as f:
-                for cc in command_codes:
-                    f.write("0x%08x\n" % cc)
+                f.write("0x%08x\n" % cc)
+            if trace_path:
+                with open(trace_path, "a") as f:
+                    f.write("0x%08x %s\n" % (cc, command.hex()))
 
 
 def relay(src, dst, forward):
@@ -70,8 +88,35 @@ def relay(src, dst, forward):
                 pass
 
 
-def command_forwarder(dst, conn):
-    """client -> TPM on the data port: forwards whole commands, recording their codes; injects an extend."""
+def injection_target(word):
+    """The command code an inject file's first word acts at."""
+    if word == "ticket":
+        return CC_POLICY_AUTHORIZE
+    if word.startswith("refuse:"):
+        return int(word.split(":")[1], 16)
+    return CC_POLICY_PCR
+
+
+def pending_injection(cc):
+    """The inject file's words when they are due at this command (an extend before a PolicyPCR, "ticket"
+    at a PolicyAuthorize, "refuse:CC:RC" at CC), the file then removed; else [] (a count above 1 is counted
+    down)."""
+    if not inject_path or not os.path.exists(inject_path):
+        return []
+    words = open(inject_path).read().split()
+    if not words or injection_target(words[0]) != cc:
+        return []
+    if len(words) > 1 and int(words[1]) > 1:
+        with open(inject_path, "w") as f:
+            f.write("%s %d\n" % (words[0], int(words[1]) - 1))
+        return []
+    os.unlink(inject_path)
+    return words
+
+
+def command_forwarder(dst, conn, client):
+    """client -> TPM on the data port: forwards whole commands, recording their codes; injects an extend,
+    corrupts a ticket or answers a command with an error itself (pending_injection)."""
     buf = b""
 
     def forward(data):
@@ -83,15 +128,16 @@ def command_forwarder(dst, conn):
                 break
             cmd, buf = buf[:size], buf[size:]
             cc = int.from_bytes(cmd[6:10], "big")
-            record(b"", [cc])
-            words = open(inject_path).read().split() if cc == CC_POLICY_PCR and inject_path and os.path.exists(inject_path) else []
-            if len(words) > 1 and int(words[1]) > 1:
-                with open(inject_path, "w") as f:
-                    f.write("%s %d\n" % (words[0], int(words[1]) - 1))
-                words = []
-            if words:
+            record(b"", cmd)
+            words = pending_injection(cc)
+            if words[:1] == ["ticket"]:
+                cmd = cmd[:-1] + bytes([cmd[-1] ^ 0xFF])  # checkTicket's digest ends the command
+            elif words and words[0].startswith("refuse:"):
+                rc = int(words[0].split(":")[2], 16)  # TPM_ST_NO_SESSIONS, size 10, the error
+                client.sendall((0x8001).to_bytes(2, "big") + (10).to_bytes(4, "big") + rc.to_bytes(4, "big"))
+                continue
+            elif words:
                 digest = bytes.fromhex(words[0])
-                os.unlink(inject_path)
                 conn.dropped.clear()
                 conn.drop = 1
                 dst.sendall(extend_command(digest))
@@ -127,7 +173,7 @@ def serve(listener, port, is_data):
         client, _ = listener.accept()
         upstream = socket.create_connection(("127.0.0.1", port))
         conn = Connection() if is_data else None
-        to_tpm = command_forwarder(upstream, conn) if is_data else byte_forwarder(upstream, None)
+        to_tpm = command_forwarder(upstream, conn, client) if is_data else byte_forwarder(upstream, None)
         for src, dst, forward in ((client, upstream, to_tpm), (upstream, client, byte_forwarder(client, conn))):
             threading.Thread(target=relay, args=(src, dst, forward), daemon=True).start()
 
@@ -153,6 +199,8 @@ def bind_pair():
 m, data_l, ctrl_l = bind_pair()
 open(capture_path, "wb").close()
 open(commands_path, "w").close()
+if trace_path:
+    open(trace_path, "w").close()
 threading.Thread(target=serve, args=(ctrl_l, target + 1, False), daemon=True).start()
 print(m, flush=True)
 os.close(1)
