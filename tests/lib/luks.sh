@@ -57,6 +57,9 @@ header_facts() {
     map(tostring) | join(" ")) + " tokens=" + (.tokens | keys | map(tonumber) | sort | map(tostring) | join(" ")) +
     " digest=" + .digests["0"].digest'
 }
+# header_subsystem DEVICE: the LUKS2 header's subsystem field (volseal's sync fingerprint, or
+# volseal-formatting until the first key is complete), from the real cryptsetup
+header_subsystem() { cryptsetup luksDump "$1" | sed -n 's/^Subsystem:[[:space:]]*//p'; }
 header_sum() { head -c 16M "$1" | sha256sum | cut -d' ' -f1; }
 image_sum() { sha256sum <"$1" | cut -d' ' -f1; }
 
