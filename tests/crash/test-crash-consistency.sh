@@ -108,6 +108,12 @@ meta_get() { "$VOLSEAL" meta get "$1" --meta "$M" 2>/dev/null; }
 # meta_valid: one META copy (at least) is valid, by an independent reader (tests/lib/adv-state)
 meta_valid() { _cr_ask adv "$M"; [[ $REPLY == *copy1=ok* || $REPLY == *copy2=ok* ]] || fail "no valid META copy: $REPLY"; }
 meta_complete() { _cr_ask adv "$M"; [ "$REPLY" = "copy1=ok copy2=ok same=yes legacy=ok" ] || fail "META after the next run: $REPLY"; }
+# meta_holds TAG OLD NEW: in the crash state META has a valid copy and TAG holds the old or the new value
+meta_holds() {
+  meta_valid
+  local v; v=$(meta_get "$1") || fail "tag $1 is gone"
+  [ "$v" = "$2" ] || [ "$v" = "$3" ] || fail "tag $1 is neither the old nor the new value: $v"
+}
 STATE=$(img state); VOLUMES=(--volume "STATE=$STATE")
 volumes_config "$T/t9-old.yaml" "STATE 0:static:state-secret 1:nodeID"
 volumes_config "$T/t9-new.yaml" "STATE 0:static:state-secret 1:nodeID 2:static:added"
@@ -117,9 +123,7 @@ a9=$(meta_get 9)
 CR_OBJECTS=("STATE=$STATE" "META=$M"); CR_VOLS=(STATE); CR_BEFORE=$T/t9-old.yaml; CR_AFTER=$T/t9-new.yaml; CR_MAY_BE_EMPTY=""
 cr_reference() { cr_reference_volumes; b9=$(meta_get 9); [ "$a9" != "$b9" ] || fail "tag 9 did not change"; }
 cr_check() {
-  meta_valid
-  local v; v=$(meta_get 9) || fail "tag 9 is gone"
-  [ "$v" = "$a9" ] || [ "$v" = "$b9" ] || fail "tag 9 is neither the old nor the new config: $v"
+  meta_holds 9 "$a9" "$b9"
   cr_check_volumes
   meta_complete
   [ "$(meta_get 9)" = "$b9" ] || fail "tag 9 after the next unlock: $(meta_get 9)"
@@ -139,9 +143,8 @@ opens "$EPH" 0 "${uuid_a}EPHEMERAL" || fail "setup: nodeID does not use tag 15"
 CR_OBJECTS=("EPHEMERAL=$EPH" "META=$M"); CR_VOLS=(EPHEMERAL); CR_BEFORE=""; CR_AFTER=$T/t15.yaml
 cr_reference() { cr_reference_volumes; opens "$EPH" 0 "${uuid_b}EPHEMERAL" || fail "the run did not re-key slot 0"; }
 cr_check() {
-  meta_valid
-  local u; u=$(meta_get 15) || fail "tag 15 is gone"
-  [ "$u" = "$uuid_a" ] || [ "$u" = "$uuid_b" ] || fail "tag 15 is neither the old nor the new UUID: $u"
+  meta_holds 15 "$uuid_a" "$uuid_b"
+  local u; u=$(meta_get 15)
   cr_check_volumes
   meta_complete
   opens "$EPH" 0 "${u}EPHEMERAL" || fail "after the next unlock nodeID of tag 15 ($u) does not open slot 0"
