@@ -380,9 +380,11 @@ def strace_calls(path, objects):
         elif name in ('link', 'linkat', 'rename', 'renameat', 'renameat2', 'unlink', 'unlinkat') and path_dir(args):
             out.append('entry dir:' + path_dir(args))
         elif name in ('copy_file_range', 'sendfile', 'splice') and obj:
-            out.append('unsupported')
+            out.append('unsupported %s %s' % (name, obj))
         elif name == 'mmap' and obj and 'MAP_SHARED' in args and 'PROT_WRITE' in args:
-            out.append('unsupported')
+            out.append('unsupported shared writable mmap ' + obj)
+        elif name in ('mkdir', 'mkdirat') and path_dir(args):
+            out.append('unsupported mkdir in dir:' + path_dir(args))
     return out
 
 

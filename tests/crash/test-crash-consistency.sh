@@ -29,6 +29,7 @@ export TMPDIR=${CRASH_TMPDIR:-${TMPDIR:-/tmp}}
 # cr_unlock CONFIG: CR_CMD is the recorded command, `volseal unlock` of $VOLUMES with CR_ARGS
 cr_unlock() { CR_CMD=("$VOLSEAL" unlock -c "$1" "${VOLUMES[@]}" "${CR_ARGS[@]}" --check --product-uuid-file "$T/product_uuid" "${FAST[@]}"); }
 cr_check() { cr_check_volumes; }
+crash_selftest
 
 # ---- format: an empty volume, each key kind first (nodeID or a static key as the second) ----
 format_scenario() { # NAME KEY...: EPHEMERAL formatted with KEY... (volumes_config words)
