@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
+#include "src/cleanup.h"
 #include "src/log.h"
 #include "src/util.h"
 
@@ -34,14 +35,13 @@ static void put_be32(uint8_t *p, uint32_t v) {
 /* SHA-256 over up to four buffers (NULL/0 ones skipped). */
 static int sha256_parts(uint8_t out[POLICY_SHA256_SIZE], const void *a, size_t alen, const void *b, size_t blen,
                         const void *c, size_t clen, const void *d, size_t dlen) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
                  (!alen || EVP_DigestUpdate(ctx, a, alen)) &&
                  (!blen || EVP_DigestUpdate(ctx, b, blen)) &&
                  (!clen || EVP_DigestUpdate(ctx, c, clen)) &&
                  (!dlen || EVP_DigestUpdate(ctx, d, dlen)) &&
                  EVP_DigestFinal_ex(ctx, out, NULL);
-        EVP_MD_CTX_free(ctx);
         return ok ? 0 : log_error_errno(-EIO, "SHA-256 failed in openssl");
 }
 
@@ -189,8 +189,7 @@ int policy_or(uint8_t digest[POLICY_SHA256_SIZE], const uint8_t (*branches)[POLI
 /* ---- keys ---- */
 
 int policy_rsa_public(EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *ret) {
-        BIGNUM *n = NULL, *e = NULL;
-        int r = 0;
+        _cleanup_(BN_freep) BIGNUM *n = NULL, *e = NULL;
         if (!pkey || !ret)
                 return -EINVAL;
         if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)
@@ -198,19 +197,13 @@ int policy_rsa_public(EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *ret) {
         if (exponent != 0 && exponent != 65537)
                 return log_error_errno(-EINVAL, "RSA exponent must be written as 65537 or 0, not %u", exponent);
         if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
-            !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
-                r = log_error_errno(-EIO, "cannot read the RSA modulus/exponent from the key");
-                goto out;
-        }
-        if (!BN_is_word(e, 65537)) {
-                r = log_error_errno(-EOPNOTSUPP, "the RSA key's public exponent is not 65537");
-                goto out;
-        }
+            !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e))
+                return log_error_errno(-EIO, "cannot read the RSA modulus/exponent from the key");
+        if (!BN_is_word(e, 65537))
+                return log_error_errno(-EOPNOTSUPP, "the RSA key's public exponent is not 65537");
         int bits = BN_num_bits(n), bytes = BN_num_bytes(n);
-        if (bytes <= 0 || (size_t) bytes > sizeof(ret->publicArea.unique.rsa.buffer) || bits % 8 != 0) {
-                r = log_error_errno(-EOPNOTSUPP, "RSA modulus of %d bits is not supported (1024-4096, whole bytes)", bits);
-                goto out;
-        }
+        if (bytes <= 0 || (size_t) bytes > sizeof(ret->publicArea.unique.rsa.buffer) || bits % 8 != 0)
+                return log_error_errno(-EOPNOTSUPP, "RSA modulus of %d bits is not supported (1024-4096, whole bytes)", bits);
         *ret = (TPM2B_PUBLIC) {
                 .publicArea = {
                         .type = TPM2_ALG_RSA,
@@ -226,11 +219,8 @@ int policy_rsa_public(EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *ret) {
         };
         ret->publicArea.unique.rsa.size = (uint16_t) bytes;
         if (BN_bn2binpad(n, ret->publicArea.unique.rsa.buffer, bytes) != bytes)
-                r = log_error_errno(-EIO, "cannot serialize the RSA modulus");
-out:
-        BN_free(n);
-        BN_free(e);
-        return r;
+                return log_error_errno(-EIO, "cannot serialize the RSA modulus");
+        return 0;
 }
 
 int policy_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret) {
@@ -284,13 +274,11 @@ ASN1_SEQUENCE(pkcs1_public) = {
 int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]) {
         if (!pkey || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)
                 return log_error_errno(-EINVAL, "pkfp: the key is not an RSA key");
-        pkcs1_public pub = { NULL, NULL };
+        _cleanup_(BN_freep) BIGNUM *n = NULL, *e = NULL;
         unsigned char *der = NULL;
         int len = -1;
-        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &pub.n) && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &pub.e))
-                len = ASN1_item_i2d((ASN1_VALUE *) &pub, &der, ASN1_ITEM_rptr(pkcs1_public));
-        BN_free(pub.n);
-        BN_free(pub.e);
+        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e))
+                len = ASN1_item_i2d((ASN1_VALUE *) &(pkcs1_public) { n, e }, &der, ASN1_ITEM_rptr(pkcs1_public));
         if (len <= 0)
                 return log_error_errno(-EIO, "pkfp: cannot DER-encode the RSA public key");
         int r = sha256_parts(ret, der, (size_t) len, NULL, 0, NULL, 0, NULL, 0);
@@ -370,7 +358,7 @@ int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret) {
         }
         ERR_clear_error();
         if (!pkey)
-                return log_error_errno(-EBADMSG, "not a PEM public key (SubjectPublicKeyInfo or PKCS#1)");
+                return -EBADMSG; /* the caller names the file */
         *ret = pkey;
         return 0;
 }
@@ -378,17 +366,15 @@ int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret) {
 int policy_load_private_pem(const char *pem, size_t len, EVP_PKEY **ret) {
         if (!pem || !ret || len > INT_MAX)
                 return -EINVAL;
-        BIO *bio = BIO_new_mem_buf(pem, (int) len);
-        EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
+        _cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(pem, (int) len);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
         ERR_clear_error();
+        /* The caller names the file: */
         if (!pkey)
-                return log_error_errno(-EBADMSG, "not an unencrypted PEM private key");
-        if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-                EVP_PKEY_free(pkey);
-                return log_error_errno(-EINVAL, "the PCR signing key is not an RSA key");
-        }
-        *ret = pkey;
+                return -EBADMSG; /* not an unencrypted PEM private key */
+        if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)
+                return -EINVAL;
+        *ret = TAKE_PTR(pkey);
         return 0;
 }
 
@@ -447,65 +433,64 @@ static int parse_entry(json_object *o, const char *bank, size_t idx, struct pcrs
         return 0;
 }
 
-int pcrsig_parse(const char *json, size_t len, const char *bank, struct pcrsig *ret) {
-        struct pcrsig s = {};
-        json_object *arr;
-        int r = 0;
-        if (!json || !bank || !ret || len > INT_MAX)
-                return -EINVAL;
-        json_tokener *tok = json_tokener_new();
+/* The document as one JSON object (whitespace or NULs may follow it). */
+static int parse_document(const char *json, size_t len, json_object **ret) {
+        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new();
         if (!tok)
                 return log_error_errno(-ENOMEM, "out of memory");
-        json_object *root = json_tokener_parse_ex(tok, json, (int) len);
+        _cleanup_json_ json_object *root = json_tokener_parse_ex(tok, json, (int) len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
-        size_t used = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-        if (!root || jerr != json_tokener_success) {
-                r = log_error_errno(-EBADMSG, "signed PCR policy: not valid JSON (%s)",
-                                    json_tokener_error_desc(root ? jerr : (jerr == json_tokener_continue ?
-                                                                          json_tokener_error_parse_eof : jerr)));
-                goto out;
+        if (!root || jerr != json_tokener_success)
+                return log_error_errno(-EBADMSG, "signed PCR policy: not valid JSON (%s)",
+                                       json_tokener_error_desc(root ? jerr : (jerr == json_tokener_continue ?
+                                                                             json_tokener_error_parse_eof : jerr)));
+        for (size_t used = json_tokener_get_parse_end(tok); used < len; used++)
+                if (!strchr(" \t\r\n", json[used]) && json[used] != 0)
+                        return log_error_errno(-EBADMSG, "signed PCR policy: trailing data after the JSON object at byte %zu", used);
+        if (!json_object_is_type(root, json_type_object))
+                return log_error_errno(-EBADMSG, "signed PCR policy: the top level is not a JSON object");
+        *ret = TAKE_PTR(root);
+        return 0;
+}
+
+/* The entries of one bank's array into s. */
+static int parse_entries(json_object *arr, const char *bank, struct pcrsig *s) {
+        if (!json_object_is_type(arr, json_type_array))
+                return log_error_errno(-EBADMSG, "signed PCR policy: field %s is not an array", bank);
+        size_t n = json_object_array_length(arr);
+        if (n == 0)
+                return 0;
+        s->entries = calloc(n, sizeof(*s->entries));
+        if (!s->entries)
+                return log_error_errno(-ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                s->n_entries++;
+                int r = parse_entry(json_object_array_get_idx(arr, i), bank, i, &s->entries[i]);
+                if (r < 0)
+                        return r;
         }
-        for (; used < len; used++)
-                if (!strchr(" \t\r\n", json[used]) && json[used] != 0) {
-                        r = log_error_errno(-EBADMSG, "signed PCR policy: trailing data after the JSON object at byte %zu", used);
-                        goto out;
-                }
-        if (!json_object_is_type(root, json_type_object)) {
-                r = log_error_errno(-EBADMSG, "signed PCR policy: the top level is not a JSON object");
-                goto out;
-        }
-        s.bank = strdup(bank);
-        if (!s.bank) {
-                r = log_error_errno(-ENOMEM, "out of memory");
-                goto out;
-        }
+        return 0;
+}
+
+int pcrsig_parse(const char *json, size_t len, const char *bank, struct pcrsig *ret) {
+        if (!json || !bank || !ret || len > INT_MAX)
+                return -EINVAL;
+        _cleanup_json_ json_object *root = NULL;
+        int r = parse_document(json, len, &root);
+        if (r < 0)
+                return r;
+        _cleanup_(pcrsig_done) struct pcrsig s = { .bank = strdup(bank) };
+        if (!s.bank)
+                return log_error_errno(-ENOMEM, "out of memory");
+        json_object *arr;
         if (json_object_object_get_ex(root, bank, &arr)) {
-                if (!json_object_is_type(arr, json_type_array)) {
-                        r = log_error_errno(-EBADMSG, "signed PCR policy: field %s is not an array", bank);
-                        goto out;
-                }
-                size_t n = json_object_array_length(arr);
-                if (n) {
-                        s.entries = calloc(n, sizeof(*s.entries));
-                        if (!s.entries) {
-                                r = log_error_errno(-ENOMEM, "out of memory");
-                                goto out;
-                        }
-                }
-                for (size_t i = 0; i < n; i++) {
-                        s.n_entries++;
-                        r = parse_entry(json_object_array_get_idx(arr, i), bank, i, &s.entries[i]);
-                        if (r < 0)
-                                goto out;
-                }
+                r = parse_entries(arr, bank, &s);
+                if (r < 0)
+                        return r;
         }
         *ret = s;
         s = (struct pcrsig) {};
-out:
-        pcrsig_done(&s);
-        json_object_put(root);
-        return r;
+        return 0;
 }
 
 const struct pcrsig_entry *pcrsig_find(const struct pcrsig *s, uint32_t pcrs,
@@ -524,13 +509,12 @@ const struct pcrsig_entry *pcrsig_find(const struct pcrsig *s, uint32_t pcrs,
 int pcrsig_verify(const struct pcrsig_entry *e, EVP_PKEY *pkey) {
         if (!e || !pkey)
                 return -EINVAL;
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        EVP_PKEY_CTX *pctx = NULL;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        EVP_PKEY_CTX *pctx = NULL; /* owned by ctx */
         int ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, pkey) == 1 &&
                  (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
                   EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1) &&
                  EVP_DigestVerify(ctx, e->sig, e->sig_len, e->pol, POLICY_SHA256_SIZE) == 1;
-        EVP_MD_CTX_free(ctx);
         ERR_clear_error();
         return ok ? 0 : -EBADMSG;
 }
@@ -542,14 +526,13 @@ int pcrsig_sign(EVP_PKEY *key, uint32_t pcrs, const uint8_t pol[POLICY_SHA256_SI
         if (r < 0)
                 return r;
         memcpy(e.pol, pol, POLICY_SHA256_SIZE);
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        EVP_PKEY_CTX *pctx = NULL;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        EVP_PKEY_CTX *pctx = NULL; /* owned by ctx */
         int ok = ctx && EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, key) == 1 &&
                  EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
                  EVP_DigestSign(ctx, NULL, &siglen, pol, POLICY_SHA256_SIZE) == 1 &&
                  (e.sig = malloc(siglen)) &&
                  EVP_DigestSign(ctx, e.sig, &siglen, pol, POLICY_SHA256_SIZE) == 1;
-        EVP_MD_CTX_free(ctx);
         ERR_clear_error();
         if (!ok) {
                 free(e.sig);
@@ -605,7 +588,7 @@ static json_object *entry_to_json(const struct pcrsig_entry *e) {
 }
 
 int pcrsig_format(const struct pcrsig *s, const char *existing, size_t existing_len, char **ret) {
-        json_object *root = NULL;
+        _cleanup_json_ json_object *root = NULL;
         if (!s || !s->bank || !ret)
                 return -EINVAL;
         if (existing) {
@@ -615,9 +598,8 @@ int pcrsig_format(const struct pcrsig *s, const char *existing, size_t existing_
                 if (r < 0)
                         return r;
                 pcrsig_done(&check);
-                json_tokener *tok = json_tokener_new();
+                _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new();
                 root = tok ? json_tokener_parse_ex(tok, existing, (int) existing_len) : NULL;
-                json_tokener_free(tok);
         } else
                 root = json_object_new_object();
         if (!root)
@@ -646,7 +628,6 @@ int pcrsig_format(const struct pcrsig *s, const char *existing, size_t existing_
         }
         const char *str = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         *ret = str ? strdup(str) : NULL;
-        json_object_put(root);
         return *ret ? 0 : log_error_errno(-ENOMEM, "out of memory");
 }
 

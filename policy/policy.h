@@ -35,16 +35,17 @@ void policy_auth_value(uint8_t digest[POLICY_SHA256_SIZE]);
 int policy_or(uint8_t digest[POLICY_SHA256_SIZE], const uint8_t (*branches)[POLICY_SHA256_SIZE], size_t n);
 
 /* ---- keys ---- */
-/* TPMT_PUBLIC of an RSA public key as design §3 (RSA, SHA-256, 0x00060040, symmetric/scheme NULL,
+/* TPMT_PUBLIC of an RSA public key as docs/policy.md has it (RSA, SHA-256, 0x00060040, symmetric/scheme NULL,
  * keyBits = modulus bits, unique = modulus); `exponent` 65537 or 0 (the TPM's "default" spelling). */
 int policy_rsa_public(EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *ret);
 /* Name = nameAlg (0x000b) || SHA-256(marshalled TPMT_PUBLIC). */
 int policy_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret);
-/* The SRK template of design §3 (ECC P-256, 0x00030472, AES-128-CFB, unique x = y = 32 zero bytes). */
+/* The SRK template of docs/tpm.md (ECC P-256, 0x00030472, AES-128-CFB, unique x = y = 32 zero bytes). */
 void policy_srk_template(TPM2B_PUBLIC *ret);
 /* pkfp: SHA-256 of the PKCS#1 DER encoding of the RSA public key. */
 int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]);
-/* Reads a PEM public key (SubjectPublicKeyInfo or PKCS#1) from memory. */
+/* Reads a PEM public key (SubjectPublicKeyInfo or PKCS#1) from memory. -EBADMSG when it is not one; not
+ * logged: the caller knows which file it was. */
 int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret);
 
 /* ---- signed PCR policy JSON (systemd .pcrsig) ---- */
@@ -70,7 +71,7 @@ const struct pcrsig_entry *pcrsig_find(const struct pcrsig *s, uint32_t pcrs,
 /* RSASSA-PKCS1-v1.5 SHA-256 over pol: 0 if valid, -EBADMSG if not. */
 int pcrsig_verify(const struct pcrsig_entry *e, EVP_PKEY *pkey);
 
-/* ---- additions (issue 5) ---- */
+/* ---- banks, the signed pol, hex, private keys ---- */
 /* Bank name ("sha1", "sha256", "sha384", "sha512") <-> TPM2_ALG_ID and digest size. */
 int policy_bank_from_name(const char *name, uint16_t *ret_alg, size_t *ret_size);
 const char *policy_bank_name(uint16_t alg); /* NULL if unknown */
@@ -80,7 +81,8 @@ int policy_pcr_signed_pol(uint16_t bank, uint32_t pcrs, const uint8_t *values, s
 /* Lower-case hex of n bytes into out (2n+1 bytes); parsing exactly 2n hex digits (-EINVAL otherwise). */
 void policy_hex(const uint8_t *p, size_t n, char *out);
 int policy_unhex(const char *s, uint8_t *out, size_t n);
-/* Reads an unencrypted PEM RSA private key (PKCS#8 or PKCS#1) from memory. */
+/* Reads an unencrypted PEM RSA private key (PKCS#8 or PKCS#1) from memory. -EBADMSG when it is not a PEM
+ * private key, -EINVAL when it is not RSA; not logged (the caller names the file). */
 int policy_load_private_pem(const char *pem, size_t len, EVP_PKEY **ret);
 /* A new entry: pkfp of `key`, RSASSA-PKCS1-v1.5 SHA-256 signature over `pol`. Free ret->sig. */
 int pcrsig_sign(EVP_PKEY *key, uint32_t pcrs, const uint8_t pol[POLICY_SHA256_SIZE], struct pcrsig_entry *ret);

@@ -25,7 +25,7 @@ int vs_blk_probe(const char *device, enum vs_blk_content *ret, char **ret_what);
 /* Erases every signature libblkid finds; returns the number erased or -errno. */
 int vs_blk_wipe(const char *device);
 
-/* Rescue (`--disk`, issue 12): a partition of a whole disk or disk image, found by its GPT PARTLABEL in the
+/* Rescue (`--disk`, docs/rescue.md): a partition of a whole disk or disk image, found by its GPT PARTLABEL in the
  * disk's own partition table (no partition device nodes needed). */
 struct vs_blk_partition {
         unsigned number;

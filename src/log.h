@@ -15,7 +15,8 @@ void vs_log_set_sink(vs_log_sink sink, void *userdata);
 
 __attribute__((format(printf, 2, 3)))
 int vs_log(enum vs_log_level level, const char *fmt, ...);
-/* Logs at `level` and returns -abs(err), so `return log_error_errno(-EINVAL, "...")` reads naturally. */
+/* Logs at `level` and returns -abs(err), so `return log_error_errno(-EINVAL, "...")` reads naturally.
+ * %m in fmt names err (errno is set to it while formatting and restored after). */
 __attribute__((format(printf, 3, 4)))
 int vs_log_errno(enum vs_log_level level, int err, const char *fmt, ...);
 

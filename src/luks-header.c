@@ -3,6 +3,7 @@
  * subsystem[48] hdr_offset(be64) pad[184] csum[64] pad[3584]; the JSON area follows up to hdr_size; the
  * secondary copy starts at hdr_size with magic "SKUL\xba\xbe"; the keyslots area starts at 2 * hdr_size. */
 #include "luks-header.h"
+#include "cleanup.h"
 #include "util.h"
 
 #include <errno.h>
@@ -97,12 +98,11 @@ static void check_copy(const uint8_t *buf, size_t len, uint64_t off, const uint8
         }
         uint8_t zero[CSUM_LEN] = {}, md[32];
         unsigned md_len = 0;
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         bool hashed = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(ctx, h, OFF_CSUM) == 1 &&
                       EVP_DigestUpdate(ctx, zero, CSUM_LEN) == 1 &&
                       EVP_DigestUpdate(ctx, h + OFF_CSUM + CSUM_LEN, c->hdr_size - OFF_CSUM - CSUM_LEN) == 1 &&
                       EVP_DigestFinal_ex(ctx, md, &md_len) == 1;
-        EVP_MD_CTX_free(ctx);
         if (!hashed) {
                 snprintf(c->why, sizeof(c->why), "its checksum cannot be computed");
                 return;
@@ -178,122 +178,121 @@ static int check_cipher(const char *what, const char *c, char *reason, size_t si
         return 0;
 }
 
-/* The JSON checks on one copy's JSON area. */
-static int check_json(const uint8_t *json_area, uint64_t area_size, uint64_t hdr_size, struct vs_luks_header_info *info,
-                      char *reason, size_t size) {
-        size_t n = strnlen((const char *) json_area, area_size);
-        json_tokener *tok = json_tokener_new_ex(64);
-        if (!tok)
-                return -ENOMEM;
-        struct json_object *root = json_tokener_parse_ex(tok, (const char *) json_area, (int) n);
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        size_t used = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-        int r = 0;
-        if (!root || jerr != json_tokener_success || used != n) {
-                r = refuse(reason, size, "its JSON area is not one JSON document");
-                goto out;
-        }
-        if (!json_object_is_type(root, json_type_object)) {
-                r = refuse(reason, size, "its JSON area is not a JSON object");
-                goto out;
-        }
-        struct json_object *keyslots = json_obj(root, "keyslots"), *segments = json_obj(root, "segments"),
-                           *digests = json_obj(root, "digests"), *config = json_obj(root, "config");
-        if (!keyslots || !segments || !digests || !config) {
-                r = refuse(reason, size, "its JSON lacks one of the objects keyslots, segments, digests, config");
-                goto out;
-        }
+/* config: json_size matching the binary header, a keyslots area of at most VS_LUKS_METADATA_MAX, no
+ * mandatory requirements. Sets info->metadata_size. */
+static int check_config(struct json_object *config, uint64_t hdr_size, struct vs_luks_header_info *info, char *reason,
+                        size_t size) {
         uint64_t json_size, keyslots_size;
-        if (!json_u64(config, "json_size", &json_size) || !json_u64(config, "keyslots_size", &keyslots_size)) {
-                r = refuse(reason, size, "config.json_size or config.keyslots_size is not a decimal string");
-                goto out;
-        }
-        if (json_size != hdr_size - VS_LUKS_HEADER_BINARY) {
-                r = refuse(reason, size, "config.json_size %" PRIu64 " does not match the binary header size %" PRIu64,
-                           json_size, hdr_size);
-                goto out;
-        }
-        if (keyslots_size % 4096 || keyslots_size > VS_LUKS_METADATA_MAX - 2 * hdr_size) {
-                r = refuse(reason, size, "config.keyslots_size %" PRIu64 " is not a multiple of 4096 up to %u MiB",
-                           keyslots_size, VS_LUKS_METADATA_MAX >> 20);
-                goto out;
-        }
+        if (!json_u64(config, "json_size", &json_size) || !json_u64(config, "keyslots_size", &keyslots_size))
+                return refuse(reason, size, "config.json_size or config.keyslots_size is not a decimal string");
+        if (json_size != hdr_size - VS_LUKS_HEADER_BINARY)
+                return refuse(reason, size, "config.json_size %" PRIu64 " does not match the binary header size %" PRIu64,
+                              json_size, hdr_size);
+        if (keyslots_size % 4096 || keyslots_size > VS_LUKS_METADATA_MAX - 2 * hdr_size)
+                return refuse(reason, size, "config.keyslots_size %" PRIu64 " is not a multiple of 4096 up to %u MiB",
+                              keyslots_size, VS_LUKS_METADATA_MAX >> 20);
         info->metadata_size = 2 * hdr_size + keyslots_size;
         struct json_object *req = json_obj(config, "requirements"), *mand;
         if (req && json_object_object_get_ex(req, "mandatory", &mand) &&
-            (!json_object_is_type(mand, json_type_array) || json_object_array_length(mand) > 0)) {
-                r = refuse(reason, size, "the header has mandatory requirements (%s), e.g. an unfinished reencryption",
-                           json_object_to_json_string_ext(mand, JSON_C_TO_STRING_PLAIN));
-                goto out;
-        }
+            (!json_object_is_type(mand, json_type_array) || json_object_array_length(mand) > 0))
+                return refuse(reason, size, "the header has mandatory requirements (%s), e.g. an unfinished reencryption",
+                              json_object_to_json_string_ext(mand, JSON_C_TO_STRING_PLAIN));
+        return 0;
+}
 
-        /* Segments: exactly one, a crypt segment behind the metadata area, with an allowed cipher. */
+/* Segments: exactly one, a crypt segment behind the metadata area, with an allowed cipher. */
+static int check_segments(struct json_object *segments, struct vs_luks_header_info *info, char *reason, size_t size) {
         size_t n_segments = (size_t) json_object_object_length(segments);
-        if (n_segments != 1) {
-                r = refuse(reason, size, "it has %zu segments (volseal accepts exactly one crypt segment)", n_segments);
-                goto out;
-        }
+        if (n_segments != 1)
+                return refuse(reason, size, "it has %zu segments (volseal accepts exactly one crypt segment)", n_segments);
         json_object_object_foreach(segments, sid, seg) {
                 char what[64];
                 snprintf(what, sizeof(what), "segment %.16s", sid);
-                if ((r = check_entry_type(what, seg, "crypt", reason, size)) < 0)
-                        goto out;
+                int r = check_entry_type(what, seg, "crypt", reason, size);
+                if (r < 0)
+                        return r;
                 const char *enc = json_str(seg, "encryption");
-                if ((r = check_cipher(what, enc, reason, size)) < 0)
-                        goto out;
+                r = check_cipher(what, enc, reason, size);
+                if (r < 0)
+                        return r;
                 snprintf(info->cipher, sizeof(info->cipher), "%s", enc);
-                if (json_obj(seg, "integrity")) {
-                        r = refuse(reason, size, "%s uses dm-integrity, which volseal does not support", what);
-                        goto out;
-                }
-                if (!json_u64(seg, "offset", &info->segment_offset)) {
-                        r = refuse(reason, size, "%s has no decimal offset", what);
-                        goto out;
-                }
-                if (info->segment_offset < info->metadata_size) {
-                        r = refuse(reason, size, "%s starts at %" PRIu64 ", inside the metadata area (which ends at %" PRIu64 ")",
-                                   what, info->segment_offset, info->metadata_size);
-                        goto out;
-                }
+                if (json_obj(seg, "integrity"))
+                        return refuse(reason, size, "%s uses dm-integrity, which volseal does not support", what);
+                if (!json_u64(seg, "offset", &info->segment_offset))
+                        return refuse(reason, size, "%s has no decimal offset", what);
+                if (info->segment_offset < info->metadata_size)
+                        return refuse(reason, size, "%s starts at %" PRIu64 ", inside the metadata area (which ends at %" PRIu64 ")",
+                                      what, info->segment_offset, info->metadata_size);
         }
+        return 0;
+}
 
-        /* Keyslots: luks2 only, allowed ciphers, areas inside the keyslots area. */
+/* One keyslot: luks2, an allowed cipher, its area inside the keyslots area; the area goes into info. */
+static int check_keyslot(const char *kid, struct json_object *ks, uint64_t hdr_size, struct vs_luks_header_info *info,
+                         char *reason, size_t size) {
+        char what[64];
+        snprintf(what, sizeof(what), "keyslot %.16s", kid);
+        int r = check_entry_type(what, ks, "luks2", reason, size);
+        if (r < 0)
+                return r;
+        struct json_object *area = json_obj(ks, "area");
+        const char *atype = area ? json_str(area, "type") : NULL;
+        if (!atype || !streq(atype, "raw"))
+                return refuse(reason, size, "%s has no raw area", what);
+        r = check_cipher(what, json_str(area, "encryption"), reason, size);
+        if (r < 0)
+                return r;
+        uint64_t off, len;
+        if (!json_u64(area, "offset", &off) || !json_u64(area, "size", &len))
+                return refuse(reason, size, "%s's area has no decimal offset and size", what);
+        if (off < 2 * hdr_size || len == 0 || len > info->metadata_size || off > info->metadata_size - len)
+                return refuse(reason, size, "%s's area [%" PRIu64 ", +%" PRIu64 ") lies outside the keyslots area", what, off, len);
+        char *end;
+        errno = 0;
+        unsigned long id = strtoul(kid, &end, 10);
+        if (errno || *end || !*kid || id >= VS_LUKS_MAX_KEYSLOTS || info->n_areas == VS_LUKS_MAX_KEYSLOTS)
+                return refuse(reason, size, "%s is not a keyslot number 0-%u", what, VS_LUKS_MAX_KEYSLOTS - 1);
+        info->areas[info->n_areas].offset = off;
+        info->areas[info->n_areas].size = len;
+        info->n_areas++;
+        return 0;
+}
+
+/* The JSON area as exactly one JSON document (json-c stops at the first; the rest must be the NULs). */
+static int parse_json_area(const uint8_t *json_area, uint64_t area_size, struct json_object **ret, char *reason,
+                           size_t size) {
+        size_t n = strnlen((const char *) json_area, area_size);
+        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(64);
+        if (!tok)
+                return -ENOMEM;
+        _cleanup_json_ struct json_object *root = json_tokener_parse_ex(tok, (const char *) json_area, (int) n);
+        if (!root || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != n)
+                return refuse(reason, size, "its JSON area is not one JSON document");
+        if (!json_object_is_type(root, json_type_object))
+                return refuse(reason, size, "its JSON area is not a JSON object");
+        *ret = TAKE_PTR(root);
+        return 0;
+}
+
+/* The JSON checks on one copy's JSON area. */
+static int check_json(const uint8_t *json_area, uint64_t area_size, uint64_t hdr_size, struct vs_luks_header_info *info,
+                      char *reason, size_t size) {
+        _cleanup_json_ struct json_object *root = NULL;
+        int r = parse_json_area(json_area, area_size, &root, reason, size);
+        if (r < 0)
+                return r;
+        struct json_object *keyslots = json_obj(root, "keyslots"), *segments = json_obj(root, "segments"),
+                           *digests = json_obj(root, "digests"), *config = json_obj(root, "config");
+        if (!keyslots || !segments || !digests || !config)
+                return refuse(reason, size, "its JSON lacks one of the objects keyslots, segments, digests, config");
+        r = check_config(config, hdr_size, info, reason, size);
+        if (r >= 0)
+                r = check_segments(segments, info, reason, size);
         json_object_object_foreach(keyslots, kid, ks) {
-                char what[64];
-                snprintf(what, sizeof(what), "keyslot %.16s", kid);
-                if ((r = check_entry_type(what, ks, "luks2", reason, size)) < 0)
-                        goto out;
-                struct json_object *area = json_obj(ks, "area");
-                const char *atype = area ? json_str(area, "type") : NULL;
-                if (!atype || !streq(atype, "raw")) {
-                        r = refuse(reason, size, "%s has no raw area", what);
-                        goto out;
-                }
-                if ((r = check_cipher(what, json_str(area, "encryption"), reason, size)) < 0)
-                        goto out;
-                uint64_t off, len;
-                if (!json_u64(area, "offset", &off) || !json_u64(area, "size", &len)) {
-                        r = refuse(reason, size, "%s's area has no decimal offset and size", what);
-                        goto out;
-                }
-                if (off < 2 * hdr_size || len == 0 || len > info->metadata_size || off > info->metadata_size - len) {
-                        r = refuse(reason, size, "%s's area [%" PRIu64 ", +%" PRIu64 ") lies outside the keyslots area", what, off, len);
-                        goto out;
-                }
-                char *end;
-                errno = 0;
-                unsigned long id = strtoul(kid, &end, 10);
-                if (errno || *end || !*kid || id >= VS_LUKS_MAX_KEYSLOTS || info->n_areas == VS_LUKS_MAX_KEYSLOTS) {
-                        r = refuse(reason, size, "%s is not a keyslot number 0-%u", what, VS_LUKS_MAX_KEYSLOTS - 1);
-                        goto out;
-                }
-                info->areas[info->n_areas].offset = off;
-                info->areas[info->n_areas].size = len;
-                info->n_areas++;
+                if (r < 0)
+                        break;
+                r = check_keyslot(kid, ks, hdr_size, info, reason, size);
         }
-out:
-        json_object_put(root);
         return r;
 }
 

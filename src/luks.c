@@ -1,6 +1,7 @@
 /* luks.c: see luks.h. libcryptsetup's own messages are routed to the debug log: the caller decides what the
  * user sees (one sentence naming the volume and slot). */
 #include "luks.h"
+#include "cleanup.h"
 #include "config.h"
 #include "log.h"
 #include "luks-header.h"
@@ -121,35 +122,27 @@ int vs_luks_format_interrupted(const char *device) {
         uint8_t want[32], got[32];
         memcpy(want, bin + CSUM, sizeof(want));
         memset(bin + CSUM, 0, 64);
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         unsigned got_len = 0;
         int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, bin, BIN) &&
                  EVP_DigestUpdate(md, json, json_len) && EVP_DigestFinal_ex(md, got, &got_len);
-        EVP_MD_CTX_free(md);
         if (!ok)
                 return -EIO;
         if (memcmp(want, got, sizeof(got)) == 0)
                 return 0; /* a primary header that verifies is not an interrupted format */
-        struct json_object *o = json_tokener_parse(json), *ks = NULL;
+        _cleanup_json_ struct json_object *o = json_tokener_parse(json);
+        struct json_object *ks = NULL;
         bool keyslots = o && json_object_object_get_ex(o, "keyslots", &ks) &&
                         (!json_object_is_type(ks, json_type_object) || json_object_object_length(ks) > 0);
-        json_object_put(o);
         return keyslots ? 0 : 1;
 }
 
 int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,
                    struct vs_luks **ret) {
-        const char *cipher = p->cipher ? p->cipher : "aes-xts-plain64";
-        const char *c, *mode;
-        char buf[64];
-        if (vs_cipher_is_adiantum(cipher)) {
-                snprintf(buf, sizeof(buf), "%s,aes", cipher);
-                c = buf;
-                mode = "adiantum-plain64";
-        } else if (streq(cipher, "aes-xts-plain64")) {
-                c = "aes";
-                mode = "xts-plain64";
-        } else
+        const char *cipher = p->cipher ? p->cipher : VS_CIPHER_XTS;
+        const char *mode;
+        char c[32];
+        if (vs_cipher_split(cipher, c, sizeof(c), &mode) < 0)
                 return log_error_errno(EINVAL, "cannot format %s: unknown cipher %s", device, cipher);
         unsigned bits = p->key_bits ? p->key_bits : vs_cipher_is_adiantum(cipher) ? 256 : 512;
         if (vk->len * 8 != bits)
@@ -159,7 +152,7 @@ int vs_luks_format(const char *device, const struct vs_luks_format_params *p, co
         int r = init(device, &l);
         if (r < 0)
                 return r;
-        /* The volume-key digest: the volume key is full-entropy, so the minimum (design §10). */
+        /* The volume-key digest: the volume key is full-entropy, so the minimum (docs/operations.md). */
         struct crypt_pbkdf_type digest = {
                 .type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000, .flags = CRYPT_PBKDF_NO_BENCHMARK,
         };
@@ -396,7 +389,7 @@ int vs_luks_destroy_all_slots(const char *device) {
         return n;
 }
 
-/* ---- the validated detached header (issue 11) ---- */
+/* ---- the validated detached header (docs/security.md, "LUKS2 header validation") ---- */
 
 static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off, size_t *ret) {
         size_t done = 0;

@@ -24,7 +24,7 @@ struct vs_pbkdf {
 };
 
 struct vs_luks_format_params {
-        const char *cipher;      /* "aes-xts-plain64" (NULL), "xchacha12", "xchacha20" */
+        const char *cipher;      /* VS_CIPHER_*: "aes-xts-plain64" (NULL), "xchacha12,aes-adiantum-plain64", ... */
         unsigned key_bits;       /* 0: 512 for XTS, 256 for Adiantum */
         unsigned sector_size;    /* 0: libcryptsetup's choice */
 };

@@ -125,7 +125,9 @@ static int sha256(const uint8_t *p, size_t len, uint8_t out[32]) {
         return 0;
 }
 
-/* Checks one Talos ADV copy and parses its entries into tags[]. Returns 0, or -EBADMSG with `why` filled. */
+/* Checks one Talos ADV copy and parses its entries into tags[], as go-adv's talos.ADV.Unmarshal does: an
+ * entry's tag is stored as a byte (tag 0x109 is tag 9), a later duplicate wins, and entries read before a
+ * value that runs past the end stay (go-adv keeps them in its map). Returns 0, or -EBADMSG with `why`. */
 static int parse_talos_copy(const uint8_t *copy, struct vs_meta_value tags[256], char *why, size_t why_len) {
         const size_t n = VS_META_COPY_SIZE;
         if (be32(copy) != TALOS_MAGIC1) {
@@ -159,13 +161,11 @@ static int parse_talos_copy(const uint8_t *copy, struct vs_meta_value tags[256],
                         snprintf(why, why_len, "tag %u: value of %u bytes runs past the end of the copy", tag, size);
                         return -EBADMSG;
                 }
-                if (tag > 255) {
-                        snprintf(why, why_len, "tag %u is out of range (tags are 1-255)", tag);
-                        return -EBADMSG;
+                if ((tag & 0xffu) != 0) { /* a tag that is 0 as a byte would end the list when written back */
+                        r = value_set(&tags[tag & 0xffu], copy + off + 8, size);
+                        if (r < 0)
+                                return r;
                 }
-                r = value_set(&tags[tag], copy + off + 8, size); /* a later duplicate wins, as in Talos */
-                if (r < 0)
-                        return r;
                 off += 8 + (size_t) size;
         }
         return 0;
@@ -180,26 +180,21 @@ static bool legacy_copy_valid(const uint8_t *c) {
         return sum == LEGACY_CSUM;
 }
 
+/* The syslinux ADV as go-adv's syslinux.ADV reads a tag: the entries of the first 512-byte copy, from
+ * byte 8, without checking its head, checksum or tail (legacy_valid records whether they pass); tag 0 ends
+ * the list, the first entry of a tag wins, an entry that runs past byte 508 is not readable. */
 static int parse_legacy(struct vs_meta *m, const uint8_t *raw, const char *name) {
         memcpy(m->legacy_raw, raw, VS_META_LEGACY_SIZE);
-        const uint8_t *c = NULL;
-        if (legacy_copy_valid(raw))
-                c = raw;
-        else if (legacy_copy_valid(raw + VS_META_LEGACY_COPY))
-                c = raw + VS_META_LEGACY_COPY;
-        if (!c)
-                return 0; /* no syslinux ADV (the normal case for a META Talos created) */
-        m->legacy_valid = true;
+        m->legacy_valid = legacy_copy_valid(raw) || legacy_copy_valid(raw + VS_META_LEGACY_COPY);
+        const uint8_t *c = raw;
         size_t i = 8;
-        while (i < LEGACY_DATA_END - 2) { /* as syslinux and Talos: a last entry needs its two header bytes */
+        while (i < LEGACY_DATA_END - 2) {
                 uint8_t tag = c[i], len = c[i + 1];
                 if (tag == 0)
                         break;
-                if (i + 2 + len > LEGACY_DATA_END) {
-                        log_warning("%s: legacy ADV: tag %u runs past the end of the block; ignoring it and what follows", name, tag);
-                        break;
-                }
-                if (!m->legacy[tag].present) { /* syslinux returns the first occurrence */
+                if (i + 2 + len > LEGACY_DATA_END)
+                        log_debug("%s: legacy ADV: tag %u runs past the end of the block; it cannot be read", name, tag);
+                else if (!m->legacy[tag].present) {
                         int r = value_set(&m->legacy[tag], c + i + 2, len);
                         if (r < 0)
                                 return r;
@@ -235,8 +230,7 @@ int vs_meta_parse(struct vs_meta *m, const uint8_t *image, size_t size, const ch
         }
         if (r != -EBADMSG)
                 goto fail;
-        for (unsigned t = 0; t < 256; t++)
-                value_clear(&m->tags[t]);
+        /* go-adv reads copy 2 into the same map: entries copy 1 yielded before its error stay. */
         r = parse_talos_copy(image + VS_META_COPY_SIZE, m->tags, m->copy2_error, sizeof(m->copy2_error));
         if (r == 0) {
                 m->state = VS_META_COPY2;
@@ -245,16 +239,16 @@ int vs_meta_parse(struct vs_meta *m, const uint8_t *image, size_t size, const ch
         }
         if (r != -EBADMSG)
                 goto fail;
-        for (unsigned t = 0; t < 256; t++)
-                value_clear(&m->tags[t]);
+        /* Both invalid: Talos goes on with what go-adv read (nothing, unless a copy with a good checksum had a
+         * bad entry) as its META. */
         if (all_zero(image, VS_META_TALOS_SIZE)) {
                 m->state = VS_META_BLANK;
                 log_debug("%s: META was never written (all zero); it is empty", name);
                 return 0;
         }
         m->state = VS_META_INVALID;
-        log_error("%s: both META copies are invalid (copy 1: %s; copy 2: %s); it will not be rewritten without --force",
-                  name, m->copy1_error, m->copy2_error);
+        log_error("%s: both META copies are invalid (copy 1: %s; copy 2: %s); read as Talos reads it (%zu tags), "
+                  "never rewritten without --force", name, m->copy1_error, m->copy2_error, vs_meta_count(m));
         return 0;
 fail:
         vs_meta_done(m);
@@ -356,6 +350,23 @@ int vs_meta_load(struct vs_meta *m, const char *path) {
         return vs_meta_load_fd(m, fd, path);
 }
 
+size_t vs_meta_count(const struct vs_meta *m) {
+        size_t n = 0;
+        for (unsigned t = 1; t < 256; t++)
+                n += m->tags[t].present;
+        return n;
+}
+
+int vs_meta_get_talos(const struct vs_meta *m, unsigned tag, const uint8_t **data, size_t *len) {
+        if (tag > 255 || !m->tags[tag].present)
+                return 0;
+        if (data)
+                *data = m->tags[tag].data;
+        if (len)
+                *len = m->tags[tag].len;
+        return 1;
+}
+
 int vs_meta_load_range(struct vs_meta *m, const char *path, uint64_t offset, uint64_t size, const char *name) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -402,8 +413,9 @@ int vs_meta_delete(struct vs_meta *m, unsigned tag) {
         if (tag == 0 || tag > 255)
                 return 0;
         bool was = m->tags[tag].present || m->legacy[tag].present;
+        bool talos = m->tags[tag].present;
         value_clear(&m->tags[tag]);
-        if (m->legacy[tag].present) {
+        if (!talos && m->legacy[tag].present) { /* Talos deletes from the legacy ADV only what the Talos ADV lacks */
                 value_clear(&m->legacy[tag]);
                 m->legacy_dirty = true;
         }
@@ -532,19 +544,13 @@ int vs_meta_store(struct vs_meta *m, const char *path, bool force) {
 int vs_meta_uuid_override(const struct vs_meta *m, char **ret) {
         const uint8_t *p;
         size_t len;
-        if (vs_meta_get(m, VS_META_TAG_UUID_OVERRIDE, &p, &len) <= 0)
+        /* Talos's SystemInfoController: the Talos ADV's value when it is not empty, byte for byte. */
+        if (vs_meta_get_talos(m, VS_META_TAG_UUID_OVERRIDE, &p, &len) <= 0 || len == 0)
                 return 0;
-        size_t a = 0, b = len;
-        while (a < b && (p[a] == 0 || isspace(p[a])))
-                a++;
-        while (b > a && (p[b - 1] == 0 || isspace(p[b - 1])))
-                b--;
-        if (a == b)
-                return 0;
-        for (size_t i = a; i < b; i++)
-                if (p[i] < 0x20 || p[i] == 0x7f)
-                        return log_error_errno(-EINVAL, "META tag 15 (UUIDOverride) holds a control byte at offset %zu; not a UUID", i);
-        char *s = strndup((const char *) p + a, b - a);
+        if (memchr(p, 0, len))
+                return log_error_errno(-EINVAL, "META tag 15 (UUIDOverride) holds a NUL byte at offset %zu; volseal cannot "
+                                       "pass it as the node UUID", (size_t) ((const uint8_t *) memchr(p, 0, len) - p));
+        char *s = strndup((const char *) p, len);
         if (!s)
                 return -ENOMEM;
         *ret = s;

@@ -4,7 +4,8 @@
  * both invalid with other bytes is reported and never rewritten without `force`. Writing serializes
  * everything in memory first (so oversized values and bad tags are refused before any byte is written),
  * then writes copy 1, fsync, copy 2, fsync, then the legacy block, fsync: a torn write leaves one good copy.
- * Tags are 1-255 (0 ends the entry list). Plain pread/pwrite; no other external system. See docs/meta.md. */
+ * Tags are 1-255 (0 ends the entry list; a wider tag number is read as its low byte, as go-adv does). Plain
+ * pread/pwrite; no other external system. See docs/meta.md. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,8 +16,8 @@
 #define VS_META_LEGACY_COPY 512u                         /* one syslinux ADV copy */
 #define VS_META_LEGACY_SIZE (2u * VS_META_LEGACY_COPY)   /* both copies, in the last 1 KiB */
 #define VS_META_MIN_SIZE (VS_META_TALOS_SIZE + VS_META_LEGACY_SIZE)
-/* Talos refuses a set when 20 + sum(8 + len) over all entries exceeds COPY_SIZE - 40: so do we. */
-#define VS_META_MAX_PAYLOAD (VS_META_COPY_SIZE - 40u - 20u)
+/* go-adv's talos.ADV: the entries (8 + len each) of one copy fit between the head magic and the checksum. */
+#define VS_META_MAX_PAYLOAD (VS_META_COPY_SIZE - 40u)
 #define VS_META_LEGACY_MAX_VALUE 255u
 
 /* Well-known tags (Talos pkg/machinery/meta). */
@@ -57,7 +58,8 @@ struct vs_meta {
 };
 
 /* Parses a whole META image held in memory (size >= VS_META_MIN_SIZE). `name` is used in messages.
- * Always fills `m` (an invalid META parses as state VS_META_INVALID with no Talos tags) and returns 0, or
+ * Always fills `m` (an invalid META parses as state VS_META_INVALID with the tags go-adv would keep, normally
+ * none: Talos uses it as an empty META) and returns 0, or
  * -EINVAL when the image is too small to be META, -ENOMEM. Logs the fallback to copy 2 (warning) and an
  * invalid META (error). */
 int vs_meta_parse(struct vs_meta *m, const uint8_t *image, size_t size, const char *name);
@@ -69,13 +71,20 @@ int vs_meta_load(struct vs_meta *m, const char *path);
 int vs_meta_load_range(struct vs_meta *m, const char *path, uint64_t offset, uint64_t size, const char *name);
 void vs_meta_done(struct vs_meta *m);
 
-/* The value of `tag`: the Talos ADV first, then the legacy ADV (Talos's order). Returns 1 (Talos), 2
- * (legacy) or 0 when the tag is not set; *data stays owned by `m`. */
+/* The value of `tag`: the Talos ADV first, then the legacy ADV (Talos's Meta.ReadTag order, used by
+ * `volseal meta get` and when tag 9 is compared before a write). Returns 1 (Talos), 2 (legacy) or 0 when the
+ * tag is not set; *data stays owned by `m`. */
 int vs_meta_get(const struct vs_meta *m, unsigned tag, const uint8_t **data, size_t *len);
+/* The Talos ADV only: what Talos's controllers see (its MetaKey resources come from the Talos ADV), so what
+ * unlock reads tag 9 and tag 15 from. 1 or 0. */
+int vs_meta_get_talos(const struct vs_meta *m, unsigned tag, const uint8_t **data, size_t *len);
+/* Tags set in the Talos ADV. */
+size_t vs_meta_count(const struct vs_meta *m);
 /* Sets `tag` in the Talos ADV (in memory). -EINVAL for tag 0 or > 255, -E2BIG when all values would no
  * longer fit one copy (logged with the sizes); nothing changes on error. */
 int vs_meta_set(struct vs_meta *m, unsigned tag, const void *data, size_t len, const char *name);
-/* Removes `tag` from the Talos ADV and from the legacy ADV. Returns 1 when it was set, 0 when not. */
+/* Removes `tag` from the Talos ADV, or from the legacy ADV when the Talos ADV lacks it (Talos's order).
+ * Returns 1 when it was set, 0 when not. */
 int vs_meta_delete(struct vs_meta *m, unsigned tag);
 /* Bytes the Talos ADV's entries use now (sum of 8 + len), for messages and tests. */
 size_t vs_meta_payload(const struct vs_meta *m);
@@ -95,7 +104,7 @@ const char *vs_meta_tag_name(unsigned tag);
 int vs_meta_tag_parse(const char *s, unsigned *ret);
 const char *vs_meta_state_name(enum vs_meta_state s); /* "copy1", "copy2", "blank", "invalid" */
 
-/* Tag 15 (UUIDOverride): when set and non-empty after trimming whitespace and NULs, returns 1 and a
- * malloc'ed copy in *ret; 0 when absent or empty. -EINVAL (logged) when it holds a NUL or control byte
- * in the middle. Replaces the SMBIOS UUID for nodeID keys. */
+/* Tag 15 (UUIDOverride) of the Talos ADV: when set and not empty, returns 1 and a malloc'ed copy of its
+ * bytes, untrimmed, as Talos uses them for the node UUID (nodeID passphrases, the KMS node_uuid); 0 when
+ * absent or empty. -EINVAL (logged) when it holds a NUL byte, which a C string cannot carry. */
 int vs_meta_uuid_override(const struct vs_meta *m, char **ret);

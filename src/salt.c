@@ -1,5 +1,6 @@
 /* salt.c: see salt.h. libyaml parses the file (block or flow list); openssl makes the random bytes. */
 #include "salt.h"
+#include "fileio.h"
 #include "log.h"
 #include "util.h"
 
@@ -9,6 +10,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <yaml.h>
+
+/* 32 lines of "    - N": about 330 bytes. */
+#define SALT_FILE_MAX 4096
 
 static int parse(const char *path, const uint8_t *buf, size_t len, struct vs_secret *out) {
         yaml_parser_t parser;
@@ -63,7 +67,7 @@ done:
         return r;
 }
 
-static int create(const char *dir, const char *path) {
+static int create(const char *path) {
         _cleanup_secret_ struct vs_secret *salt = NULL, *text = NULL;
         int r = vs_secret_new(VS_SALT_SIZE, &salt);
         if (r < 0)
@@ -83,37 +87,12 @@ static int create(const char *dir, const char *path) {
         }
         if (r < 0)
                 return r;
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s/.%s.tmp", dir, VS_SALT_FILE) < 0)
-                return -ENOMEM;
-        (void) unlink(tmp);
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return log_error_errno(errno, "cannot create %s: %s", tmp, strerror(errno));
-        if (write(fd, text->data, text->len) != (ssize_t) text->len || fsync(fd) < 0) {
-                r = log_error_errno(errno ? errno : EIO, "cannot write %s: %s", tmp, strerror(errno ? errno : EIO));
-                (void) unlink(tmp);
-                return r;
-        }
-        /* link() instead of rename(): never replaces a salt that appeared meanwhile. */
-        if (link(tmp, path) < 0) {
-                r = -errno;
-                (void) unlink(tmp);
-                if (r == -EEXIST)
-                        return 0;
-                return log_error_errno(r, "cannot create %s: %s", path, strerror(-r));
-        }
-        (void) unlink(tmp);
-        /* The name is durable only once the folder is: until then a power cut may lose the salt, and a
-         * keyslot made with it would be lost too. A failed fsync therefore fails the salt, and the file
-         * goes, so that a later run makes a new one instead of trusting this one. */
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0) {
-                r = -errno;
-                (void) unlink(path);
-                return log_error_errno(r, "cannot make the lockToSTATE salt %s durable (fsync of the folder %s): %s", path, dir,
-                                       strerror(-r));
-        }
+        /* No replace: a salt that appeared meanwhile (another volseal) is the one every key uses. */
+        r = vs_write_file_atomic(path, text->data, text->len, 0600, VS_WRITE_NO_REPLACE);
+        if (r == -EEXIST)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "cannot create %s: %m", path);
         log_info("created the lockToSTATE salt %s", path);
         return 0;
 }
@@ -122,28 +101,20 @@ int vs_salt_load(const char *state_dir, bool create_missing, struct vs_secret **
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/%s", state_dir, VS_SALT_FILE) < 0)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 && errno == ENOENT && create_missing) {
-                int r = create(state_dir, path);
+        _cleanup_secret_ struct vs_secret *text = NULL, *salt = NULL;
+        int r = vs_read_file_secret(path, O_NOFOLLOW, SALT_FILE_MAX, &text);
+        if (r == -ENOENT && create_missing) {
+                r = create(path);
                 if (r < 0)
                         return r;
-                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                r = vs_read_file_secret(path, O_NOFOLLOW, SALT_FILE_MAX, &text);
         }
-        if (fd < 0) {
-                if (errno == ENOENT)
-                        return -ENOENT;
-                return log_error_errno(errno, "cannot open %s: %s", path, strerror(errno));
-        }
-        _cleanup_secret_ struct vs_secret *text = NULL, *salt = NULL;
-        int r = vs_secret_new(4096, &text);
-        if (r < 0)
+        if (r == -ENOENT)
                 return r;
-        ssize_t n = read(fd, text->data, text->cap);
-        if (n < 0)
-                return log_error_errno(errno, "cannot read %s: %s", path, strerror(errno));
-        if ((size_t) n == text->cap)
+        if (r == -EFBIG)
                 return log_error_errno(EINVAL, "%s is too large to be a salt file", path);
-        text->len = (size_t) n;
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", path);
         r = vs_secret_new(VS_SALT_SIZE, &salt);
         if (r < 0)
                 return r;

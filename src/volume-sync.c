@@ -4,6 +4,7 @@
 #include "volume-sync.h"
 #include "volume-keyslot.h"
 #include "volume-report-internal.h"
+#include "encoding.h"
 #include "log.h"
 #include "util.h"
 
@@ -78,8 +79,7 @@ static int fingerprint(const struct volume_sync *s, char out[FINGERPRINT_SIZE]) 
         if (!HMAC(EVP_sha256(), s->vk->data, (int) s->vk->len, d->data, d->len, mac, &mac_len))
                 return -EIO;
         int n = snprintf(out, FINGERPRINT_SIZE, "%s", FINGERPRINT_PREFIX);
-        for (unsigned i = 0; i < 16; i++)
-                n += snprintf(out + n, (size_t) (FINGERPRINT_SIZE - n), "%02x", mac[i]);
+        vs_hex_encode_to(mac, 16, out + n); /* 13 + 33 bytes of FINGERPRINT_SIZE */
         explicit_bzero(mac, sizeof(mac));
         return 0;
 }

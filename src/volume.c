@@ -54,6 +54,8 @@ static int find_device(const struct vs_volume_config *v, const struct vs_volume_
         bool overridden = false;
         for (size_t i = 0; i < o->n_overrides; i++)
                 overridden |= streq(o->overrides[i].id, v->id);
+        if (v->type == VS_VOLUME_DISK && !overridden)
+                return -ENODEV; /* a whole disk Talos picks by its CEL diskSelector: no PARTLABEL to look for */
         if (!o->disk || overridden)
                 return vs_volume_device(v->id, o, &rep->device);
         struct vs_blk_partition p;
@@ -102,7 +104,11 @@ static int locate(const struct vs_volume_config *v, const struct vs_volume_optio
         int r = find_device(v, o, rep);
         if (r < 0) {
                 rep->state = VS_VOLUME_NOT_FOUND;
-                if (o->disk)
+                if (v->type == VS_VOLUME_DISK)
+                        report_error(rep, VS_PROBLEM_ENVIRONMENT, "volume %s: whole-disk volume: pass --volume %s=DEVICE "
+                                     "(volumeType: disk; Talos picks the disk by a CEL diskSelector, which volseal does "
+                                     "not evaluate)", v->id, v->id);
+                else if (o->disk)
                         report_error(rep, VS_PROBLEM_ENVIRONMENT, "volume %s: no partition labelled %s on %s", v->id, v->id, o->disk);
                 else
                         report_error(rep, VS_PROBLEM_ENVIRONMENT, "volume %s: no partition labelled %s (give --volume %s=DEVICE)", v->id, v->id, v->id);

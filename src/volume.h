@@ -1,5 +1,6 @@
 /* volume.h: the lifecycle of one configured volume: locate, probe, format-if-empty, open by slot order,
- * activate (or check only), sync keyslots to the config (design §2-§4); and the read-only status of it.
+ * activate (or check only), sync keyslots to the config (docs/operations.md: "A boot", "Keyslot sync"); and the read-only status
+ * of it.
  * Promise: nothing is written to a volume that is not empty or LUKS2; no keyslot write ever leaves the
  * volume without a configured key that opens it, whatever moment power is lost; a sync failure never
  * undoes an open; every outcome, per volume and per slot, lands in struct vs_volume_report
@@ -25,10 +26,10 @@ struct vs_volume_options {
         bool no_sync;
         bool full_sync;       /* ignore the sync fingerprint: verify every configured slot */
         struct vs_pbkdf pbkdf; /* argon2id overrides for static/nodeID slots (tests); zero = benchmarked */
-        /* issue 4 hook: STATE's encryption config read from META tag 9, used when the machine config has no
+        /* STATE's encryption config read from META tag 9 (docs/meta.md, tag 9), used when the machine config has no
          * encrypted STATE. NULL = none. */
         const struct vs_encryption_config *state_from_meta;
-        /* Rescue (issue 12): volumes are the partitions of this whole disk or disk image, found by PARTLABEL in
+        /* Rescue (docs/rescue.md): volumes are the partitions of this whole disk or disk image, found by PARTLABEL in
          * its partition table (--volume still wins). Read-only: never formats, never syncs. NULL = off. */
         const char *disk;
 };

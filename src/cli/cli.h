@@ -1,5 +1,5 @@
 /* cli.h: what every subcommand file shares: exit codes, usage errors, the command table.
- * Promise: exit codes are the contract of design §9 and docs/volseal.8; every command answers --help. */
+ * Promise: exit codes are the contract of docs/operations.md and man/volseal.8.scd; every command answers --help. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>

@@ -2,10 +2,14 @@
  * verifier's side (enroll make-credential, enroll verify-response: pcr/credential.c; verify: pcr/quote.c,
  * offline). Formats (quote.json, challenge.json, the state file): docs/pcr.md. */
 #include "cli.h"
+#include "cli-file.h"
 #include "cli-tpm.h"
+#include "cleanup.h"
 #include "cmd-pcr.h"
 #include "log.h"
 #include "credential.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "pcr.h"
 #include "secret.h"
 #include "tpm/tpm.h"
@@ -87,40 +91,9 @@ static const char usage[] =
         "not for this TPM's EK and AK; verify-response: wrong secret); 4 no TPM, or no attestation key at H.\n";
 
 #define EXIT_REFUSED EXIT_NOT_OPENED
-
-static int b64_decode(const char *s, uint8_t **ret, size_t *ret_size) {
-        size_t len = strlen(s);
-        _cleanup_free_ uint8_t *out = malloc(len / 4 * 3 + 4);
-        EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-        int n1 = 0, n2 = 0, r = -EBADMSG;
-        if (!out || !ctx) {
-                EVP_ENCODE_CTX_free(ctx);
-                return -ENOMEM;
-        }
-        EVP_DecodeInit(ctx);
-        if (len <= INT32_MAX && EVP_DecodeUpdate(ctx, out, &n1, (const unsigned char *) s, (int) len) >= 0 &&
-            EVP_DecodeFinal(ctx, out + n1, &n2) == 1) {
-                *ret_size = (size_t) (n1 + n2);
-                *ret = TAKE_PTR(out);
-                r = 0;
-        }
-        EVP_ENCODE_CTX_free(ctx);
-        return r;
-}
-
-static int hex_field(struct json_object *o, const char *key, uint8_t **ret, size_t *ret_size) {
-        struct json_object *j;
-        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
-                return log_error_errno(-EBADMSG, "quote.json: \"%s\" is missing or not a string", key);
-        const char *s = json_object_get_string(j);
-        _cleanup_free_ uint8_t *b = malloc(strlen(s) / 2 + 1);
-        if (!b)
-                return -ENOMEM;
-        if (pcr_unhex(s, b, strlen(s) / 2, ret_size) < 0)
-                return log_error_errno(-EBADMSG, "quote.json: \"%s\" is not hex", key);
-        *ret = TAKE_PTR(b);
-        return 0;
-}
+/* The enrolment secret is 32 bytes (TPM2B_DIGEST holds up to 64); its hex response is a line. */
+#define CREDENTIAL_MAX 64
+#define RESPONSE_FILE_MAX 65536
 
 struct expect {
         uint16_t alg; /* 0: from the hex length */
@@ -150,7 +123,7 @@ static int parse_expect(const char *arg, struct expect *e) {
         if (end != eq || end == p || pcr >= PCR_NUM)
                 return -EINVAL;
         e->pcr = (unsigned int) pcr;
-        if (pcr_unhex(eq + 1, e->v, sizeof(e->v), &e->n) < 0)
+        if (vs_hex_decode(eq + 1, e->v, sizeof(e->v), &e->n) < 0)
                 return -EINVAL;
         if (!e->alg)
                 e->alg = e->n == 20 ? PCR_ALG_SHA1 : e->n == 32 ? PCR_ALG_SHA256 : e->n == 48 ? PCR_ALG_SHA384 :
@@ -160,159 +133,198 @@ static int parse_expect(const char *arg, struct expect *e) {
         return 0;
 }
 
+static int hex_field(struct json_object *o, const char *key, uint8_t **ret, size_t *ret_size) {
+        struct json_object *j;
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
+                return log_error_errno(-EBADMSG, "quote.json: \"%s\" is missing or not a string", key);
+        const char *s = json_object_get_string(j);
+        _cleanup_free_ uint8_t *b = malloc(strlen(s) / 2 + 1);
+        if (!b)
+                return -ENOMEM;
+        if (vs_hex_decode(s, b, strlen(s) / 2, ret_size) < 0)
+                return log_error_errno(-EBADMSG, "quote.json: \"%s\" is not hex", key);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+/* An optional base64 field of quote.json (the event logs). */
+static int base64_field(struct json_object *o, const char *path, const char *key, uint8_t **ret, size_t *ret_size) {
+        struct json_object *j;
+        if (!json_object_object_get_ex(o, key, &j))
+                return 0;
+        const char *s = json_object_get_string(j);
+        if (!s || vs_base64_decode(s, CLI_FILE_MAX, ret, ret_size) < 0)
+                return log_error_errno(-EBADMSG, "%s: \"%s\" is not base64", path, key);
+        return 0;
+}
+
+/* What a quote.json holds, decoded: the quote, its signature and the event logs replayed. */
+struct quote_file {
+        struct json_object *json;
+        uint8_t *attest, *sig;
+        size_t attest_size, sig_size;
+        struct pcr_eventlog log;
+};
+
+static void quote_file_done(struct quote_file *f) {
+        json_object_put(f->json);
+        free(f->attest);
+        free(f->sig);
+        pcr_eventlog_free(&f->log);
+}
+
+/* quote.json's text (NUL-terminated) decoded into f. */
+static int quote_file_parse(const char *path, const char *text, struct quote_file *f) {
+        _cleanup_free_ uint8_t *fw = NULL, *ml = NULL;
+        size_t fw_size = 0, ml_size = 0;
+        struct json_object *j;
+        f->json = json_tokener_parse(text);
+        if (!f->json || !json_object_is_type(f->json, json_type_object))
+                return log_error_errno(-EBADMSG, "%s: not a JSON object", path);
+        if (!json_object_object_get_ex(f->json, "version", &j) || json_object_get_int(j) != 1)
+                return log_error_errno(-EBADMSG, "%s: \"version\" must be 1", path);
+        int r = hex_field(f->json, "quoted", &f->attest, &f->attest_size);
+        if (r >= 0)
+                r = hex_field(f->json, "signature", &f->sig, &f->sig_size);
+        if (r >= 0)
+                r = base64_field(f->json, path, "eventlog", &fw, &fw_size);
+        if (r >= 0)
+                r = base64_field(f->json, path, "measure_log", &ml, &ml_size);
+        if (r < 0)
+                return r;
+        if (!fw && !ml)
+                return log_error_errno(-EBADMSG, "%s: no \"eventlog\" or \"measure_log\": the quoted PCRs cannot be explained", path);
+        if (fw && (r = pcr_eventlog_parse(&f->log, fw, fw_size, "quote.json eventlog")) < 0)
+                return r;
+        if (ml && (r = pcr_eventlog_add_measure_log(&f->log, (const char *) ml, ml_size, "quote.json measure_log")) < 0)
+                return r;
+        return 0;
+}
+
+/* The bank index of alg among the quoted banks (n_banks when it was not quoted). */
+static size_t quoted_bank(const struct pcr_quote_result *res, uint16_t alg) {
+        size_t b = 0;
+        while (b < res->quoted.n_banks && res->quoted.banks[b].alg != alg)
+                b++;
+        return b;
+}
+
+/* The PCR values quote.json lists must be quoted and equal to the replayed ones. EXIT_OK or the exit code. */
+static int check_listed_pcrs(const char *path, struct json_object *q, const struct pcr_quote_result *res) {
+        struct json_object *j;
+        if (!json_object_object_get_ex(q, "pcrs", &j))
+                return EXIT_OK;
+        json_object_object_foreach(j, bank, vals) {
+                uint16_t alg;
+                if (pcr_alg_from_name(bank, &alg) < 0) {
+                        log_error("%s: \"pcrs\" names an unknown bank '%s'", path, bank);
+                        return EXIT_USAGE;
+                }
+                size_t b = quoted_bank(res, alg);
+                json_object_object_foreach(vals, idx, hex) {
+                        uint8_t v[PCR_DIGEST_MAX];
+                        size_t n;
+                        char *end;
+                        const char *h = json_object_get_string(hex);
+                        unsigned long p = strtoul(idx, &end, 10);
+                        if (*end || p >= PCR_NUM || !h || vs_hex_decode(h, v, sizeof(v), &n) < 0) {
+                                log_error("%s: \"pcrs\".%s.%s is malformed", path, bank, idx);
+                                return EXIT_USAGE;
+                        }
+                        if (b == res->quoted.n_banks || !res->selected[b][p]) {
+                                log_error("%s: PCR %s:%lu is listed but not covered by the quote", path, bank, p);
+                                return EXIT_REFUSED;
+                        }
+                        if (n != res->quoted.banks[b].size || memcmp(v, res->quoted.banks[b].v[p], n)) {
+                                log_error("%s: PCR %s:%lu differs from the quoted, replayed value", path, bank, p);
+                                return EXIT_REFUSED;
+                        }
+                }
+        }
+        return EXIT_OK;
+}
+
+/* Every --expect-pcr must be quoted with that value. EXIT_OK or EXIT_REFUSED. */
+static int check_expected_pcrs(const struct expect *ex, size_t n_ex, const struct pcr_quote_result *res) {
+        for (size_t i = 0; i < n_ex; i++) {
+                size_t b = quoted_bank(res, ex[i].alg);
+                if (b == res->quoted.n_banks || !res->selected[b][ex[i].pcr]) {
+                        log_error("expected PCR %s:%u is not covered by the quote", pcr_alg_name(ex[i].alg), ex[i].pcr);
+                        return EXIT_REFUSED;
+                }
+                if (memcmp(res->quoted.banks[b].v[ex[i].pcr], ex[i].v, ex[i].n)) {
+                        _cleanup_free_ char *h = vs_hex_encode(res->quoted.banks[b].v[ex[i].pcr], ex[i].n);
+                        log_error("PCR %s:%u is %s, not the expected value", pcr_alg_name(ex[i].alg), ex[i].pcr, h ?: "?");
+                        return EXIT_REFUSED;
+                }
+        }
+        return EXIT_OK;
+}
+
+static void print_verified(const struct pcr_quote_result *res, bool expected, bool json) {
+        if (json) {
+                _cleanup_json_ struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "verified", json_object_new_boolean(1));
+                json_object_object_add(o, "pcrs", vs_pcr_values_to_json(&res->quoted, (const bool (*)[PCR_NUM]) res->selected));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                return;
+        }
+        printf("verified: signature by the enrolled AK, nonce, event log replay%s\n", expected ? ", expected PCRs" : "");
+        for (size_t b = 0; b < res->quoted.n_banks; b++)
+                for (int p = 0; p < PCR_NUM; p++)
+                        if (res->selected[b][p]) {
+                                _cleanup_free_ char *h = vs_hex_encode(res->quoted.banks[b].v[p], res->quoted.banks[b].size);
+                                printf("  %s:%d %s\n", pcr_alg_name(res->quoted.banks[b].alg), p, h ?: "");
+                        }
+}
+
+/* The checks of `attest verify` on the files' contents, in order; EXIT_OK or the exit code. */
+static int verify_quote(const char *quote_path, const char *quote, const uint8_t *nonce, size_t nonce_size,
+                        const char *ak, const struct expect *ex, size_t n_ex, struct pcr_quote_result *res) {
+        _cleanup_(quote_file_done) struct quote_file f = {};
+        if (quote_file_parse(quote_path, quote, &f) < 0)
+                return EXIT_USAGE;
+        struct pcr_quote_check c = {
+                .attest = f.attest, .attest_size = f.attest_size, .signature = f.sig, .signature_size = f.sig_size,
+                .ak_pem = ak, .nonce = nonce, .nonce_size = nonce_size, .log = &f.log,
+        };
+        int r = pcr_quote_verify(&c, res);
+        if (r < 0)
+                return r == -EPERM ? EXIT_REFUSED : EXIT_USAGE;
+        r = check_listed_pcrs(quote_path, f.json, res);
+        if (r == EXIT_OK)
+                r = check_expected_pcrs(ex, n_ex, res);
+        return r;
+}
+
 static int verify(const char *quote_path, const char *nonce_hex, const char *ak_path, const struct expect *ex,
                   size_t n_ex, bool json) {
-        _cleanup_free_ uint8_t *qbuf = NULL, *akbuf = NULL, *attest = NULL, *sig = NULL, *fw = NULL, *ml = NULL;
-        size_t qsize, aksize, attest_size, sig_size, fw_size = 0, ml_size = 0;
         uint8_t nonce[128];
         size_t nonce_size;
-        struct json_object *q = NULL, *j;
-        struct pcr_eventlog log = {};
-        struct pcr_quote_result res;
-        int r, ret = EXIT_USAGE;
-
-        if (pcr_unhex(nonce_hex, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
+        if (vs_hex_decode(nonce_hex, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
                 return cli_usage_error("attest", "--nonce must be 1 to %zu bytes of hex", sizeof(nonce));
-        if (vs_read_file(quote_path, "quote", &qbuf, &qsize) < 0 || vs_read_file(ak_path, "attestation key", &akbuf, &aksize) < 0)
+        /* Unreadable files are a usage error without a verdict; everything after gives one. */
+        _cleanup_free_ uint8_t *quote = NULL, *ak = NULL;
+        size_t quote_size, ak_size;
+        if (cli_read_file(quote_path, "quote", &quote, &quote_size) < 0 ||
+            cli_read_file(ak_path, "attestation key", &ak, &ak_size) < 0)
                 return EXIT_USAGE;
-        akbuf = realloc(akbuf, aksize + 1);
-        if (!akbuf)
-                return EXIT_USAGE;
-        akbuf[aksize] = 0;
-        qbuf = realloc(qbuf, qsize + 1);
-        if (!qbuf)
-                return EXIT_USAGE;
-        qbuf[qsize] = 0;
-        q = json_tokener_parse((const char *) qbuf);
-        if (!q || !json_object_is_type(q, json_type_object)) {
-                log_error("%s: not a JSON object", quote_path);
-                goto out;
-        }
-        if (!json_object_object_get_ex(q, "version", &j) || json_object_get_int(j) != 1) {
-                log_error("%s: \"version\" must be 1", quote_path);
-                goto out;
-        }
-        if (hex_field(q, "quoted", &attest, &attest_size) < 0 || hex_field(q, "signature", &sig, &sig_size) < 0)
-                goto out;
-        if (json_object_object_get_ex(q, "eventlog", &j) && b64_decode(json_object_get_string(j), &fw, &fw_size) < 0) {
-                log_error("%s: \"eventlog\" is not base64", quote_path);
-                goto out;
-        }
-        if (json_object_object_get_ex(q, "measure_log", &j) && b64_decode(json_object_get_string(j), &ml, &ml_size) < 0) {
-                log_error("%s: \"measure_log\" is not base64", quote_path);
-                goto out;
-        }
-        if (!fw && !ml) {
-                log_error("%s: no \"eventlog\" or \"measure_log\": the quoted PCRs cannot be explained", quote_path);
-                goto out;
-        }
-        if ((fw && pcr_eventlog_parse(&log, fw, fw_size, "quote.json eventlog") < 0) ||
-            (ml && pcr_eventlog_add_measure_log(&log, (const char *) ml, ml_size, "quote.json measure_log") < 0))
-                goto out;
-
-        struct pcr_quote_check c = {
-                .attest = attest, .attest_size = attest_size, .signature = sig, .signature_size = sig_size,
-                .ak_pem = (const char *) akbuf, .nonce = nonce, .nonce_size = nonce_size, .log = &log,
-        };
-        r = pcr_quote_verify(&c, &res);
-        if (r < 0) {
-                ret = r == -EPERM ? EXIT_REFUSED : EXIT_USAGE;
-                goto out;
-        }
-        /* The PCR values quote.json lists must be quoted and equal to the replayed ones. */
-        if (json_object_object_get_ex(q, "pcrs", &j)) {
-                json_object_object_foreach(j, bank, vals) {
-                        uint16_t alg;
-                        size_t b;
-                        if (pcr_alg_from_name(bank, &alg) < 0) {
-                                log_error("%s: \"pcrs\" names an unknown bank '%s'", quote_path, bank);
-                                goto out;
-                        }
-                        for (b = 0; b < res.quoted.n_banks && res.quoted.banks[b].alg != alg; b++)
-                                ;
-                        json_object_object_foreach(vals, idx, hex) {
-                                uint8_t v[PCR_DIGEST_MAX];
-                                size_t n;
-                                char *end;
-                                unsigned long p = strtoul(idx, &end, 10);
-                                if (*end || p >= PCR_NUM || pcr_unhex(json_object_get_string(hex), v, sizeof(v), &n) < 0) {
-                                        log_error("%s: \"pcrs\".%s.%s is malformed", quote_path, bank, idx);
-                                        goto out;
-                                }
-                                if (b == res.quoted.n_banks || !res.selected[b][p]) {
-                                        log_error("%s: PCR %s:%lu is listed but not covered by the quote", quote_path, bank, p);
-                                        ret = EXIT_REFUSED;
-                                        goto out;
-                                }
-                                if (n != res.quoted.banks[b].size || memcmp(v, res.quoted.banks[b].v[p], n)) {
-                                        log_error("%s: PCR %s:%lu differs from the quoted, replayed value", quote_path, bank, p);
-                                        ret = EXIT_REFUSED;
-                                        goto out;
-                                }
-                        }
-                }
-        }
-        for (size_t i = 0; i < n_ex; i++) {
-                size_t b;
-                for (b = 0; b < res.quoted.n_banks && res.quoted.banks[b].alg != ex[i].alg; b++)
-                        ;
-                if (b == res.quoted.n_banks || !res.selected[b][ex[i].pcr]) {
-                        log_error("expected PCR %s:%u is not covered by the quote", pcr_alg_name(ex[i].alg), ex[i].pcr);
-                        ret = EXIT_REFUSED;
-                        goto out;
-                }
-                if (memcmp(res.quoted.banks[b].v[ex[i].pcr], ex[i].v, ex[i].n)) {
-                        _cleanup_free_ char *h = pcr_hex(res.quoted.banks[b].v[ex[i].pcr], ex[i].n);
-                        log_error("PCR %s:%u is %s, not the expected value", pcr_alg_name(ex[i].alg), ex[i].pcr, h ?: "?");
-                        ret = EXIT_REFUSED;
-                        goto out;
-                }
-        }
-        if (json) {
-                struct json_object *o = json_object_new_object();
-                json_object_object_add(o, "verified", json_object_new_boolean(1));
-                json_object_object_add(o, "pcrs", vs_pcr_values_to_json(&res.quoted, (const bool (*)[PCR_NUM]) res.selected));
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-                json_object_put(o);
-        } else {
-                printf("verified: signature by the enrolled AK, nonce, event log replay%s\n", n_ex ? ", expected PCRs" : "");
-                for (size_t b = 0; b < res.quoted.n_banks; b++)
-                        for (int p = 0; p < PCR_NUM; p++)
-                                if (res.selected[b][p]) {
-                                        _cleanup_free_ char *h = pcr_hex(res.quoted.banks[b].v[p], res.quoted.banks[b].size);
-                                        printf("  %s:%d %s\n", pcr_alg_name(res.quoted.banks[b].alg), p, h ?: "");
-                                }
-        }
-        ret = EXIT_OK;
-out:
-        if (ret != EXIT_OK && json)
+        struct pcr_quote_result res;
+        /* cli_read_file ends the bytes with a NUL: both are text */
+        int ret = verify_quote(quote_path, (const char *) quote, nonce, nonce_size, (const char *) ak, ex, n_ex, &res);
+        if (ret == EXIT_OK)
+                print_verified(&res, n_ex > 0, json);
+        else if (json)
                 printf("{\"verified\":false}\n");
-        json_object_put(q);
-        pcr_eventlog_free(&log);
         return ret;
 }
 
 /* ---- shared helpers of the TPM and enrolment commands ---- */
 
 static int write_file(const char *path, const void *data, size_t size, mode_t mode, const char *what) {
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot create %s %s: %m", what, path);
-        if (fchmod(fd, mode) < 0)
-                return log_error_errno(-errno, "cannot set the mode of %s %s: %m", what, path);
-        const uint8_t *p = data;
-        while (size > 0) {
-                ssize_t k = write(fd, p, size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return log_error_errno(-errno, "cannot write %s %s: %m", what, path);
-                }
-                p += k;
-                size -= (size_t) k;
-        }
-        if (close(TAKE_FD(fd)) < 0)
-                return log_error_errno(-errno, "cannot write %s %s: %m", what, path);
+        int r = vs_write_file(path, data, size, mode);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s %s: %m", what, path);
         return 0;
 }
 
@@ -327,38 +339,22 @@ static int write_json(const char *path, struct json_object *o, mode_t mode, cons
 static int read_json(const char *path, const char *what, struct json_object **ret) {
         _cleanup_free_ uint8_t *b = NULL;
         size_t n;
-        int r = vs_read_file(path, what, &b, &n);
+        int r = cli_read_file(path, what, &b, &n);
         if (r < 0)
                 return r;
-        uint8_t *b2 = realloc(b, n + 1);
-        if (!b2)
-                return -ENOMEM;
-        b = b2;
-        b[n] = 0;
-        struct json_object *o = json_tokener_parse((const char *) b);
-        if (!o || !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
+        _cleanup_json_ struct json_object *o = json_tokener_parse((const char *) b); /* b ends with a NUL */
+        if (!o || !json_object_is_type(o, json_type_object))
                 return log_error_errno(-EBADMSG, "%s %s is not a JSON object", what, path);
-        }
         struct json_object *v;
-        if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1) {
-                json_object_put(o);
+        if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1)
                 return log_error_errno(-EBADMSG, "%s %s: \"version\" must be 1", what, path);
-        }
-        *ret = o;
+        *ret = TAKE_PTR(o);
         return 0;
 }
 
 static void add_hex(struct json_object *o, const char *key, const uint8_t *b, size_t n) {
-        _cleanup_free_ char *h = pcr_hex(b, n);
+        _cleanup_free_ char *h = vs_hex_encode(b, n);
         json_object_object_add(o, key, json_object_new_string(h ?: ""));
-}
-
-static char *b64(const uint8_t *b, size_t n) {
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out && n <= INT32_MAX)
-                EVP_EncodeBlock((unsigned char *) out, b, (int) n);
-        return out;
 }
 
 static int parse_handle(const char *s, uint32_t *ret) {
@@ -375,12 +371,21 @@ static int parse_handle(const char *s, uint32_t *ret) {
 static int read_public(const char *path, TPM2B_PUBLIC *ret) {
         _cleanup_free_ uint8_t *b = NULL;
         size_t n;
-        int r = vs_read_file(path, "attestation key public area", &b, &n);
+        int r = cli_read_file(path, "attestation key public area", &b, &n);
         if (r < 0)
                 return r;
         if (vs_tpm_parse_public(b, n, ret) < 0)
                 return log_error_errno(-EBADMSG, "%s is not a marshalled TPM2B_PUBLIC (tpm2-tools \"tss\" format)", path);
         return 0;
+}
+
+/* The PEM SubjectPublicKeyInfo of a TPM public area. */
+static int public_pem(const TPM2B_PUBLIC *pub, char **ret) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+        int r = pcr_tpm_public_to_pkey(pub, &pkey);
+        if (r < 0)
+                return r;
+        return pcr_pkey_to_pem(pkey, ret);
 }
 
 enum {
@@ -471,13 +476,8 @@ static int cmd_ek(int argc, char **argv) {
         r = vs_tpm_ek_public(t, &pub, &handle);
         if (r < 0)
                 return cli_exit_from_errno(r);
-        EVP_PKEY *pkey = NULL;
         _cleanup_free_ char *pem = NULL;
-        r = pcr_tpm_public_to_pkey(&pub, &pkey);
-        if (r == 0)
-                r = pcr_pkey_to_pem(pkey, &pem);
-        EVP_PKEY_free(pkey);
-        if (r < 0)
+        if (public_pem(&pub, &pem) < 0)
                 return EXIT_USAGE;
         if (handle)
                 log_info("endorsement key at persistent handle 0x%08x", handle);
@@ -497,13 +497,8 @@ static int write_ak(const struct opts *o, const TPM2B_PUBLIC *pub) {
         if (vs_tpm_blob_public(pub, &b, &n) < 0 || write_file(o->output, b, n, 0644, "attestation key") < 0)
                 return -EIO;
         if (o->pem) {
-                EVP_PKEY *pkey = NULL;
                 _cleanup_free_ char *pem = NULL;
-                int r = pcr_tpm_public_to_pkey(pub, &pkey);
-                if (r == 0)
-                        r = pcr_pkey_to_pem(pkey, &pem);
-                EVP_PKEY_free(pkey);
-                if (r < 0 || write_file(o->pem, pem, strlen(pem), 0644, "attestation key") < 0)
+                if (public_pem(pub, &pem) < 0 || write_file(o->pem, pem, strlen(pem), 0644, "attestation key") < 0)
                         return -EIO;
         }
         return 0;
@@ -533,6 +528,70 @@ static int cmd_ak(int argc, char **argv) {
 
 /* ---- enroll ---- */
 
+static int load_ek(const char *path, EVP_PKEY **ret) {
+        _cleanup_free_ uint8_t *pem = NULL;
+        size_t n;
+        if (cli_read_file(path, "endorsement key", &pem, &n) < 0)
+                return -EIO;
+        _cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(pem, (int) n);
+        *ret = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+        if (!*ret)
+                return log_error_errno(-EBADMSG, "%s is not a PEM public key", path);
+        return 0;
+}
+
+/* The AK of --ak, its Name, checked against --ak-name and as a key that never leaves its TPM. EXIT_*. */
+static int load_ak_checked(const struct opts *o, TPM2B_PUBLIC *ret_pub, TPM2B_NAME *ret_name) {
+        if (read_public(o->ak, ret_pub) < 0 || pcr_public_name(ret_pub, ret_name) < 0)
+                return EXIT_USAGE;
+        if (o->ak_name) {
+                uint8_t want[sizeof(ret_name->name)];
+                size_t wn = 0;
+                if (vs_hex_decode(o->ak_name, want, sizeof(want), &wn) < 0)
+                        return cli_usage_error("attest enroll make-credential", "--ak-name '%s' is not hex", o->ak_name);
+                if (wn != ret_name->size || memcmp(want, ret_name->name, wn) != 0) {
+                        log_error("%s: the AK's Name is not %s (the node's AK.pub and the Name it reported differ)",
+                                  o->ak, o->ak_name);
+                        return EXIT_REFUSED;
+                }
+        }
+        if (pcr_ak_check_public(ret_pub) < 0) /* logs why the key is refused */
+                return EXIT_REFUSED;
+        return EXIT_OK;
+}
+
+/* A fresh credential for the AK, sealed to the EK: the verifier's state (with the credential) and the
+ * node's challenge, written to --state and -o. */
+static int write_challenge(const struct opts *o, EVP_PKEY *ek, const TPM2B_PUBLIC *akpub, const TPM2B_NAME *name) {
+        _cleanup_secret_ struct vs_secret *cred = NULL;
+        if (vs_secret_new(32, &cred) < 0 || RAND_bytes(cred->data, 32) != 1)
+                return -EIO;
+        cred->len = 32;
+        TPM2B_ID_OBJECT blob;
+        TPM2B_ENCRYPTED_SECRET secret;
+        if (pcr_make_credential(ek, name, cred->data, cred->len, NULL, &blob, &secret) < 0)
+                return -EIO;
+        uint8_t bb[sizeof(blob)], sb[sizeof(secret)], pb[sizeof(*akpub)];
+        size_t bo = 0, so = 0, po = 0;
+        if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&blob, bb, sizeof(bb), &bo) != TSS2_RC_SUCCESS ||
+            Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&secret, sb, sizeof(sb), &so) != TSS2_RC_SUCCESS ||
+            Tss2_MU_TPM2B_PUBLIC_Marshal(akpub, pb, sizeof(pb), &po) != TSS2_RC_SUCCESS)
+                return -EIO;
+        _cleanup_json_ struct json_object *st = json_object_new_object(), *ch = json_object_new_object();
+        json_object_object_add(st, "version", json_object_new_int(1));
+        add_hex(st, "ak_public", pb, po);
+        add_hex(st, "ak_name", name->name, name->size);
+        add_hex(st, "credential", cred->data, cred->len);
+        json_object_object_add(ch, "version", json_object_new_int(1));
+        add_hex(ch, "ak_name", name->name, name->size);
+        add_hex(ch, "credential_blob", bb, bo);
+        add_hex(ch, "encrypted_secret", sb, so);
+        int r = write_json(o->state, st, 0600, "enrolment state");
+        if (r >= 0)
+                r = write_json(o->output, ch, 0644, "challenge");
+        return r;
+}
+
 static int cmd_make_credential(int argc, char **argv) {
         struct opts o;
         char **args;
@@ -540,83 +599,48 @@ static int cmd_make_credential(int argc, char **argv) {
         PARSE("attest enroll make-credential", argc, argv, &o, &args, &n, 0);
         if (!o.ek || !o.ak || !o.state || !o.output)
                 return cli_usage_error("attest enroll make-credential", "needs --ek EK.pem, --ak AK.pub, --state STATE.json and -o CHALLENGE.json");
-        _cleanup_free_ uint8_t *ekb = NULL;
-        size_t ekn;
-        if (vs_read_file(o.ek, "endorsement key", &ekb, &ekn) < 0)
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ek = NULL;
+        if (load_ek(o.ek, &ek) < 0)
                 return EXIT_USAGE;
-        BIO *bio = BIO_new_mem_buf(ekb, (int) ekn);
-        EVP_PKEY *ek = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-        if (!ek) {
-                log_error("%s is not a PEM public key", o.ek);
-                return EXIT_USAGE;
-        }
         TPM2B_PUBLIC akpub;
         TPM2B_NAME name;
-        int ret = EXIT_USAGE;
-        _cleanup_free_ char *nh = NULL;
-        _cleanup_secret_ struct vs_secret *cred = NULL;
-        struct json_object *st = NULL, *ch = NULL;
-        if (read_public(o.ak, &akpub) < 0 || pcr_public_name(&akpub, &name) < 0)
-                goto out;
-        if (o.ak_name) {
-                uint8_t want[sizeof(name.name)];
-                size_t wn = 0;
-                if (pcr_unhex(o.ak_name, want, sizeof(want), &wn) < 0) {
-                        ret = cli_usage_error("attest enroll make-credential", "--ak-name '%s' is not hex", o.ak_name);
-                        goto out;
-                }
-                if (wn != name.size || memcmp(want, name.name, wn) != 0) {
-                        log_error("%s: the AK's Name is not %s (the node's AK.pub and the Name it reported differ)",
-                                  o.ak, o.ak_name);
-                        ret = EXIT_REFUSED;
-                        goto out;
-                }
-        }
-        if (pcr_ak_check_public(&akpub) < 0) {
-                log_error("%s is refused as an attestation key", o.ak);
-                ret = EXIT_REFUSED;
-                goto out;
-        }
-        if (vs_secret_new(32, &cred) < 0 || RAND_bytes(cred->data, 32) != 1)
-                goto out;
-        cred->len = 32;
-        TPM2B_ID_OBJECT blob;
-        TPM2B_ENCRYPTED_SECRET secret;
-        if (pcr_make_credential(ek, &name, cred->data, cred->len, NULL, &blob, &secret) < 0)
-                goto out;
-        uint8_t bb[sizeof(blob)], sb[sizeof(secret)], pb[sizeof(akpub)];
-        size_t bo = 0, so = 0, po = 0;
-        if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&blob, bb, sizeof(bb), &bo) != TSS2_RC_SUCCESS ||
-            Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&secret, sb, sizeof(sb), &so) != TSS2_RC_SUCCESS ||
-            Tss2_MU_TPM2B_PUBLIC_Marshal(&akpub, pb, sizeof(pb), &po) != TSS2_RC_SUCCESS)
-                goto out;
-        st = json_object_new_object();
-        json_object_object_add(st, "version", json_object_new_int(1));
-        add_hex(st, "ak_public", pb, po);
-        add_hex(st, "ak_name", name.name, name.size);
-        add_hex(st, "credential", cred->data, cred->len);
-        ch = json_object_new_object();
-        json_object_object_add(ch, "version", json_object_new_int(1));
-        add_hex(ch, "ak_name", name.name, name.size);
-        add_hex(ch, "credential_blob", bb, bo);
-        add_hex(ch, "encrypted_secret", sb, so);
-        if (write_json(o.state, st, 0600, "enrolment state") < 0 || write_json(o.output, ch, 0644, "challenge") < 0)
-                goto out;
-        nh = pcr_hex(name.name, name.size);
+        int r = load_ak_checked(&o, &akpub, &name);
+        if (r != EXIT_OK)
+                return r;
+        if (write_challenge(&o, ek, &akpub, &name) < 0)
+                return EXIT_USAGE;
+        _cleanup_free_ char *nh = vs_hex_encode(name.name, name.size);
         printf("challenge for the attestation key %s written to %s; keep %s private\n", nh ?: "", o.output, o.state);
-        ret = EXIT_OK;
-out:
-        json_object_put(st);
-        json_object_put(ch);
-        EVP_PKEY_free(ek);
-        return ret;
+        return EXIT_OK;
+}
+
+/* The string field `key` of o, or NULL (logged, naming file) when it is missing or not a string. */
+static const char *string_field(struct json_object *o, const char *file, const char *key) {
+        struct json_object *j;
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string)) {
+                log_error("%s: \"%s\" is missing or not hex", file, key);
+                return NULL;
+        }
+        return json_object_get_string(j);
 }
 
 static int unhex_field(struct json_object *o, const char *file, const char *key, uint8_t *buf, size_t max, size_t *n) {
-        struct json_object *j;
-        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string) ||
-            pcr_unhex(json_object_get_string(j), buf, max, n) < 0)
+        const char *s = string_field(o, file, key);
+        if (!s)
+                return -EBADMSG;
+        if (vs_hex_decode(s, buf, max, n) < 0)
+                return log_error_errno(-EBADMSG, "%s: \"%s\" is missing or not hex", file, key);
+        return 0;
+}
+
+static int unhex_field_secret(struct json_object *o, const char *file, const char *key, size_t max, struct vs_secret **ret) {
+        const char *s = string_field(o, file, key);
+        if (!s)
+                return -EBADMSG;
+        int r = vs_hex_decode_secret(s, max, ret);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "out of memory");
+        if (r < 0)
                 return log_error_errno(-EBADMSG, "%s: \"%s\" is missing or not hex", file, key);
         return 0;
 }
@@ -628,7 +652,7 @@ static int cmd_activate(int argc, char **argv) {
         PARSE("attest enroll activate", argc, argv, &o, &args, &n, 1);
         if (!o.output)
                 return cli_usage_error("attest enroll activate", "needs -o RESPONSE");
-        struct json_object *ch = NULL;
+        _cleanup_json_ struct json_object *ch = NULL;
         if (read_json(args[0], "challenge", &ch) < 0)
                 return EXIT_USAGE;
         uint8_t bb[sizeof(TPM2B_ID_OBJECT)], sb[sizeof(TPM2B_ENCRYPTED_SECRET)];
@@ -638,7 +662,6 @@ static int cmd_activate(int argc, char **argv) {
         int r = unhex_field(ch, args[0], "credential_blob", bb, sizeof(bb), &bn);
         if (r == 0)
                 r = unhex_field(ch, args[0], "encrypted_secret", sb, sizeof(sb), &sn);
-        json_object_put(ch);
         if (r < 0)
                 return EXIT_USAGE;
         if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(bb, bn, &off, &blob) != TSS2_RC_SUCCESS || off != bn ||
@@ -659,16 +682,41 @@ static int cmd_activate(int argc, char **argv) {
         if (r < 0)
                 return EXIT_REFUSED; /* the TPM would not activate: not this TPM's EK, or not this AK's Name */
         _cleanup_secret_ struct vs_secret *hex = NULL;
-        if (vs_secret_new(2 * cred->len + 1, &hex) < 0)
+        if (vs_hex_encode_secret(cred, &hex) < 0 || vs_secret_append(hex, "\n", 1) < 0)
                 return EXIT_USAGE;
-        for (size_t i = 0; i < cred->len; i++)
-                snprintf((char *) hex->data + 2 * i, 3, "%02x", cred->data[i]);
-        hex->data[2 * cred->len] = '\n';
-        hex->len = 2 * cred->len + 1;
         if (write_file(o.output, hex->data, hex->len, 0600, "response") < 0)
                 return EXIT_USAGE;
         printf("credential activated with the attestation key at 0x%08x; send %s to the verifier\n", o.ak_handle, o.output);
         return EXIT_OK;
+}
+
+/* The verifier's enrolment state: the AK's public area and the credential it must return. */
+static int read_enrolment(const char *path, TPM2B_PUBLIC *ret_pub, struct vs_secret **ret_cred) {
+        _cleanup_json_ struct json_object *st = NULL;
+        if (read_json(path, "enrolment state", &st) < 0)
+                return -EBADMSG;
+        uint8_t pb[sizeof(TPM2B_PUBLIC)];
+        size_t pn, off = 0;
+        if (unhex_field(st, path, "ak_public", pb, sizeof(pb), &pn) < 0 ||
+            unhex_field_secret(st, path, "credential", CREDENTIAL_MAX, ret_cred) < 0)
+                return -EBADMSG;
+        *ret_pub = (TPM2B_PUBLIC) {};
+        if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(pb, pn, &off, ret_pub) != TSS2_RC_SUCCESS || off != pn)
+                return log_error_errno(-EBADMSG, "%s: \"ak_public\" is malformed", path);
+        return 0;
+}
+
+/* The node's response: the credential in hex on one line, read and decoded in locked memory only. */
+static int read_response(const char *path, struct vs_secret **ret) {
+        _cleanup_secret_ struct vs_secret *text = NULL;
+        int r = vs_read_file_secret(path, 0, RESPONSE_FILE_MAX, &text);
+        if (r < 0)
+                return log_error_errno(r, "cannot read response %s: %m", path);
+        while (text->len > 0 && (text->data[text->len - 1] == '\n' || text->data[text->len - 1] == ' '))
+                text->data[--text->len] = 0;
+        if (vs_hex_decode_secret((const char *) text->data, RESPONSE_FILE_MAX, ret) < 0)
+                return log_error_errno(-EBADMSG, "%s: the response is not hex", path);
+        return 0;
 }
 
 static int cmd_verify_response(int argc, char **argv) {
@@ -678,62 +726,21 @@ static int cmd_verify_response(int argc, char **argv) {
         PARSE("attest enroll verify-response", argc, argv, &o, &args, &n, 1);
         if (!o.state || !o.output)
                 return cli_usage_error("attest enroll verify-response", "needs --state STATE.json and -o AK.pem");
-        struct json_object *st = NULL;
-        if (read_json(o.state, "enrolment state", &st) < 0)
-                return EXIT_USAGE;
-        int ret = EXIT_USAGE;
-        _cleanup_free_ uint8_t *resp = NULL;
-        size_t rn;
+        TPM2B_PUBLIC akpub;
         _cleanup_secret_ struct vs_secret *want = NULL, *got = NULL;
-        uint8_t pb[sizeof(TPM2B_PUBLIC)], cb[64];
-        size_t pn, cn, off = 0;
-        TPM2B_PUBLIC akpub = {};
-        EVP_PKEY *pkey = NULL;
-        _cleanup_free_ char *pem = NULL;
-        if (unhex_field(st, o.state, "ak_public", pb, sizeof(pb), &pn) < 0 ||
-            unhex_field(st, o.state, "credential", cb, sizeof(cb), &cn) < 0)
-                goto out;
-        if (vs_secret_from(cb, cn, &want) < 0)
-                goto out;
-        explicit_bzero(cb, sizeof(cb));
-        if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(pb, pn, &off, &akpub) != TSS2_RC_SUCCESS || off != pn) {
-                log_error("%s: \"ak_public\" is malformed", o.state);
-                goto out;
-        }
-        if (vs_read_file(args[0], "response", &resp, &rn) < 0)
-                goto out;
-        while (rn > 0 && (resp[rn - 1] == '\n' || resp[rn - 1] == ' '))
-                rn--;
-        if (vs_secret_new(rn / 2 + 1, &got) < 0)
-                goto out;
-        char *rs = strndup((const char *) resp, rn);
-        size_t gn = 0;
-        int ur = rs ? pcr_unhex(rs, got->data, got->cap, &gn) : -ENOMEM;
-        if (rs) {
-                explicit_bzero(rs, rn);
-                free(rs);
-        }
-        explicit_bzero(resp, rn);
-        if (ur < 0) {
-                log_error("%s: the response is not hex", args[0]);
-                goto out;
-        }
-        got->len = gn;
+        if (read_enrolment(o.state, &akpub, &want) < 0 || read_response(args[0], &got) < 0)
+                return EXIT_USAGE;
         if (want->len != got->len || !vs_secret_equal(want, got)) {
                 log_error("%s: the response does not match the enrolment secret: the attestation key is not bound "
                           "to the TPM of that endorsement key; not enrolled", args[0]);
-                ret = EXIT_REFUSED;
-                goto out;
+                return EXIT_REFUSED;
         }
-        if (pcr_ak_check_public(&akpub) < 0 || pcr_tpm_public_to_pkey(&akpub, &pkey) < 0 ||
-            pcr_pkey_to_pem(pkey, &pem) < 0 || write_file(o.output, pem, strlen(pem), 0644, "enrolled attestation key") < 0)
-                goto out;
+        _cleanup_free_ char *pem = NULL;
+        if (pcr_ak_check_public(&akpub) < 0 || public_pem(&akpub, &pem) < 0 ||
+            write_file(o.output, pem, strlen(pem), 0644, "enrolled attestation key") < 0)
+                return EXIT_USAGE;
         printf("attestation key enrolled: %s\n", o.output);
-        ret = EXIT_OK;
-out:
-        EVP_PKEY_free(pkey);
-        json_object_put(st);
-        return ret;
+        return EXIT_OK;
 }
 
 /* ---- quote ---- */
@@ -746,7 +753,7 @@ static int cmd_quote(int argc, char **argv) {
         uint8_t nonce[64];
         size_t nonce_size = 0;
         uint32_t mask;
-        if (!o.nonce || pcr_unhex(o.nonce, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
+        if (!o.nonce || vs_hex_decode(o.nonce, nonce, sizeof(nonce), &nonce_size) < 0 || nonce_size == 0)
                 return cli_usage_error("attest quote", "needs --nonce HEX, 1 to %zu bytes", sizeof(nonce));
         if (!o.output)
                 return cli_usage_error("attest quote", "needs -o QUOTE.json");
@@ -767,10 +774,10 @@ static int cmd_quote(int argc, char **argv) {
         const char *fw_path = o.no_eventlog ? NULL : o.eventlog ?: VS_FIRMWARE_EVENTLOG;
         const char *ml_path = o.no_measure_log ? NULL : o.measure_log ?: vs_measure_log_path();
         if (fw_path && (o.eventlog || access(fw_path, F_OK) == 0) &&
-            vs_read_file(fw_path, "event log", &fw, &fw_size) < 0)
+            cli_read_file(fw_path, "event log", &fw, &fw_size) < 0)
                 return EXIT_USAGE;
         if (ml_path && (o.measure_log || access(ml_path, F_OK) == 0) &&
-            vs_read_file(ml_path, "measurement log", &ml, &ml_size) < 0)
+            cli_read_file(ml_path, "measurement log", &ml, &ml_size) < 0)
                 return EXIT_USAGE;
         if (!fw && !ml) {
                 log_error("no event log to send: neither %s nor %s exists, so the quoted PCRs cannot be explained",
@@ -804,15 +811,11 @@ static int cmd_quote(int argc, char **argv) {
         size_t so = 0;
         if (Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, sb, sizeof(sb), &so) != TSS2_RC_SUCCESS)
                 return EXIT_USAGE;
-        EVP_PKEY *pkey = NULL;
         _cleanup_free_ char *pem = NULL, *fw64 = NULL, *ml64 = NULL;
-        r = pcr_tpm_public_to_pkey(&akpub, &pkey);
-        if (r == 0)
-                r = pcr_pkey_to_pem(pkey, &pem);
-        EVP_PKEY_free(pkey);
-        if (r < 0)
+        if (public_pem(&akpub, &pem) < 0)
                 return EXIT_USAGE;
-        struct json_object *q = json_object_new_object(), *pv = json_object_new_object(), *bv = json_object_new_object();
+        _cleanup_json_ struct json_object *q = json_object_new_object();
+        struct json_object *pv = json_object_new_object(), *bv = json_object_new_object();
         json_object_object_add(q, "version", json_object_new_int(1));
         json_object_object_add(q, "ak", json_object_new_string(pem));
         add_hex(q, "quoted", quoted.attestationData, quoted.size);
@@ -826,15 +829,14 @@ static int cmd_quote(int argc, char **argv) {
         json_object_object_add(pv, vs_tpm_alg_name(bank), bv);
         json_object_object_add(q, "pcrs", pv);
         if (fw) {
-                fw64 = b64(fw, fw_size);
+                fw64 = vs_base64_encode(fw, fw_size);
                 json_object_object_add(q, "eventlog", json_object_new_string(fw64 ?: ""));
         }
         if (ml) {
-                ml64 = b64(ml, ml_size);
+                ml64 = vs_base64_encode(ml, ml_size);
                 json_object_object_add(q, "measure_log", json_object_new_string(ml64 ?: ""));
         }
         r = (fw && !fw64) || (ml && !ml64) ? -ENOMEM : write_json(o.output, q, 0644, "quote");
-        json_object_put(q);
         if (r < 0)
                 return EXIT_USAGE;
         printf("quoted %s PCRs %s with the attestation key at 0x%08x into %s\n", o.bank, o.pcrs, o.ak_handle, o.output);

@@ -1,4 +1,4 @@
-/* cmd-config.c: `volseal config validate|show -c FILE...`. */
+/* cmd-config.c: `volseal config validate|show -c FILE... [--talos]`. */
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -9,16 +9,22 @@
 #include <stdio.h>
 
 static const char usage[] =
-        "Usage: volseal config validate -c CONFIG.yaml [-c MORE.yaml]...\n"
-        "       volseal config show -c CONFIG.yaml [-c MORE.yaml]... [--json]\n"
+        "Usage: volseal config validate -c CONFIG.yaml [-c MORE.yaml]... [--talos] [-q]\n"
+        "       volseal config show -c CONFIG.yaml [-c MORE.yaml]... [--talos] [--json]\n"
         "\n"
-        "validate  check every VolumeConfig and UserVolumeConfig document; errors name FILE:LINE:COL,\n"
-        "          the document, the field and what is allowed. Other documents are skipped. Warns (the\n"
-        "          config stays valid) when a nodeID or static key is in a lower slot than a tpm or kms key.\n"
-        "show      print the normalized volume specs as JSON (static passphrases redacted).\n"
+        "Reads a Talos machine config as Talos does: the VolumeConfig, UserVolumeConfig, RawVolumeConfig and\n"
+        "SwapVolumeConfig documents with every field of Talos's schema, and machine.systemDiskEncryption of\n"
+        "the v1alpha1 document (STATE, EPHEMERAL); other documents are skipped.\n"
+        "\n"
+        "validate  check it; errors name FILE:LINE:COL, the document, the field and what is allowed. Warns\n"
+        "          (the config stays valid) when a nodeID or static key is in a lower slot than a tpm or kms key.\n"
+        "show      print what each volume means as JSON: volume ID, kind, type (partition, disk, directory),\n"
+        "          encryption (provider, cipher, sizes, keys with slot, kind, PCRs; passphrases redacted).\n"
         "\n"
         "Options:\n"
         "  -c, --config FILE   a YAML file of config documents ('-' = stdin); repeatable\n"
+        "      --talos         also refuse what only volseal accepts (lockToSTATE, a user, raw or swap volume\n"
+        "                      without a disk selector or size): the config is then one Talos accepts\n"
         "      --json          JSON output (show always prints JSON)\n"
         "  -q, --quiet         validate: print nothing on success\n"
         "  -h, --help          this text\n"
@@ -36,6 +42,7 @@ int cmd_config(int argc, char **argv) {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, 'j' },
+                { "talos", no_argument, NULL, 'T' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -43,6 +50,7 @@ int cmd_config(int argc, char **argv) {
         const char *files[64];
         size_t n_files = 0;
         bool quiet = false;
+        unsigned flags = 0;
         int c;
         optind = 1;
         while ((c = getopt_long(argc - 1, argv + 1, "c:qh", opts, NULL)) != -1) {
@@ -57,6 +65,9 @@ int cmd_config(int argc, char **argv) {
                 case 'q':
                         quiet = true;
                         break;
+                case 'T':
+                        flags |= VS_CONFIG_TALOS;
+                        break;
                 default:
                         return cli_usage_error("config", "invalid option");
                 }
@@ -67,7 +78,7 @@ int cmd_config(int argc, char **argv) {
                 return cli_usage_error("config", "no config file given (-c FILE)");
 
         struct vs_config cfg = {};
-        int r = vs_config_load(&cfg, files, n_files);
+        int r = vs_config_load_flags(&cfg, files, n_files, flags);
         if (r < 0)
                 return EXIT_USAGE;
         if (streq(sub, "validate")) {
@@ -75,9 +86,11 @@ int cmd_config(int argc, char **argv) {
                         vs_slot_order_warn(&cfg.volumes[i]);
                 if (!quiet) {
                         printf("valid: %zu volume%s", cfg.n_volumes, cfg.n_volumes == 1 ? "" : "s");
-                        for (size_t i = 0; i < cfg.n_volumes; i++)
-                                printf("%s%s%s", i ? ", " : " (", cfg.volumes[i].id,
-                                       cfg.volumes[i].encrypted ? "" : " unencrypted");
+                        for (size_t i = 0; i < cfg.n_volumes; i++) {
+                                const struct vs_volume_config *v = &cfg.volumes[i];
+                                printf("%s%s%s%s", i ? ", " : " (", v->id, v->encrypted ? "" : " unencrypted",
+                                       v->type == VS_VOLUME_DISK ? " whole-disk" : v->type == VS_VOLUME_DIRECTORY ? " directory" : "");
+                        }
                         printf("%s\n", cfg.n_volumes ? ")" : "");
                 }
         } else {

@@ -1,6 +1,7 @@
 /* cmd-meta.c: `volseal meta list|get TAG|set TAG VALUE|delete TAG --meta DEVICE`. */
 #include "cli.h"
 #include "config.h"
+#include "fileio.h"
 #include "log.h"
 #include "meta-config.h"
 #include "meta.h"
@@ -57,42 +58,13 @@ static int store_exit(const struct vs_meta *m, int r) {
 }
 
 static int read_value(const char *path, uint8_t **ret, size_t *ret_len) {
-        _cleanup_fclose_ FILE *f = streq(path, "-") ? NULL : fopen(path, "re");
-        FILE *in = streq(path, "-") ? stdin : f;
-        if (!in)
-                return log_error_errno(-errno, "%s: cannot open: %s", path, strerror(errno));
-        size_t cap = 4096, len = 0;
-        uint8_t *buf = malloc(cap);
-        if (!buf)
-                return log_error_errno(-ENOMEM, "out of memory");
-        for (;;) {
-                if (len == cap) {
-                        if (cap > VS_META_MAX_PAYLOAD) { /* larger than META can ever hold: stop reading */
-                                explicit_bzero(buf, len);
-                                free(buf);
-                                return log_error_errno(-E2BIG, "%s: more than %u bytes, larger than META can hold; nothing written",
-                                                       path, VS_META_MAX_PAYLOAD);
-                        }
-                        uint8_t *n = realloc(buf, cap * 2);
-                        if (!n) {
-                                free(buf);
-                                return log_error_errno(-ENOMEM, "out of memory");
-                        }
-                        buf = n;
-                        cap *= 2;
-                }
-                size_t n = fread(buf + len, 1, cap - len, in);
-                len += n;
-                if (n == 0) {
-                        if (ferror(in)) {
-                                free(buf);
-                                return log_error_errno(-EIO, "%s: read error", path);
-                        }
-                        break;
-                }
-        }
-        *ret = buf;
-        *ret_len = len;
+        int r = streq(path, "-") ? vs_read_fd(STDIN_FILENO, VS_META_MAX_PAYLOAD, (char **) ret, ret_len)
+                                 : vs_read_file(path, 0, VS_META_MAX_PAYLOAD, (char **) ret, ret_len);
+        if (r == -EFBIG)
+                return log_error_errno(-E2BIG, "%s: more than %u bytes, larger than META can hold; nothing written",
+                                       path, VS_META_MAX_PAYLOAD);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read: %m", path);
         return 0;
 }
 

@@ -2,6 +2,7 @@
  * dispatches here with argv[0] = "read" / "extend-phase"). */
 #include "cli.h"
 #include "cli-tpm.h"
+#include "encoding.h"
 #include "log.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -95,9 +96,8 @@ int cmd_pcr_read(int argc, char **argv) {
         for (uint32_t i = 0; i < VS_TPM_PCR_COUNT; i++) {
                 if (!(p.mask & (1u << i)))
                         continue;
-                char h[2 * TPM2_SHA512_DIGEST_SIZE + 1];
-                for (uint16_t k = 0; k < p.size; k++)
-                        snprintf(h + 2 * k, 3, "%02x", p.value[i][k]);
+                char h[VS_HEX_SIZE(TPM2_SHA512_DIGEST_SIZE)];
+                vs_hex_encode_to(p.value[i], p.size, h);
                 if (json) {
                         char key[4];
                         snprintf(key, sizeof(key), "%u", i);

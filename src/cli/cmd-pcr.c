@@ -1,8 +1,10 @@
 /* cmd-pcr.c: `volseal pcr eventlog|predict` (pure: logs and EFI variables in, digests out); `pcr read` and
  * `pcr extend-phase` are dispatched to cmd-pcr-tpm.c. */
 #include "cli.h"
+#include "cli-file.h"
 #include "cmd-pcr.h"
 #include "efi.h"
+#include "encoding.h"
 #include "log.h"
 #include "pcr.h"
 #include "tpm/tpm.h"
@@ -50,45 +52,12 @@ static const char usage[] =
         "differs from the TPM;\n"
         "4 environment missing (no event log, no EFI variables).\n";
 
-int vs_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open %s %s: %m", what, path);
-        size_t n = 0, alloc = 65536;
-        _cleanup_free_ uint8_t *buf = malloc(alloc);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (n == alloc) {
-                        if (alloc >= 256u * 1024 * 1024)
-                                return log_error_errno(-EFBIG, "%s %s is larger than 256 MiB", what, path);
-                        uint8_t *b = realloc(buf, alloc * 2);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                        alloc *= 2;
-                }
-                ssize_t k = read(fd, buf + n, alloc - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return log_error_errno(-errno, "cannot read %s %s: %m", what, path);
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
 int vs_load_eventlogs(const char *fw_path, const char *measure_path, bool measure_optional, struct pcr_eventlog *log) {
         int r;
         if (fw_path) {
                 _cleanup_free_ uint8_t *buf = NULL;
                 size_t size;
-                r = vs_read_file(fw_path, "event log", &buf, &size);
+                r = cli_read_file(fw_path, "event log", &buf, &size);
                 if (r < 0)
                         return r;
                 r = pcr_eventlog_parse(log, buf, size, fw_path);
@@ -100,7 +69,7 @@ int vs_load_eventlogs(const char *fw_path, const char *measure_path, bool measur
                 size_t size;
                 if (measure_optional && access(measure_path, F_OK) < 0 && errno == ENOENT)
                         return 0;
-                r = vs_read_file(measure_path, "measurement log", &buf, &size);
+                r = cli_read_file(measure_path, "measurement log", &buf, &size);
                 if (r < 0)
                         return r;
                 r = pcr_eventlog_add_measure_log(log, (const char *) buf, size, measure_path);
@@ -119,7 +88,7 @@ struct json_object *vs_pcr_values_to_json(const struct pcr_values *v, const bool
                                 continue;
                         char key[4];
                         snprintf(key, sizeof(key), "%d", p);
-                        char *h = pcr_hex(v->banks[b].v[p], v->banks[b].size);
+                        char *h = vs_hex_encode(v->banks[b].v[p], v->banks[b].size);
                         json_object_object_add(bank, key, json_object_new_string(h ?: ""));
                         free(h);
                 }
@@ -222,7 +191,7 @@ static int do_eventlog(const char *file, const char *measure, bool compare, cons
                                         if (!replayed(&vals.banks[b], p))
                                                 continue;
                                         struct json_object *e = json_object_new_object();
-                                        char key[4], *h = pcr_hex(tv.pcrs[b].value[p], vals.banks[b].size);
+                                        char key[4], *h = vs_hex_encode(tv.pcrs[b].value[p], vals.banks[b].size);
                                         json_object_object_add(e, "value", json_object_new_string(h ?: ""));
                                         json_object_object_add(e, "match", json_object_new_boolean(tpm_matches(&tv, &vals, b, p)));
                                         free(h);
@@ -263,7 +232,7 @@ static int do_eventlog(const char *file, const char *measure, bool compare, cons
                         for (int p = 0; p < PCR_NUM; p++) {
                                 if (!replayed(&vals.banks[b], p))
                                         continue;
-                                _cleanup_free_ char *h = pcr_hex(vals.banks[b].v[p], vals.banks[b].size);
+                                _cleanup_free_ char *h = vs_hex_encode(vals.banks[b].v[p], vals.banks[b].size);
                                 const char *verdict = !tv.reachable ? "" : !tv.have[b] ? " (bank not in the TPM)" :
                                                       tpm_matches(&tv, &vals, b, p) ? " matches the TPM" : " DIFFERS from the TPM";
                                 printf("  %s:%d %s%s\n", pcr_alg_name(vals.banks[b].alg), p, h ?: "", verdict);
@@ -282,7 +251,7 @@ static int load_replacement(const char *path, const char *var, uint8_t **ret, si
         _cleanup_free_ uint8_t *buf = NULL;
         size_t size;
         char what[64];
-        int r = vs_read_file(path, "signature list", &buf, &size);
+        int r = cli_read_file(path, "signature list", &buf, &size);
         if (r < 0)
                 return r;
         snprintf(what, sizeof(what), "%s (new %s)", path, var);
@@ -346,7 +315,7 @@ static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool
                 json_object_object_add(o, "pcr", json_object_new_int(7));
                 json_object_object_add(o, "status", json_object_new_string(r == 1 ? "unknown" : "predicted"));
                 for (size_t b = 0; b < cur.n_banks; b++) {
-                        char *h = pcr_hex(cur.banks[b].v[7], cur.banks[b].size);
+                        char *h = vs_hex_encode(cur.banks[b].v[7], cur.banks[b].size);
                         json_object_object_add(jc, pcr_alg_name(cur.banks[b].alg), json_object_new_string(h ?: ""));
                         free(h);
                 }
@@ -356,7 +325,7 @@ static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool
                 else {
                         struct json_object *jp = json_object_new_object();
                         for (size_t b = 0; b < pred.n_banks; b++) {
-                                char *h = pcr_hex(pred.banks[b].v[7], pred.banks[b].size);
+                                char *h = vs_hex_encode(pred.banks[b].v[7], pred.banks[b].size);
                                 json_object_object_add(jp, pcr_alg_name(pred.banks[b].alg), json_object_new_string(h ?: ""));
                                 free(h);
                         }
@@ -368,8 +337,8 @@ static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool
                 printf("pcr 7: unknown: %s\n", reason);
         } else {
                 for (size_t b = 0; b < pred.n_banks; b++) {
-                        _cleanup_free_ char *h = pcr_hex(pred.banks[b].v[7], pred.banks[b].size);
-                        _cleanup_free_ char *c = pcr_hex(cur.banks[b].v[7], cur.banks[b].size);
+                        _cleanup_free_ char *h = vs_hex_encode(pred.banks[b].v[7], pred.banks[b].size);
+                        _cleanup_free_ char *c = vs_hex_encode(cur.banks[b].v[7], cur.banks[b].size);
                         printf("%s:7 %s%s\n", pcr_alg_name(pred.banks[b].alg), h ?: "",
                                c && h && streq(c, h) ? " (unchanged)" : " (changes)");
                 }

@@ -1,4 +1,6 @@
-/* cmd-pcr.h: helpers shared by cmd-pcr.c and cmd-attest.c (the pcr/ side of the CLI). */
+/* cmd-pcr.h: helpers shared by cmd-pcr.c and cmd-attest.c (the pcr/ side of the CLI).
+ * Promise: `pcr` and `attest` read event logs from the same default paths and print PCR values in the
+ * same JSON shape; a log that does not parse is refused with its file named. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -7,9 +9,6 @@
 
 #define VS_FIRMWARE_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
 
-/* Reads a whole file with read() (securityfs and efivarfs files cannot be seeked). -errno, logged,
- * naming the file; `what` describes it ("event log"). */
-int vs_read_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size);
 /* Parses the firmware log (may be NULL: none) and appends volseal's log (may be NULL; a missing file is
  * fine when `measure_optional`). */
 int vs_load_eventlogs(const char *fw_path, const char *measure_path, bool measure_optional, struct pcr_eventlog *log);

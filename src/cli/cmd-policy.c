@@ -1,6 +1,8 @@
 /* cmd-policy.c: `volseal policy digest|key-name|srk-name|verify-signature`: TPM2 policy digests computed in
  * software (policy/), and checks of signed PCR policy JSON. No TPM is touched. */
 #include "cli.h"
+#include "cli-file.h"
+#include "encoding.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -24,7 +26,7 @@ static const char usage[] =
         "  --auth-value              PolicyAuthValue\n"
         "key-name          the TPM Name (000b || SHA-256 of TPMT_PUBLIC) and pkfp of an RSA public key, as\n"
         "                  LoadExternal makes it (attributes 0x00060040, exponent 65537 or 0).\n"
-        "srk-name          the Name of volseal's SRK template (design §3).\n"
+        "srk-name          the Name of volseal's SRK template (docs/tpm.md).\n"
         "verify-signature  check every entry of a .pcrsig JSON made by this key (pkfp): RSASSA-PKCS1-v1.5\n"
         "                  SHA-256 over pol. With --pcr11 HEX, an entry for that PCR 11 value must exist.\n"
         "\n"
@@ -36,42 +38,10 @@ static const char usage[] =
         "Exit codes: 0 success (verify-signature: every entry of the key is valid), 1 usage error, bad input\n"
         "or an invalid/missing signature, 4 a file is missing.\n";
 
-static int read_text(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return log_error_errno(-errno, "cannot open %s: %m", path);
-        char *buf = NULL;
-        size_t cap = 0, len = 0, n;
-        do {
-                if (len + 4096 + 1 > cap) {
-                        if (cap > 16 * 1024 * 1024) {
-                                free(buf);
-                                return log_error_errno(-EFBIG, "%s is too large for a key or JSON file", path);
-                        }
-                        char *nb = realloc(buf, cap = cap * 2 + 8192);
-                        if (!nb) {
-                                free(buf);
-                                return log_error_errno(-ENOMEM, "out of memory");
-                        }
-                        buf = nb;
-                }
-                n = fread(buf + len, 1, 4096, f);
-                len += n;
-        } while (n > 0);
-        if (ferror(f)) {
-                free(buf);
-                return log_error_errno(-EIO, "cannot read %s", path);
-        }
-        buf[len] = 0;
-        *ret = buf;
-        *ret_len = len;
-        return 0;
-}
-
 static int load_pub(const char *path, EVP_PKEY **ret) {
         _cleanup_free_ char *pem = NULL;
         size_t len;
-        int r = read_text(path, &pem, &len);
+        int r = cli_read_text(path, &pem, &len);
         if (r < 0)
                 return r;
         r = policy_load_public_pem(pem, len, ret);
@@ -97,15 +67,6 @@ static const struct option options[] = {
         { "pcr11", required_argument, NULL, OPT_PCR11 },
         {}
 };
-
-/* The bytes of a hex string of even length (up to `max`). */
-static int unhex_any(const char *s, uint8_t *out, size_t max, size_t *ret_len) {
-        size_t n = strlen(s);
-        if (n % 2 || n / 2 > max || policy_unhex(s, out, n / 2) < 0)
-                return -EINVAL;
-        *ret_len = n / 2;
-        return 0;
-}
 
 /* `policy digest`: the steps in the order given, each extending the digest. */
 struct digest_run {
@@ -143,14 +104,14 @@ static int digest_inputs(int argc, char **argv, struct digest_run *d) {
                         *eq = '=';
                         if (r < 0 || __builtin_popcount(mask) != 1)
                                 return cli_usage_error("policy", "--pcr-value %s: N must be one PCR 0-23", optarg);
-                        if (unhex_any(eq + 1, d->values[__builtin_ctz(mask)], 64, &len) < 0)
+                        if (vs_hex_decode(eq + 1, d->values[__builtin_ctz(mask)], 64, &len) < 0)
                                 return cli_usage_error("policy", "--pcr-value %s: the value is not hex", optarg);
                         d->have_value |= mask;
                 } else if (c == OPT_JSON)
                         d->json = true;
                 else if (c == OPT_START) {
                         size_t len;
-                        if (unhex_any(optarg, d->digest, 32, &len) < 0 || len != 32)
+                        if (vs_hex_decode(optarg, d->digest, 32, &len) < 0 || len != 32)
                                 return cli_usage_error("policy", "--start %s: not 64 hex digits", optarg);
                 } else if (c == '?' || c == ':')
                         return cli_usage_error("policy", "invalid option '%s'", argv[optind - 1]);
@@ -175,7 +136,7 @@ static int step_authorize(struct digest_run *d, const char *path) {
         if (r < 0)
                 return r;
         char hex[2 * sizeof(name.name) + 1], step[512];
-        policy_hex(name.name, name.size, hex);
+        vs_hex_encode_to(name.name, name.size, hex);
         snprintf(step, sizeof(step), "PolicyAuthorize(keyName=%s,policyRef=%zu bytes)", hex, d->ref_len);
         add_step(d, step);
         return 0;
@@ -221,7 +182,7 @@ static int digest_steps(int argc, char **argv, struct digest_run *d) {
                         d->exponent_zero = true;
                         break;
                 case OPT_REF:
-                        if (unhex_any(optarg, d->ref, sizeof(d->ref), &d->ref_len) < 0) {
+                        if (vs_hex_decode(optarg, d->ref, sizeof(d->ref), &d->ref_len) < 0) {
                                 cli_usage_error("policy", "--policy-ref %s: not hex (up to 64 bytes)", optarg);
                                 r = -EINVAL;
                         }
@@ -249,7 +210,7 @@ static int digest_steps(int argc, char **argv, struct digest_run *d) {
 
 static void print_digest(const struct digest_run *d) {
         char hex[2 * POLICY_SHA256_SIZE + 1];
-        policy_hex(d->digest, POLICY_SHA256_SIZE, hex);
+        vs_hex_encode_to(d->digest, POLICY_SHA256_SIZE, hex);
         if (!d->json) {
                 puts(hex);
                 return;
@@ -305,8 +266,8 @@ static int do_key_name(int argc, char **argv) {
         if (r < 0)
                 return cli_exit_from_errno(r);
         char nhex[2 * sizeof(name.name) + 1], fhex[2 * POLICY_SHA256_SIZE + 1];
-        policy_hex(name.name, name.size, nhex);
-        policy_hex(fp, sizeof(fp), fhex);
+        vs_hex_encode_to(name.name, name.size, nhex);
+        vs_hex_encode_to(fp, sizeof(fp), fhex);
         if (json)
                 printf("{\"name\":\"%s\",\"pkfp\":\"%s\",\"bits\":%u}\n", nhex, fhex,
                        pub.publicArea.parameters.rsaDetail.keyBits);
@@ -325,7 +286,7 @@ static int do_srk_name(int argc, char **argv) {
         int r = policy_public_name(&t, &name);
         if (r < 0)
                 return cli_exit_from_errno(r);
-        policy_hex(name.name, name.size, hex);
+        vs_hex_encode_to(name.name, name.size, hex);
         puts(hex);
         return EXIT_OK;
 }
@@ -349,7 +310,7 @@ static int do_verify(int argc, char **argv) {
                         banks[n_banks++] = optarg;
                         break;
                 case OPT_PCR11:
-                        if (unhex_any(optarg, pcr11, sizeof(pcr11), &pcr11_len) < 0 || pcr11_len == 0)
+                        if (vs_hex_decode(optarg, pcr11, sizeof(pcr11), &pcr11_len) < 0 || pcr11_len == 0)
                                 return cli_usage_error("policy", "--pcr11 %s: not hex", optarg);
                         break;
                 default:
@@ -365,7 +326,7 @@ static int do_verify(int argc, char **argv) {
         size_t len;
         EVP_PKEY *pk = NULL;
         uint8_t fp[POLICY_SHA256_SIZE];
-        int r = read_text(file, &json, &len);
+        int r = cli_read_text(file, &json, &len);
         if (r >= 0)
                 r = load_pub(key, &pk);
         if (r >= 0)
@@ -376,14 +337,12 @@ static int do_verify(int argc, char **argv) {
                 uint16_t alg;
                 size_t bsize;
                 (void) policy_bank_from_name(banks[b], &alg, &bsize);
-                r = pcrsig_parse(json, len, banks[b], &s);
-                if (r < 0) {
-                        log_error("%s is not a valid signed PCR policy", file);
+                r = pcrsig_parse(json, len, banks[b], &s); /* logs what is wrong */
+                if (r < 0)
                         break;
-                }
                 for (size_t i = 0; i < s.n_entries; i++) {
                         char pol[2 * POLICY_SHA256_SIZE + 1];
-                        policy_hex(s.entries[i].pol, POLICY_SHA256_SIZE, pol);
+                        vs_hex_encode_to(s.entries[i].pol, POLICY_SHA256_SIZE, pol);
                         if (memcmp(s.entries[i].pkfp, fp, sizeof(fp)) != 0) {
                                 printf("skipped: %s[%zu] pol=%s (another key)\n", banks[b], i, pol);
                                 continue;
@@ -400,7 +359,7 @@ static int do_verify(int argc, char **argv) {
                                 const struct pcrsig_entry *e = pcrsig_find(&s, UINT32_C(1) << 11, fp, want);
                                 if (!e || pcrsig_verify(e, pk) < 0) {
                                         char hex[2 * 64 + 1];
-                                        policy_hex(pcr11, pcr11_len, hex);
+                                        vs_hex_encode_to(pcr11, pcr11_len, hex);
                                         log_error("%s: no valid %s entry of this key for PCR 11 = %s", file, banks[b], hex);
                                         invalid++;
                                 } else

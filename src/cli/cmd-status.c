@@ -20,7 +20,7 @@ static const char usage[] =
         "META (--meta, else the partition labelled META): STATE's config from tag 9 when the config has no\n"
         "STATE document, tag 15 as the nodeID UUID; a static STATE passphrase stored in tag 9 is warned about\n"
         "(stderr, and \"warnings\" in STATE's --json object).\n"
-        "A tpm slot that would be re-sealed (design §3's gate) shows as does-not-open with 'replace slot N'\n"
+        "A tpm slot that would be re-sealed (docs/tpm.md, the re-seal gate) shows as does-not-open with 'replace slot N'\n"
         "pending; one that is refused and not re-sealable shows as unknown with the reason.\n"
         "\n"
         "Exit codes: 0 every volume can be opened or formatted; 1 usage or config error; 2 a LUKS2 volume\n"

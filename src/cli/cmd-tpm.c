@@ -1,8 +1,9 @@
 /* cmd-tpm.c: `volseal tpm info` (what the TPM is and whether volseal can use it) and `volseal tpm setup`
- * (persist the SRK of design §3 into a free handle). `tpm reseal` belongs to the tpm key kind (later). */
+ * (persist volseal's SRK, docs/tpm.md, into a free handle). `tpm reseal` belongs to the tpm key kind (later). */
 #include "cli.h"
 #include "cli-tpm.h"
 #include "cmd-volume.h"
+#include "encoding.h"
 #include "log.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -40,16 +41,6 @@ static const char usage[] =
         "Exit codes: 0 ok; 1 usage error, or setup refused (handle occupied, owner password set);\n"
         "4 no TPM, or the TPM lacks what volseal needs (info).\n";
 
-static char *hex(const uint8_t *p, size_t n) {
-        char *s = malloc(2 * n + 1);
-        if (!s)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                snprintf(s + 2 * i, 3, "%02x", p[i]);
-        s[2 * n] = 0;
-        return s;
-}
-
 static int popcount_sel(const TPMS_PCR_SELECTION *s) {
         int n = 0;
         for (uint32_t i = 0; i < s->sizeofSelect && i < sizeof(s->pcrSelect); i++)
@@ -58,7 +49,7 @@ static int popcount_sel(const TPMS_PCR_SELECTION *s) {
 }
 
 static void print_info(const struct vs_tpm *t, const struct vs_tpm_info *i, bool json) {
-        _cleanup_free_ char *name = hex(i->srk_name.name, i->srk_name.size);
+        _cleanup_free_ char *name = vs_hex_encode(i->srk_name.name, i->srk_name.size);
         char fw[32], rev[16], handle[16];
         snprintf(fw, sizeof(fw), "%08x.%08x", i->firmware[0], i->firmware[1]);
         snprintf(rev, sizeof(rev), "%u.%02u", i->spec_revision / 100, i->spec_revision % 100);
@@ -202,7 +193,7 @@ int cmd_tpm(int argc, char **argv) {
         r = vs_tpm_srk(t, NULL, &name, NULL);
         if (r < 0)
                 return EXIT_ENV;
-        _cleanup_free_ char *hname = hex(name.name, name.size);
+        _cleanup_free_ char *hname = vs_hex_encode(name.name, name.size);
         if (o.json) {
                 char h[16];
                 snprintf(h, sizeof(h), "0x%08x", got);

@@ -2,6 +2,10 @@
  * sign the PCR 11 policy (.pcrsig JSON), assemble a UKI. The file I/O lives here; uki/ and policy/ do the
  * bytes. */
 #include "cli.h"
+#include "cli-file.h"
+#include "cleanup.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "progress.h"
@@ -90,87 +94,25 @@ static int file_map(const char *path, struct file_map *ret) {
         return 0;
 }
 
-/* Reads a small text file (PEM, JSON) into a NUL-terminated malloc()ed buffer. */
-static int read_text(const char *path, char **ret, size_t *ret_len) {
-        struct file_map m;
-        int r = file_map(path, &m);
-        if (r < 0)
-                return r;
-        if (m.size > 16 * 1024 * 1024) {
-                file_unmap(&m);
-                return log_error_errno(-EFBIG, "%s is too large for a key or JSON file", path);
-        }
-        char *s = malloc(m.size + 1);
-        if (s) {
-                memcpy(s, m.data, m.size);
-                s[m.size] = 0;
-        }
-        size_t len = m.size;
-        file_unmap(&m);
-        if (!s)
-                return log_error_errno(-ENOMEM, "out of memory");
-        *ret = s;
-        *ret_len = len;
-        return 0;
-}
+/* A PEM private key (an RSA-4096 one is 3.3 KiB), read into a locked buffer reserved up front. */
+#define PRIVATE_KEY_MAX 65536
 
 /* A private key read through a locked, wiped buffer. */
 static int load_private_key(const char *path, EVP_PKEY **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         _cleanup_secret_ struct vs_secret *s = NULL;
-        char buf[4096];
-        ssize_t n;
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open the PCR signing key %s: %m", path);
-        int r = vs_secret_new(8192, &s);
+        int r = vs_read_file_secret(path, 0, PRIVATE_KEY_MAX, &s);
         if (r < 0)
-                return log_error_errno(r, "cannot allocate a locked buffer for the signing key");
-        while ((n = read(fd, buf, sizeof(buf))) > 0) {
-                r = vs_secret_append(s, buf, (size_t) n);
-                if (r < 0) {
-                        explicit_bzero(buf, sizeof(buf));
-                        return log_error_errno(r, "cannot read %s", path);
-                }
-        }
-        explicit_bzero(buf, sizeof(buf));
-        if (n < 0)
-                return log_error_errno(-errno, "cannot read %s: %m", path);
+                return log_error_errno(r, "cannot read the PCR signing key %s: %m", path);
         r = policy_load_private_pem((const char *) s->data, s->len, ret);
         if (r < 0)
                 return log_error_errno(r, "%s: not an unencrypted PEM RSA private key", path);
         return 0;
 }
 
-static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
-                return log_error_errno(-ENOMEM, "out of memory");
-        int fd = mkstemp(tmp);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot create %s: %m", tmp);
-        const uint8_t *p = data;
-        size_t left = len;
-        while (left) {
-                ssize_t n = write(fd, p, left);
-                if (n < 0) {
-                        int e = -errno;
-                        close(fd);
-                        unlink(tmp);
-                        return log_error_errno(e, "cannot write %s: %m", path);
-                }
-                p += n;
-                left -= (size_t) n;
-        }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || close(fd) < 0) {
-                int e = -errno;
-                unlink(tmp);
-                return log_error_errno(e, "cannot write %s: %m", path);
-        }
-        if (rename(tmp, path) < 0) {
-                int e = -errno;
-                unlink(tmp);
-                return log_error_errno(e, "cannot rename %s to %s: %m", tmp, path);
-        }
+static int write_output(const char *path, const void *data, size_t len) {
+        int r = vs_write_file_atomic(path, data, len, 0644, 0);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", path);
         return 0;
 }
 
@@ -355,7 +297,8 @@ static int do_inspect(int argc, char **argv) {
                 uki_image_done(&u);
                 return cli_exit_from_errno(r);
         }
-        json_object *root = json_object_new_object(), *secs = json_object_new_array(), *ord = json_object_new_array();
+        _cleanup_json_ json_object *root = json_object_new_object();
+        json_object *secs = json_object_new_array(), *ord = json_object_new_array();
         json_object_object_add(root, "file", json_object_new_string(file));
         json_object_object_add(root, "stub_version", u.version_text ? json_object_new_string(u.version_text) : NULL);
         json_object_object_add(root, "stub_major", json_object_new_int((int) u.version));
@@ -391,7 +334,6 @@ static int do_inspect(int argc, char **argv) {
         json_object_object_add(root, "sections", secs);
         if (o.json)
                 puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(root);
         uki_image_done(&u);
         return EXIT_OK;
 }
@@ -415,9 +357,7 @@ static int do_measure(int argc, char **argv) {
                         paths[n_paths++] = *p;
         }
         r = uki_image_open(&u, file, o.order);
-        if (r < 0)
-                goto out;
-        json_object *root = json_object_new_object();
+        _cleanup_json_ json_object *root = json_object_new_object();
         for (size_t b = 0; b < o.n_banks && r >= 0; b++) {
                 json_object *arr = json_object_new_array();
                 uint8_t base[UKI_PCR_MAX];
@@ -430,7 +370,7 @@ static int do_measure(int argc, char **argv) {
                         r = predict(base, o.banks[b], paths[i], pcr);
                         if (r < 0)
                                 break;
-                        policy_hex(pcr, len, hex);
+                        vs_hex_encode_to(pcr, len, hex);
                         json_object *e = json_object_new_object();
                         json_object_object_add(e, "phase", json_object_new_string(path_label(paths[i])[0] == ':' ? "" : paths[i]));
                         json_object_object_add(e, "pcr", json_object_new_int(11));
@@ -442,8 +382,6 @@ static int do_measure(int argc, char **argv) {
         }
         if (r >= 0 && o.json)
                 puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(root);
-out:
         uki_image_done(&u);
         return r < 0 ? cli_exit_from_errno(r) : EXIT_OK;
 }
@@ -489,7 +427,7 @@ static int sign_paths(const struct uki_image *u, EVP_PKEY *key, const struct uki
                                 free(e.sig);
                         }
                         if (r >= 0) {
-                                policy_hex(pcr, len, hex);
+                                vs_hex_encode_to(pcr, len, hex);
                                 fprintf(report, "signed: 11:%s=%s %s\n", o->banks[b], hex, path_label(paths[i]));
                         }
                 }
@@ -511,7 +449,7 @@ static int sign_paths(const struct uki_image *u, EVP_PKEY *key, const struct uki
 
 static int check_pcrpkey(const struct uki_image *u, EVP_PKEY *key, const char *what) {
         const struct uki_section *s = uki_pe_find(&u->pe, ".pcrpkey");
-        EVP_PKEY *pub = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
         uint8_t a[POLICY_SHA256_SIZE], b[POLICY_SHA256_SIZE];
         if (!s) {
                 log_warning("%s has no .pcrpkey section: systemd-stub will not pass the public key to the initrd", what);
@@ -522,7 +460,6 @@ static int check_pcrpkey(const struct uki_image *u, EVP_PKEY *key, const char *w
         int r = policy_pkfp(pub, a);
         if (r >= 0)
                 r = policy_pkfp(key, b);
-        EVP_PKEY_free(pub);
         if (r >= 0 && memcmp(a, b, sizeof(a)) != 0)
                 return log_error_errno(-EINVAL, "%s: the signing key does not match the .pcrpkey section's public key", what);
         return r;
@@ -532,7 +469,7 @@ static int do_sign(int argc, char **argv) {
         struct uki_opts o;
         const char *file;
         struct uki_image u = {};
-        EVP_PKEY *key = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_free_ char *existing = NULL, *json = NULL;
         size_t existing_len = 0;
         int r = parse_opts(argc, argv, &o, &file);
@@ -549,7 +486,7 @@ static int do_sign(int argc, char **argv) {
         if (r >= 0)
                 r = check_pcrpkey(&u, key, file);
         if (r >= 0 && o.append)
-                r = read_text(o.append, &existing, &existing_len);
+                r = cli_read_text(o.append, &existing, &existing_len);
         const char *dest = o.output ? o.output : o.append;
         if (r >= 0)
                 r = sign_paths(&u, key, &o, existing, existing_len, dest ? stdout : stderr, &json);
@@ -557,12 +494,11 @@ static int do_sign(int argc, char **argv) {
                 if (dest) {
                         size_t len = strlen(json);
                         json[len] = '\n';
-                        r = write_file_atomic(dest, json, len + 1, 0644);
+                        r = write_output(dest, json, len + 1);
                         json[len] = 0;
                 } else
                         puts(json);
         }
-        EVP_PKEY_free(key);
         uki_image_done(&u);
         return r < 0 ? cli_exit_from_errno(r) : EXIT_OK;
 }
@@ -573,7 +509,7 @@ static int do_build(int argc, char **argv) {
         struct file_map stub = {}, parts[7] = {};
         struct uki_pe stub_pe = {};
         struct uki_image u = {};
-        EVP_PKEY *key = NULL, *pub = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL, *pub = NULL;
         _cleanup_free_ char *pcrpkey = NULL, *json = NULL;
         size_t pcrpkey_len = 0;
         uint8_t *final = NULL;
@@ -601,7 +537,7 @@ static int do_build(int argc, char **argv) {
         if (r >= 0 && o.key)
                 r = load_private_key(o.key, &key);
         if (r >= 0 && o.pcr_key) {
-                r = read_text(o.pcr_key, &pcrpkey, &pcrpkey_len);
+                r = cli_read_text(o.pcr_key, &pcrpkey, &pcrpkey_len);
                 if (r >= 0 && (r = policy_load_public_pem(pcrpkey, pcrpkey_len, &pub)) < 0)
                         log_error("%s: not a PEM public key", o.pcr_key);
                 if (r >= 0 && key) {
@@ -615,7 +551,7 @@ static int do_build(int argc, char **argv) {
                 }
         } else if (r >= 0 && key) {
                 /* .pcrpkey defaults to the signing key's public half, as SubjectPublicKeyInfo PEM. */
-                BIO *bio = BIO_new(BIO_s_mem());
+                _cleanup_(BIO_freep) BIO *bio = BIO_new(BIO_s_mem());
                 char *p = NULL;
                 long len = 0;
                 if (bio && PEM_write_bio_PUBKEY(bio, key) == 1)
@@ -624,7 +560,6 @@ static int do_build(int argc, char **argv) {
                         pcrpkey_len = (size_t) len;
                 else
                         r = log_error_errno(-EIO, "cannot encode the public half of %s", o.key);
-                BIO_free(bio);
         }
         for (size_t i = 0; i < ELEMENTSOF(want) && r >= 0; i++) {
                 if (streq(want[i].name, ".initrd") && pcrpkey)
@@ -655,7 +590,7 @@ static int do_build(int argc, char **argv) {
         } else if (r >= 0)
                 final_size = u.map.size; /* no signing key: the image as built, no .pcrsig */
         if (r >= 0)
-                r = write_file_atomic(o.output, final ? final : u.owned, final_size, 0644);
+                r = write_output(o.output, final ? final : u.owned, final_size);
         if (r >= 0)
                 printf("built %s (%zu bytes, systemd-stub %s)%s\n", o.output, final_size,
                        u.version_text ? u.version_text : "unknown", key ? "" : "; no .pcrsig (no --pcr-sign-key)");
@@ -666,8 +601,6 @@ static int do_build(int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(parts); i++)
                 file_unmap(&parts[i]);
         file_unmap(&stub);
-        EVP_PKEY_free(key);
-        EVP_PKEY_free(pub);
         return r < 0 ? cli_exit_from_errno(r) : EXIT_OK;
 }
 

@@ -1,6 +1,8 @@
 /* cmd-unlock.c: `volseal unlock`, and the option parsing it shares with `volseal status`. */
 #include "cli.h"
 #include "cmd-volume.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "slot-order.h"
@@ -18,15 +20,18 @@ static const char usage[] =
         "              [--product-uuid-file FILE] [--kms-ca FILE] [--kms-timeout SECONDS] [--check] [--no-sync] [--full-sync]\n"
         "              [--cap-phase WORD] [--json] [--debug-tpm]\n"
         "\n"
-        "For each configured volume (STATE first, then EPHEMERAL, then user volumes u-NAME): find it by\n"
-        "PARTLABEL (or --volume), format it as LUKS2 when it is empty, else open it with the configured keys\n"
-        "in ascending slot order (each key tried against its own slot only), activate it as luks2-ID, then\n"
-        "sync its keyslots to the config. A volume holding anything else is refused and left untouched.\n"
+        "For each configured volume (STATE first, then EPHEMERAL and the other system volumes, then user\n"
+        "volumes u-NAME, raw r-NAME, swap s-NAME): find it by PARTLABEL (or --volume), format it as LUKS2 when\n"
+        "it is empty, else open it with the configured keys in ascending slot order (each key tried against its\n"
+        "own slot only), activate it as luks2-ID, then sync its keyslots to the config. A volume holding\n"
+        "anything else is refused and left untouched. A volumeType: disk volume (a whole disk Talos picks by a\n"
+        "CEL diskSelector) has no PARTLABEL: name it with --volume u-NAME=DEVICE.\n"
         "Every LUKS2 header is validated before any key is tried (both copies, one crypt segment, no cipher_null,\n"
         "allowed ciphers; docs/security.md) and the validated copy is what libcryptsetup uses.\n"
         "\n"
         "Options:\n"
-        "  -c, --config FILE          config documents (VolumeConfig, UserVolumeConfig); repeatable\n"
+        "  -c, --config FILE          Talos config documents (VolumeConfig, UserVolumeConfig, RawVolumeConfig,\n"
+        "                             SwapVolumeConfig, v1alpha1 machine.systemDiskEncryption); repeatable\n"
         "      --volume ID=DEVICE     use DEVICE (block device or image file) for volume ID; repeatable\n"
         "      --disk DISK            rescue: the volumes are partitions of DISK (a whole disk or a disk image file),\n"
         "                             found by PARTLABEL in its partition table (META too, read-only); never formats,\n"
@@ -278,22 +283,20 @@ static int load_pcrsig(const char *given, struct pcrsig *ret) {
         static const char *const defaults[] = { "/.extra/tpm2-pcr-signature.json", "/run/systemd/tpm2-pcr-signature.json" };
         for (size_t i = 0; i < (given ? 1 : ELEMENTSOF(defaults)); i++) {
                 const char *path = given ? given : defaults[i];
-                _cleanup_fclose_ FILE *f = fopen(path, "re");
-                if (!f) {
-                        if (errno == ENOENT && !given)
-                                continue;
-                        log_error("cannot read the signed PCR policy %s: %s", path, strerror(errno));
-                        return -errno;
-                }
-                char buf[65536];
-                size_t n = fread(buf, 1, sizeof(buf), f);
+                _cleanup_free_ char *buf = NULL;
+                size_t n;
+                int r = vs_read_file(path, 0, 65536, &buf, &n);
+                if (r == -ENOENT && !given)
+                        continue;
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the signed PCR policy %s: %m", path);
                 return pcrsig_parse(buf, n, "sha256", ret);
         }
         *ret = (struct pcrsig) {};
         return 0;
 }
 
-/* design §2.6: extend PCR 11 with the cap word, log it, then check that no .pcrsig entry matches the new
+/* The cap (docs/tpm.md, "The cap"): extend PCR 11 with the cap word, log it, then check that no .pcrsig entry matches the new
  * value (a cap word can itself complete a signed path). */
 static int cap(struct volume_cli *c) {
         _cleanup_tpm_ struct vs_tpm *t = NULL;
@@ -321,7 +324,7 @@ static int cap(struct volume_cli *c) {
         if (r < 0)
                 return EXIT_SYNC;
         char hex[65];
-        policy_hex(p.value[11], 32, hex);
+        vs_hex_encode_to(p.value[11], 32, hex);
         if (e) {
                 log_error("PCR 11 after the cap phase '%s' (%s) still matches an entry of the signed PCR policy: "
                           "a later boot stage could unseal; cap with another word", c->cap_phase, hex);

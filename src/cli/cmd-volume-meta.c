@@ -1,4 +1,4 @@
-/* cmd-volume-meta.c: META in `volseal unlock` and `volseal status` (issue 4, design §2 step 1): tag 15 as
+/* cmd-volume-meta.c: META in `volseal unlock` and `volseal status` (docs/meta.md): tag 15 as
  * the nodeID UUID, tag 9 as STATE's config when the machine config has no STATE document, tag 9 updated
  * after STATE opened by the machine config, and the warning that a static STATE passphrase sits in META. */
 #include "blk.h"

@@ -1,5 +1,7 @@
 /* cmd-volume.h: the options `unlock` and `status` share (config files, --volume overrides, key sources),
- * parsed in one place (cmd-unlock.c). */
+ * parsed in one place (cmd-unlock.c).
+ * Promise: both commands accept the same options with the same meaning and defaults, and reach META the
+ * same way (cmd-volume-meta.c); a bad option is a usage error before any volume is touched. */
 #pragma once
 #include <stdbool.h>
 #include <json-c/json.h>
@@ -15,9 +17,9 @@ struct volume_cli {
         size_t n_overrides;
         struct vs_key_run run;
         struct vs_volume_options opts;
-        const char *meta;        /* --meta DEVICE (issue 4) */
-        const char *disk;        /* --disk DISK (issue 12 rescue) */
-        const char *cap_phase;   /* --cap-phase WORD (issue 7) */
+        const char *meta;        /* --meta DEVICE (docs/meta.md) */
+        const char *disk;        /* --disk DISK (docs/rescue.md) */
+        const char *cap_phase;   /* --cap-phase WORD (docs/tpm.md, "The cap") */
         bool json;
         bool force;              /* tpm reseal --force */
 };
@@ -36,7 +38,7 @@ int volume_report_exit(const struct vs_volume_report *rep);
 struct json_object *volume_report_to_json(const struct vs_volume_report *rep);
 void volume_report_print(const struct vs_volume_report *rep); /* human-readable lines on stdout */
 
-/* META in unlock/status (cmd-volume-meta.c, issue 4). */
+/* META in unlock/status (cmd-volume-meta.c, docs/meta.md). */
 struct volume_meta {
         struct vs_meta meta;
         bool loaded;

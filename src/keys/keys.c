@@ -1,5 +1,6 @@
 /* keys.c: the kind table and the wrappers of keys.h. New kinds add one line to `kinds`. */
 #include "keys.h"
+#include "cleanup.h"
 #include "log.h"
 #include "salt.h"
 #include "util.h"
@@ -78,18 +79,16 @@ int vs_key_new(struct vs_key_run *run, const struct vs_key_volume *vol, const st
         if (!k)
                 return -ENOSYS;
         _cleanup_secret_ struct vs_secret *pass = NULL;
-        struct json_object *token = NULL;
+        _cleanup_json_ struct json_object *token = NULL;
         run->reason[0] = 0;
         int r = k->new_key(run, vol, key, slot, &pass, &token);
         if (r < 0)
                 return r;
         r = salted(run, key, pass);
-        if (r < 0) {
-                json_object_put(token);
+        if (r < 0)
                 return r;
-        }
         *ret_pass = TAKE_PTR(pass);
-        *ret_token = token;
+        *ret_token = TAKE_PTR(token);
         return 0;
 }
 

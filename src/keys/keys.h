@@ -5,6 +5,7 @@
  * kind: it records one sentence with vs_key_reason() and volume.c reports it with the slot. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 #include "config.h"
@@ -18,7 +19,9 @@ struct vs_key_run {
         const char *pcr_signature_path;  /* --pcr-signature, default /.extra/tpm2-pcr-signature.json */
         const char *pcr_public_key_path; /* --pcr-public-key, default /.extra/tpm2-pcr-public-key.pem */
         const char *product_uuid_file;   /* --product-uuid-file, default /sys/class/dmi/id/product_uuid */
-        const char *uuid_override;       /* META tag 15 (issue 4 fills it); wins over product_uuid_file */
+        const char *dmi_dir;             /* SMBIOS tables when the kernel hides product_uuid (all-0/all-FF UUIDs),
+                                          * default /sys/firmware/dmi/tables (tests set it) */
+        const char *uuid_override;       /* META tag 15 (docs/meta.md); wins over product_uuid_file */
         const char *state_dir;           /* --state-dir: STATE is mounted there (lockToSTATE salt) */
         bool create_salt;                /* unlock: create the salt when STATE is mounted and it is absent */
         bool debug_tpm;                  /* --debug-tpm: let tpm2-tss log (it logs secrets) */
@@ -76,9 +79,13 @@ void vs_key_tpm_force_reseal(struct vs_key_run *run);
  * policy_hash of 32 bytes, key_name, pcrs), without a TPM. 0, or -EBADMSG with the sentence in run->reason. */
 int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_object *token);
 
-/* The machine UUID the nodeID kind uses (META tag 15 override, else SMBIOS), entropy-checked; the kms kind
- * sends it as node_uuid. Reason recorded on failure. */
+/* The node UUID as Talos holds it (META tag 15 when not empty, byte for byte; else the SMBIOS UUID, all-0
+ * and all-FF included, "" when the firmware has none): the kms kind sends it as node_uuid, unchecked, as
+ * Talos does; the nodeID kind refuses an empty or low-entropy one. Reason recorded on failure. */
 int vs_key_node_uuid(struct vs_key_run *run, char *buf, size_t size);
+/* The system UUID of an SMBIOS structure table as go-smbios formats it (lower-case 8-4-4-4-12; the first
+ * three fields little-endian from SMBIOS 2.6): "" when the table has no system information. Pure. */
+int vs_smbios_uuid(const uint8_t *table, size_t len, unsigned major, unsigned minor, char *buf, size_t size);
 
 /* The kind's ops, or NULL when that kind is not built yet. */
 const struct vs_key_ops *vs_key_ops_get(enum vs_key_kind kind);

@@ -2,19 +2,23 @@
  * Enrolment: Seal{node_uuid, 32 random bytes} -> token `sideroKMS` at id = slot with
  * UserData.sealedData = base64 of the sealed blob. Unlock: Unseal{node_uuid, sealedData} -> the 32 bytes.
  * The passphrase is base64 (padded, 44 characters) of the 32 bytes, as Talos makes it; the keyslot is
- * argon2id at libcryptsetup's minimum (a full-entropy secret). node_uuid is the nodeID kind's UUID.
+ * argon2id at libcryptsetup's minimum (a full-entropy secret). node_uuid is the node UUID as Talos sends it
+ * (vs_key_node_uuid: no format or entropy rule). Unseal's answer is used whatever its length, as Talos does.
  * One KMS client per endpoint per run, so every volume of a run shares one HTTP/2 connection. */
 #include "keys.h"
+#include "cleanup.h"
 #include "token.h"
+#include "encoding.h"
 #include "kms/kms.h"
 #include "util.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
 
 #define KMS_TOKEN_TYPE "sideroKMS"
+/* UserData.sealedData: the KMS's sealed blob (60 bytes for a 32-byte secret); 8192 base64 characters. */
+#define KMS_SEALED_MAX 6144
 
 struct kms_conn {
         char *endpoint;
@@ -77,20 +81,15 @@ static void kms_run_done(struct vs_key_run *run) {
 
 /* base64 (padded) of the 32-byte secret, in a locked buffer: the passphrase. */
 static int passphrase_of(struct vs_key_run *run, const struct vs_secret *secret, struct vs_secret **ret) {
-        struct vs_secret *p = NULL;
-        int r = vs_secret_new(4 * ((secret->len + 2) / 3) + 1, &p);
+        int r = vs_base64_encode_secret(secret, ret);
         if (r < 0)
                 return vs_key_reason(run, r, "cannot allocate a locked buffer for the passphrase");
-        int n = EVP_EncodeBlock(p->data, secret->data, (int) secret->len);
-        p->len = (size_t) n;
-        p->data[p->len] = 0;
-        *ret = p;
         return 0;
 }
 
 static int kms_new(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key,
                    unsigned slot, struct vs_secret **ret_pass, struct json_object **ret_token) {
-        char uuid[128];
+        char uuid[256];
         int r = vs_key_node_uuid(run, uuid, sizeof(uuid));
         if (r < 0)
                 return r;
@@ -110,24 +109,23 @@ static int kms_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         r = vs_kms_seal(k, uuid, secret, &sealed, &len);
         if (r < 0)
                 return vs_key_reason(run, r, "%s", vs_kms_last_error(k));
-        _cleanup_free_ char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+        _cleanup_free_ char *b64 = vs_base64_encode(sealed, len);
         if (!b64)
                 return vs_key_reason(run, ENOMEM, "out of memory");
-        EVP_EncodeBlock((unsigned char *) b64, sealed, (int) len);
-        struct json_object *tok = json_object_new_object(), *ud = json_object_new_object();
-        if (!tok || !ud || json_object_object_add(tok, "type", json_object_new_string(KMS_TOKEN_TYPE)) < 0 ||
-            json_object_object_add(ud, "sealedData", json_object_new_string(b64)) < 0 ||
-            json_object_object_add(tok, "UserData", ud) < 0) {
-                json_object_put(tok);
-                json_object_put(ud);
+        _cleanup_json_ struct json_object *tok = json_object_new_object();
+        struct json_object *ud = json_object_new_object();
+        /* Talos's member order (go-blockdevice luks.Token: UserData, then type). */
+        if (!tok || !ud || json_object_object_add(tok, "UserData", ud) < 0) {
+                json_object_put(ud); /* not handed to tok */
                 return vs_key_reason(run, ENOMEM, "out of memory");
         }
+        if (json_object_object_add(ud, "sealedData", json_object_new_string(b64)) < 0 ||
+            json_object_object_add(tok, "type", json_object_new_string(KMS_TOKEN_TYPE)) < 0)
+                return vs_key_reason(run, ENOMEM, "out of memory");
         r = passphrase_of(run, secret, ret_pass);
-        if (r < 0) {
-                json_object_put(tok);
+        if (r < 0)
                 return r;
-        }
-        *ret_token = tok;
+        *ret_token = TAKE_PTR(tok);
         return 0;
 }
 
@@ -142,21 +140,11 @@ int vs_key_kms_token_parse(struct vs_key_run *run, unsigned slot, struct json_ob
         if (!json_object_object_get_ex(token, "UserData", &ud) || !json_object_object_get_ex(ud, "sealedData", &sd) ||
             !json_object_is_type(sd, json_type_string))
                 return vs_key_reason(run, ENOKEY, "sideroKMS token %u has no UserData.sealedData", slot);
-        const char *s = json_object_get_string(sd);
-        size_t n = strlen(s);
-        if (n == 0 || n % 4 != 0 || n > 8192)
-                return vs_key_reason(run, ENOKEY, "sideroKMS token %u: sealedData is not base64", slot);
-        uint8_t *buf = malloc(n / 4 * 3 + 1);
-        if (!buf)
+        int r = vs_base64_decode(json_object_get_string(sd), KMS_SEALED_MAX, ret, ret_len);
+        if (r == -ENOMEM)
                 return vs_key_reason(run, ENOMEM, "out of memory");
-        int m = EVP_DecodeBlock(buf, (const unsigned char *) s, (int) n);
-        if (m < 0) {
-                free(buf);
+        if (r < 0)
                 return vs_key_reason(run, ENOKEY, "sideroKMS token %u: sealedData is not base64", slot);
-        }
-        size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
-        *ret = buf;
-        *ret_len = (size_t) m - pad;
         return 0;
 }
 
@@ -167,7 +155,7 @@ static int kms_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         int r = vs_key_kms_token_parse(run, slot, token, &sealed, &len);
         if (r < 0)
                 return r;
-        char uuid[128];
+        char uuid[256];
         r = vs_key_node_uuid(run, uuid, sizeof(uuid));
         if (r < 0)
                 return r;

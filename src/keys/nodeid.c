@@ -1,15 +1,84 @@
-/* nodeid.c: the `nodeID` kind: the passphrase is the machine UUID followed by the volume ID
- * ("<uuid>STATE"), as Talos derives it, so Talos disks open with volseal. The UUID comes from META tag 15
- * when set (run->uuid_override), else from SMBIOS (/sys/class/dmi/id/product_uuid). */
+/* nodeid.c: the `nodeID` kind: the passphrase is the node UUID followed by the volume ID ("<uuid>STATE"),
+ * as Talos's NodeIDKeyHandler makes it, so Talos disks open with volseal; and the node UUID itself, which
+ * the kms kind sends. The UUID is what Talos's SystemInformation holds: META tag 15 when it is not empty,
+ * byte for byte (run->uuid_override), else the SMBIOS system UUID as go-smbios formats it. The kernel's
+ * product_uuid is that same text, except that the kernel hides an all-zero or all-FF UUID, which go-smbios
+ * still formats ("00000000-...", "ffffffff-..."): then the SMBIOS table is read directly. */
 #include "keys.h"
+#include "encoding.h"
 #include "util.h"
 
 #include <ctype.h>
-#include <stdbool.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #define PRODUCT_UUID "/sys/class/dmi/id/product_uuid"
+#define DMI_TABLES "/sys/firmware/dmi/tables"
+
+int vs_smbios_uuid(const uint8_t *table, size_t len, unsigned major, unsigned minor, char *buf, size_t size) {
+        buf[0] = 0;
+        for (size_t off = 0; off + 4 <= len;) {
+                uint8_t type = table[off], flen = table[off + 1];
+                if (flen < 4 || off + flen > len)
+                        return -EBADMSG;
+                if (type == 1 && flen >= 24) {
+                        const uint8_t *u = table + off + 8;
+                        /* SMBIOS >= 2.6 stores the first three fields little-endian (go-smbios GetUUID). */
+                        bool le = major >= 3 || (major == 2 && minor >= 6);
+                        static const int order_le[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+                        uint8_t b[16];
+                        for (int i = 0; i < 16; i++)
+                                b[i] = u[le ? order_le[i] : i];
+                        char hex[VS_HEX_SIZE(16)];
+                        vs_hex_encode_to(b, sizeof b, hex);
+                        snprintf(buf, size, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+                        return 0;
+                }
+                if (type == 127)
+                        break;
+                /* Skip the formatted area, then the strings up to their double NUL. */
+                size_t s = off + flen;
+                while (s + 1 < len && !(table[s] == 0 && table[s + 1] == 0))
+                        s++;
+                off = s + 2;
+        }
+        return 0; /* no system information structure: Talos's UUID is "" */
+}
+
+static int read_file(const char *path, uint8_t *buf, size_t size, size_t *ret_len) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        *ret_len = fread(buf, 1, size, f);
+        return ferror(f) ? -EIO : 0;
+}
+
+/* The SMBIOS system UUID from the firmware's tables, as go-smbios reads it. */
+static int read_smbios(struct vs_key_run *run, char *buf, size_t size) {
+        const char *dir = run->dmi_dir ? run->dmi_dir : DMI_TABLES;
+        char path[512];
+        uint8_t ep[32] = {};
+        size_t n = 0;
+        snprintf(path, sizeof(path), "%s/smbios_entry_point", dir);
+        int r = read_file(path, ep, sizeof(ep), &n);
+        if (r < 0)
+                return vs_key_reason(run, -r, "cannot read the machine UUID: %s is missing and %s: %s", PRODUCT_UUID, path, strerror(-r));
+        bool v3 = n >= 10 && memcmp(ep, "_SM3_", 5) == 0;
+        if (!v3 && (n < 8 || memcmp(ep, "_SM_", 4) != 0))
+                return vs_key_reason(run, EBADMSG, "cannot read the machine UUID: %s is not an SMBIOS entry point", path);
+        unsigned major = v3 ? ep[7] : ep[6], minor = v3 ? ep[8] : ep[7];
+        _cleanup_free_ uint8_t *table = malloc(1u << 20);
+        if (!table)
+                return vs_key_reason(run, ENOMEM, "out of memory");
+        snprintf(path, sizeof(path), "%s/DMI", dir);
+        r = read_file(path, table, 1u << 20, &n);
+        if (r < 0)
+                return vs_key_reason(run, -r, "cannot read the machine UUID from %s: %s", path, strerror(-r));
+        if (vs_smbios_uuid(table, n, major, minor, buf, size) < 0)
+                return vs_key_reason(run, EBADMSG, "cannot read the machine UUID: %s is not an SMBIOS table", path);
+        return 0;
+}
 
 static int read_uuid(struct vs_key_run *run, char *buf, size_t size) {
         if (run->uuid_override) {
@@ -17,58 +86,68 @@ static int read_uuid(struct vs_key_run *run, char *buf, size_t size) {
                 return 0;
         }
         const char *path = run->product_uuid_file ? run->product_uuid_file : PRODUCT_UUID;
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return vs_key_reason(run, errno, "cannot read the machine UUID from %s: %s", path, strerror(errno));
-        if (!fgets(buf, (int) size, f))
-                buf[0] = 0;
-        size_t n = strlen(buf);
-        while (n > 0 && isspace((unsigned char) buf[n - 1]))
+        size_t n = 0;
+        int r = read_file(path, (uint8_t *) buf, size - 1, &n);
+        if (r == -ENOENT && (!run->product_uuid_file || run->dmi_dir))
+                return read_smbios(run, buf, size);
+        if (r < 0)
+                return vs_key_reason(run, -r, "cannot read the machine UUID from %s: %s", path, strerror(-r));
+        buf[n] = 0;
+        while (n > 0 && buf[n - 1] == '\n') /* the kernel ends the attribute with a newline */
                 buf[--n] = 0;
-        if (n == 0)
-                return 0; /* "not populated", below */
-        /* SMBIOS's UUID as the kernel prints it: 8-4-4-4-12 hex digits. Anything else in the file is garbage,
-         * never a key. */
-        bool canonical = n == 36;
-        for (size_t i = 0; canonical && i < n; i++)
-                canonical = (i == 8 || i == 13 || i == 18 || i == 23) ? buf[i] == '-' : isxdigit((unsigned char) buf[i]) != 0;
-        if (!canonical) {
-                bool printable = true;
-                for (size_t i = 0; i < n; i++)
-                        printable &= buf[i] >= 0x20 && buf[i] < 0x7f;
-                return vs_key_reason(run, EINVAL, "the machine UUID in %s is not a UUID (8-4-4-4-12 hex digits): %s%s%s", path,
-                                     printable ? "'" : "", printable ? buf : "it holds binary data", printable ? "'" : "");
-        }
+        if (memchr(buf, 0, n))
+                return vs_key_reason(run, EINVAL, "the machine UUID in %s holds a NUL byte", path);
         return 0;
 }
 
-/* Talos's rule: refuse a UUID in which one character occurs more than len/2 times (18 for a canonical
- * UUID), so a "00000000-0000-..." placeholder never becomes a key. */
+/* The next UTF-8 rune of s as Go's range loop decodes it: an invalid byte is U+FFFD, one byte long. */
+static uint32_t next_rune(const unsigned char *s, size_t n, size_t *adv) {
+        unsigned char c = s[0];
+        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        uint32_t r = len == 1 ? c : len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
+        static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+        bool ok = len > 0 && len <= n;
+        for (size_t i = 1; ok && i < len; i++) {
+                ok = (s[i] & 0xc0) == 0x80;
+                r = r << 6 | (s[i] & 0x3fu);
+        }
+        if (!ok || r < min[len] || r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff)) {
+                *adv = 1;
+                return 0xfffd;
+        }
+        *adv = len;
+        return r;
+}
+
+/* Talos's rule: refuse a UUID in which one rune occurs more than len/2 times (len in bytes), so an
+ * all-zero placeholder never becomes a key. */
 static int check_entropy(struct vs_key_run *run, const char *uuid) {
         size_t n = strlen(uuid);
         if (n == 0)
                 return vs_key_reason(run, EINVAL, "machine UUID is not populated");
-        unsigned counts[256] = {};
-        unsigned max = 0;
-        for (size_t i = 0; i < n; i++) {
-                unsigned c = ++counts[(unsigned char) uuid[i]];
-                if (c > max)
-                        max = c;
+        uint32_t runes[256];
+        size_t counts[256] = {}, distinct = 0;
+        for (size_t i = 0; i < n;) {
+                size_t adv;
+                uint32_t r = next_rune((const unsigned char *) uuid + i, n - i, &adv);
+                i += adv;
+                size_t k;
+                for (k = 0; k < distinct && runes[k] != r; k++)
+                        ;
+                if (k == distinct && distinct < ELEMENTSOF(runes))
+                        runes[distinct++] = r;
+                if (k < ELEMENTSOF(runes) && ++counts[k] > n / 2)
+                        return vs_key_reason(run, EINVAL, "machine UUID %s entropy check failed", uuid);
         }
-        if (max > n / 2)
-                return vs_key_reason(run, EINVAL, "machine UUID %s entropy check failed", uuid);
         return 0;
 }
 
 int vs_key_node_uuid(struct vs_key_run *run, char *buf, size_t size) {
-        int r = read_uuid(run, buf, size);
-        if (r < 0)
-                return r;
-        return check_entropy(run, buf);
+        return read_uuid(run, buf, size);
 }
 
 static int nodeid_key(struct vs_key_run *run, const struct vs_key_volume *vol, struct vs_secret **ret) {
-        char uuid[128];
+        char uuid[256];
         int r = read_uuid(run, uuid, sizeof(uuid));
         if (r < 0)
                 return r;

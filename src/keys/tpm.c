@@ -1,11 +1,14 @@
-/* tpm.c: the `tpm` kind (design §3 "tpm"): the passphrase is base64 of 32 bytes sealed in the TPM to
+/* tpm.c: the `tpm` kind (docs/tpm.md): the passphrase is base64 of 32 bytes sealed in the TPM to
  * PolicyAuthorize(PCR key) + PolicyPCR(configured, default [7]), stored in a `talos-tpm2` token.
  * Promise: one TPM context per run (run->kind_state), the SRK and PCR key loaded once; enrolment only after
  * a measured boot of a signed UKI; get_key returns -ENOKEY (sync replaces the slot with a fresh seal) only
- * under the re-seal gate of design §3, never for a modified UKI or a capped PCR 11. */
+ * under the re-seal gate (docs/tpm.md), never for a modified UKI or a capped PCR 11. */
 #include "keys.h"
+#include "cleanup.h"
 #include "token.h"
 #include "efi.h"
+#include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "tpm/tpm.h"
@@ -50,43 +53,17 @@ void vs_key_tpm_force_reseal(struct vs_key_run *run) {
                 st->force_reseal = true;
 }
 
-static int read_whole(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-        for (;;) {
-                if (len + 4096 + 1 > cap) {
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (1u << 24))
-                                return -EFBIG;
-                        char *n = realloc(buf, cap);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                }
-                size_t k = fread(buf + len, 1, 4096, f);
-                len += k;
-                if (k < 4096)
-                        break;
-        }
-        if (ferror(f))
-                return -EIO;
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
+/* A signed PCR policy or its PEM key: a few KiB; anything near this is not one. */
+#define POLICY_FILE_MAX (16u << 20)
 
 /* Opens the first existing file of `given` or the defaults; -ENOENT with the path list in `which`. */
 static int read_source(const char *given, const char *const defaults[2], char **ret, size_t *ret_len, const char **ret_path) {
         if (given) {
                 *ret_path = given;
-                return read_whole(given, ret, ret_len);
+                return vs_read_file(given, 0, POLICY_FILE_MAX, ret, ret_len);
         }
         for (int i = 0; i < 2; i++) {
-                int r = read_whole(defaults[i], ret, ret_len);
+                int r = vs_read_file(defaults[i], 0, POLICY_FILE_MAX, ret, ret_len);
                 *ret_path = defaults[i];
                 if (r != -ENOENT)
                         return r;
@@ -215,53 +192,14 @@ static void read_sb_hashes(struct sb_hashes *h) {
                         ok = false;
                         break;
                 }
-                policy_hex(d, 32, h->hex[i]);
+                vs_hex_encode_to(d, 32, h->hex[i]);
         }
         h->ok = ok;
         pcr_sb_vars_free(&vars);
 }
 
-/* ---- base64 ---- */
-
-static int b64_secret(const struct vs_secret *s, struct vs_secret **ret) {
-        _cleanup_secret_ struct vs_secret *out = NULL;
-        size_t n = 4 * ((s->len + 2) / 3);
-        int r = vs_secret_new(n + 1, &out);
-        if (r < 0)
-                return r;
-        EVP_EncodeBlock((unsigned char *) out->data, (const unsigned char *) s->data, (int) s->len);
-        out->len = n; /* without the NUL EVP_EncodeBlock adds */
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static char *b64(const uint8_t *p, size_t n) {
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, p, (int) n);
-        return out;
-}
-
-/* Decodes standard padded base64; -EBADMSG if it is not. */
-static int unb64(const char *s, uint8_t **ret, size_t *ret_len) {
-        size_t n = strlen(s);
-        if (n == 0 || n % 4)
-                return -EBADMSG;
-        _cleanup_free_ uint8_t *out = malloc(n / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        int k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0)
-                return -EBADMSG;
-        size_t len = (size_t) k;
-        if (n >= 1 && s[n - 1] == '=')
-                len--;
-        if (n >= 2 && s[n - 2] == '=')
-                len--;
-        *ret = TAKE_PTR(out);
-        *ret_len = len;
-        return 0;
-}
+/* A base64 field of a talos-tpm2 token: TPM2B blobs of at most a few KiB. */
+#define TOKEN_FIELD_MAX 16384
 
 /* ---- the token ---- */
 
@@ -285,48 +223,53 @@ int vs_key_tpm_token_parse(struct vs_key_run *run, unsigned slot, struct json_ob
                                              json_object_object_get_ex(ud, need[i], NULL) ? " (wrong field type)" : "");
         _cleanup_free_ uint8_t *b = NULL;
         size_t n = 0;
-        int r = unb64(ud_string(ud, "sealed_blob_private"), &b, &n);
+        int r = vs_base64_decode(ud_string(ud, "sealed_blob_private"), TOKEN_FIELD_MAX, &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_private(b, n, &ret->sealed.priv);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_private is not a TPM2B_PRIVATE in base64", slot);
         free(TAKE_PTR(b));
-        r = unb64(ud_string(ud, "sealed_blob_public"), &b, &n);
+        r = vs_base64_decode(ud_string(ud, "sealed_blob_public"), TOKEN_FIELD_MAX, &b, &n);
         if (r >= 0)
                 r = vs_tpm_parse_public(b, n, &ret->sealed.pub);
         if (r < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's sealed_blob_public is not a TPM2B_PUBLIC in base64", slot);
         free(TAKE_PTR(b));
-        r = unb64(ud_string(ud, "policy_hash"), &b, &n);
+        r = vs_base64_decode(ud_string(ud, "policy_hash"), 32, &b, &n);
         if (r < 0 || n != 32)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's policy_hash is not 32 bytes in base64", slot);
         memcpy(ret->sealed.policy_hash, b, 32);
         free(TAKE_PTR(b));
         const char *kn = ud_string(ud, "key_name");
         if (kn && kn[0]) {
-                r = unb64(kn, &b, &n);
+                r = vs_base64_decode(kn, TOKEN_FIELD_MAX, &b, &n);
                 if (r >= 0)
                         r = vs_tpm_parse_name(b, n, &ret->sealed.srk_name);
                 if (r < 0)
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token's key_name is not a TPM2B_NAME in base64", slot);
         }
-        /* pcrs: the literal PCRs. Talos tokens written before encryption_version carry pcrs [11], which meant
-         * PolicyAuthorize (PCR 11 through the signed policy) + PolicyPCR(7). */
+        /* pcrs: the literal PCRs, PCR 11 included, bound after PolicyAuthorize (Talos 1.12+: encryption_version
+         * set). A token without encryption_version and pubkey_pcrs was written before 1.12: pcrs [11] there
+         * meant PolicyAuthorize (PCR 11 through the signed policy) + PolicyPCR(7), any other list binds no
+         * literal PCR (internal/pkg/secureboot/tpm2/unseal.go). */
         bool versioned = ud_string(ud, "encryption_version") != NULL;
+        struct json_object *pk = NULL;
+        bool has_pubkey_pcrs = json_object_object_get_ex(ud, "pubkey_pcrs", &pk) && json_object_is_type(pk, json_type_array) &&
+                               json_object_array_length(pk) > 0;
         uint32_t mask = 0;
+        size_t n_listed = 0;
         struct json_object *pcrs;
         if (json_object_object_get_ex(ud, "pcrs", &pcrs) && json_object_is_type(pcrs, json_type_array)) {
-                for (size_t i = 0; i < json_object_array_length(pcrs); i++) {
+                n_listed = json_object_array_length(pcrs);
+                for (size_t i = 0; i < n_listed; i++) {
                         int64_t p = json_object_get_int64(json_object_array_get_idx(pcrs, i));
                         if (p < 0 || p >= VS_TPM_PCR_COUNT)
                                 return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token names PCR %lld", slot, (long long) p);
                         mask |= 1u << p;
                 }
         }
-        if (!versioned && (mask & PCR11))
-                mask = (mask & ~PCR11) | (1u << 7);
-        if (mask & PCR11)
-                return vs_key_reason(run, EBADMSG, "keyslot %u: the talos-tpm2 token lists PCR 11 as a literal PCR", slot);
+        if (!versioned)
+                mask = !has_pubkey_pcrs && n_listed == 1 && mask == PCR11 ? 1u << 7 : 0;
         ret->sealed.pcr_mask = mask;
         const char *h[3] = { ud_string(ud, FIELD_PK), ud_string(ud, FIELD_KEK), ud_string(ud, FIELD_DB) };
         ret->has_hashes = h[0] && h[1] && h[2] && strlen(h[0]) == 64 && strlen(h[1]) == 64 && strlen(h[2]) == 64;
@@ -341,7 +284,7 @@ int vs_key_tpm_token_check(struct vs_key_run *run, unsigned slot, struct json_ob
 }
 
 static int add_b64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
-        char *s = b64(p, n);
+        char *s = vs_base64_encode(p, n);
         if (!s)
                 return -ENOMEM;
         json_object_object_add(o, field, json_object_new_string(s));
@@ -360,7 +303,7 @@ int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct j
                 r = vs_tpm_blob_name(&sd->srk_name, &name, &name_len);
         if (r < 0)
                 return r;
-        struct json_object *ud = json_object_new_object();
+        _cleanup_json_ struct json_object *ud = json_object_new_object();
         struct json_object *ks = json_object_new_array();
         json_object_array_add(ks, json_object_new_int((int) slot));
         json_object_object_add(ud, "keyslots", ks);
@@ -388,13 +331,11 @@ int vs_key_tpm_token_make(unsigned slot, const struct vs_tpm_token *tt, struct j
                 json_object_object_add(ud, FIELD_KEK, json_object_new_string(tt->hex[1]));
                 json_object_object_add(ud, FIELD_DB, json_object_new_string(tt->hex[2]));
         }
-        if (r < 0) {
-                json_object_put(ud);
+        if (r < 0)
                 return r;
-        }
         struct json_object *t = json_object_new_object();
         json_object_object_add(t, "type", json_object_new_string(TOKEN_TYPE));
-        json_object_object_add(t, "UserData", ud);
+        json_object_object_add(t, "UserData", TAKE_PTR(ud));
         *ret = t;
         return 0;
 }
@@ -454,22 +395,20 @@ static int tpm_new(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         read_sb_hashes(&h);
         struct vs_tpm_token tt = { .sealed = sd, .has_hashes = h.ok };
         memcpy(tt.hex, h.hex, sizeof(tt.hex));
-        struct json_object *token = NULL;
+        _cleanup_json_ struct json_object *token = NULL;
         r = vs_key_tpm_token_make(slot, &tt, &token);
         if (r < 0)
                 return vs_key_reason(run, r, "cannot build the talos-tpm2 token: %s", strerror(-r));
         _cleanup_secret_ struct vs_secret *pass = NULL;
-        r = b64_secret(secret, &pass);
-        if (r < 0) {
-                json_object_put(token);
+        r = vs_base64_encode_secret(secret, &pass);
+        if (r < 0)
                 return r;
-        }
         *ret_pass = TAKE_PTR(pass);
-        *ret_token = token;
+        *ret_token = TAKE_PTR(token);
         return 0;
 }
 
-/* The re-seal gate of design §3, for a slot whose unseal failed because of PCR 7 / the policy or a
+/* The re-seal gate (docs/tpm.md, "The re-seal gate"), for a slot whose unseal failed because of PCR 7 / the policy or a
  * cleared TPM. Returns NULL when sync may re-seal, else why not. */
 static const char *reseal_refused(const struct vs_tpm_token *pt) {
         bool sb = false, setup = false;
@@ -514,7 +453,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         if (r >= 0) {
                 if (secret->len != VS_TPM_SECRET_SIZE)
                         return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
-                return b64_secret(secret, ret_pass);
+                return vs_base64_encode_secret(secret, ret_pass);
         }
         char why[768];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));

@@ -20,11 +20,15 @@
 #include <string.h>
 
 #include <dlfcn.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 
 #define CURL_DISABLE_TYPECHECK 1 /* curl_easy_setopt/getinfo are called through pointers below */
 #include <curl/curl.h>
 
 #include "endpoint.h"
+#include "proxy.h"
 #include "kms.pb-c.h"
 #include "log.h"
 #include "util.h"
@@ -36,12 +40,14 @@
 
 struct vs_kms {
         char *endpoint;    /* as configured, for messages */
-        char *base_url;    /* http://host:port or https://host[:port], no trailing slash */
+        char *base_url;    /* http://host:port or https://host:port (IPv6 in brackets), no trailing slash */
+        struct vs_kms_endpoint ep;
         bool tls;
         char *ca_file;
         unsigned timeout_ms;
         CURL *curl;
         struct curl_slist *headers;
+        struct curl_slist *connect_to;  /* the address route() pinned for the current call */
         char errbuf[CURL_ERROR_SIZE];
         char error[512];   /* the last call's failure, one sentence; "" after a success */
         /* per call */
@@ -177,16 +183,15 @@ const char *vs_kms_endpoint(const struct vs_kms *k) {
 }
 
 /* Parses with the shared pure parser (endpoint.h) and builds the base URL. */
-static int parse_endpoint(const char *endpoint, char **ret_url, bool *ret_tls) {
-        struct vs_kms_endpoint e;
+static int parse_endpoint(const char *endpoint, char **ret_url, struct vs_kms_endpoint *ret) {
         const char *why = NULL;
-        if (vs_kms_endpoint_parse(endpoint, &e, &why) < 0)
+        if (vs_kms_endpoint_parse(endpoint, ret, &why) < 0)
                 return log_error_errno(-EINVAL, "KMS endpoint '%s' cannot be used: %s.", endpoint, why);
         char *url;
-        if (asprintf(&url, "%s://%.*s", e.tls ? "https" : "http", (int) e.authority_len, e.authority) < 0)
+        if (asprintf(&url, "%s://%s%s%s:%u", ret->tls ? "https" : "http", ret->ipv6 ? "[" : "", ret->host,
+                     ret->ipv6 ? "]" : "", ret->port) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory.");
         *ret_url = url;
-        *ret_tls = e.tls;
         return 0;
 }
 
@@ -194,8 +199,8 @@ int vs_kms_open(const char *endpoint, const struct vs_kms_options *opts, struct 
         if (!endpoint || !*endpoint)
                 return log_error_errno(-EINVAL, "No KMS endpoint given.");
         _cleanup_free_ char *url = NULL;
-        bool tls = false;
-        int r = parse_endpoint(endpoint, &url, &tls);
+        struct vs_kms_endpoint ep;
+        int r = parse_endpoint(endpoint, &url, &ep);
         if (r < 0)
                 return r;
         if (opts && opts->ca_file && access(opts->ca_file, R_OK) < 0)
@@ -205,7 +210,8 @@ int vs_kms_open(const char *endpoint, const struct vs_kms_options *opts, struct 
         if (!k)
                 return log_error_errno(-ENOMEM, "Out of memory.");
         k->base_url = TAKE_PTR(url);
-        k->tls = tls;
+        k->ep = ep;
+        k->tls = ep.tls;
         k->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : VS_KMS_DEFAULT_TIMEOUT_MS;
         k->endpoint = strdup(endpoint);
         k->ca_file = opts && opts->ca_file ? strdup(opts->ca_file) : NULL;
@@ -251,6 +257,8 @@ void vs_kms_close(struct vs_kms *k) {
         }
         if (k->headers)
                 curl_slist_free_all(k->headers);
+        if (k->connect_to)
+                curl_slist_free_all(k->connect_to);
         vs_secret_free(k->answer);
         free(k->endpoint);
         free(k->base_url);
@@ -444,24 +452,50 @@ static int curl_error(struct vs_kms *k, const char *method, CURLcode rc) {
         }
 }
 
-/* One unary call: `request` is the gRPC-framed Request; the decoded Response data goes to *ret_data. */
-static int call_once(struct vs_kms *k, const char *method, const struct vs_secret *request,
-                     struct vs_secret **ret_data) {
-        _cleanup_free_ char *url = NULL;
-        if (asprintf(&url, "%s" KMS_SERVICE_PATH "%s", k->base_url, method) < 0)
-                return kms_fail(k, -ENOMEM, "KMS %s: out of memory", k->endpoint);
-
-        vs_secret_free(k->answer);
-        k->answer = NULL;
-        int r = vs_secret_new(256, &k->answer);
+/* The route Talos's gRPC dialer takes (proxy.h): when the environment names a proxy, the host is resolved
+ * first, as gRPC resolves before it dials, and curl is pinned to that address: directly when NO_PROXY
+ * (or loopback) exempts it, else through an HTTP CONNECT (or SOCKS5) tunnel to that IP and port. */
+static int route(struct vs_kms *k, const char *method) {
+        const char *hp = getenv("HTTPS_PROXY"), *np = getenv("NO_PROXY");
+        if (!hp || !*hp)
+                hp = getenv("https_proxy");
+        if (!np || !*np)
+                np = getenv("no_proxy");
+        curl_slist_free_all(k->connect_to);
+        k->connect_to = NULL;
+        if (!hp || !*hp)
+                return curl_easy_setopt(k->curl, CURLOPT_PROXY, "") == CURLE_OK ? 0 : -EIO; /* direct */
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+        char ip[INET6_ADDRSTRLEN] = "";
+        if (getaddrinfo(k->ep.host, NULL, &hints, &ai) != 0 || !ai)
+                return kms_fail(k, -EHOSTUNREACH, "KMS %s is down: %s failed: cannot resolve the host %s", k->endpoint,
+                                method, k->ep.host);
+        getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);
+        bool v6 = ai->ai_family == AF_INET6;
+        freeaddrinfo(ai);
+        char proxy[512], pin[640];
+        const char *why = NULL;
+        int r = vs_kms_proxy_select(hp, np, ip, k->ep.port, proxy, sizeof(proxy), &why);
         if (r < 0)
-                return kms_fail(k, r, "KMS %s: cannot allocate a locked buffer for the answer", k->endpoint);
-        k->answer_too_big = false;
-        vs_kms_answer_meta_init(&k->meta);
-        k->errbuf[0] = '\0';
+                return kms_fail(k, -EINVAL, "KMS %s: %s failed: the proxy from HTTPS_PROXY cannot be used: %s", k->endpoint,
+                                method, why);
+        snprintf(pin, sizeof(pin), "%s%s%s:%u:%s%s%s:%u", k->ep.ipv6 ? "[" : "", k->ep.host, k->ep.ipv6 ? "]" : "",
+                 k->ep.port, v6 ? "[" : "", ip, v6 ? "]" : "", k->ep.port);
+        if (!(k->connect_to = curl_slist_append(NULL, pin)))
+                return kms_fail(k, -ENOMEM, "KMS %s: out of memory", k->endpoint);
+        CURLcode rc = curl_easy_setopt(k->curl, CURLOPT_CONNECT_TO, k->connect_to);
+        if (rc == CURLE_OK)
+                rc = curl_easy_setopt(k->curl, CURLOPT_PROXY, r > 0 ? proxy : "");
+        if (rc == CURLE_OK)
+                rc = curl_easy_setopt(k->curl, CURLOPT_HTTPPROXYTUNNEL, 1L); /* gRPC always tunnels through CONNECT */
+        if (r > 0)
+                log_debug("KMS %s: %s goes through the proxy from HTTPS_PROXY to %s", k->endpoint, method, ip);
+        return rc == CURLE_OK ? 0 : -EIO;
+}
 
+/* The options of one call; the handle, and so its connection cache, stays from call to call. */
+static CURLcode set_call_options(struct vs_kms *k, const char *url, const struct vs_secret *request) {
         CURL *c = k->curl;
-        /* Options are set on every call (cheap); the handle and so its connection cache stay. */
         CURLcode rc = CURLE_OK;
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
         SET(CURLOPT_VERBOSE, 0L); /* never: it would dump request and answer bodies */
@@ -469,7 +503,6 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
         SET(CURLOPT_NOPROGRESS, 1L);
         SET(CURLOPT_URL, url);
         SET(CURLOPT_PROTOCOLS_STR, k->tls ? "https" : "http");
-        SET(CURLOPT_PROXY, ""); /* no proxy from the environment: the KMS is reached directly */
         SET(CURLOPT_FOLLOWLOCATION, 0L);
         SET(CURLOPT_HTTP_VERSION, (long) (k->tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
         SET(CURLOPT_USERAGENT, "volseal/" VOLSEAL_VERSION);
@@ -495,19 +528,14 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
                         SET(CURLOPT_CAINFO, k->ca_file);
         }
 #undef SET
-        if (rc != CURLE_OK)
-                return kms_fail(k, -EIO, "KMS %s: cannot set up the %s call: %s", k->endpoint, method,
-                                       curl_easy_strerror(rc));
+        return rc;
+}
 
-        rc = curl_easy_perform(c);
-        /* Drop the pointer to the request (it may be a secret the caller frees next). */
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *) NULL);
-        if (rc != CURLE_OK)
-                return curl_error(k, method, rc);
-
+/* After a completed transfer: HTTP/2, status 200, grpc-status 0, application/grpc, one Response. */
+static int check_answer(struct vs_kms *k, const char *method, struct vs_secret **ret_data) {
         long version = 0, http_status = 0;
-        curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http_status);
+        curl_easy_getinfo(k->curl, CURLINFO_HTTP_VERSION, &version);
+        curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &http_status);
         if (version != CURL_HTTP_VERSION_2_0)
                 return kms_fail(k, -EPROTO, "KMS %s: %s failed: the server does not speak HTTP/2 (ALPN did not "
                                        "select h2)", k->endpoint, method);
@@ -527,12 +555,40 @@ static int call_once(struct vs_kms *k, const char *method, const struct vs_secre
                 return kms_fail(k, -EBADMSG, "KMS %s sent garbage: the %s answer has no grpc-status trailer",
                                        k->endpoint, method);
         const char *reason = NULL;
-        r = vs_kms_decode_response(k->answer->data, k->answer->len, ret_data, &reason);
+        int r = vs_kms_decode_response(k->answer->data, k->answer->len, ret_data, &reason);
         if (r == -EBADMSG)
                 return kms_fail(k, r, "KMS %s sent garbage: %s: %s", k->endpoint, method, reason);
         if (r < 0)
                 return kms_fail(k, r, "KMS %s: %s: %s", k->endpoint, method, reason);
         return 0;
+}
+
+/* One unary call: `request` is the gRPC-framed Request; the decoded Response data goes to *ret_data. */
+static int call_once(struct vs_kms *k, const char *method, const struct vs_secret *request,
+                     struct vs_secret **ret_data) {
+        _cleanup_free_ char *url = NULL;
+        if (asprintf(&url, "%s" KMS_SERVICE_PATH "%s", k->base_url, method) < 0)
+                return kms_fail(k, -ENOMEM, "KMS %s: out of memory", k->endpoint);
+        vs_secret_free(k->answer);
+        k->answer = NULL;
+        int r = vs_secret_new(256, &k->answer);
+        if (r < 0)
+                return kms_fail(k, r, "KMS %s: cannot allocate a locked buffer for the answer", k->endpoint);
+        k->answer_too_big = false;
+        vs_kms_answer_meta_init(&k->meta);
+        k->errbuf[0] = '\0';
+        CURLcode rc = set_call_options(k, url, request);
+        if (rc != CURLE_OK)
+                return kms_fail(k, -EIO, "KMS %s: cannot set up the %s call: %s", k->endpoint, method, curl_easy_strerror(rc));
+        r = route(k, method);
+        if (r < 0)
+                return r == -EIO ? kms_fail(k, r, "KMS %s: cannot set up the %s call's route", k->endpoint, method) : r;
+        rc = curl_easy_perform(k->curl);
+        /* Drop the pointer to the request (it may be a secret the caller frees next). */
+        curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, (const char *) NULL);
+        if (rc != CURLE_OK)
+                return curl_error(k, method, rc);
+        return check_answer(k, method, ret_data);
 }
 
 static int call(struct vs_kms *k, const char *method, const struct vs_secret *request, struct vs_secret **ret_data) {
@@ -546,7 +602,7 @@ static int call(struct vs_kms *k, const char *method, const struct vs_secret *re
 /* Frames Request{node_uuid, data} for the wire in a locked buffer (the data may be a secret). */
 static int build_request(struct vs_kms *k, const char *node_uuid, const uint8_t *data, size_t len, struct vs_secret **ret) {
         Sidero__Kms__Request req = SIDERO__KMS__REQUEST__INIT;
-        req.node_uuid = (char *) node_uuid;
+        req.node_uuid = (char *) (node_uuid ? node_uuid : ""); /* sent as Talos sends it, even empty */
         req.data.data = (uint8_t *) data;
         req.data.len = len;
         size_t n = sidero__kms__request__get_packed_size(&req);
@@ -567,18 +623,9 @@ static int build_request(struct vs_kms *k, const char *node_uuid, const uint8_t 
         return 0;
 }
 
-static int check_node_uuid(struct vs_kms *k, const char *node_uuid) {
-        if (!node_uuid || !*node_uuid)
-                return kms_fail(k, -EINVAL, "KMS %s: no node UUID to send (the machine UUID is not populated)",
-                                k->endpoint);
-        return 0;
-}
-
 int vs_kms_seal(struct vs_kms *k, const char *node_uuid, const struct vs_secret *plain,
                 uint8_t **ret_sealed, size_t *ret_len) {
-        int r = check_node_uuid(k, node_uuid);
-        if (r < 0)
-                return r;
+        int r;
         if (!plain || plain->len == 0)
                 return kms_fail(k, -EINVAL, "KMS %s: nothing to seal", k->endpoint);
         _cleanup_secret_ struct vs_secret *req = NULL;
@@ -602,9 +649,7 @@ int vs_kms_seal(struct vs_kms *k, const char *node_uuid, const struct vs_secret 
 
 int vs_kms_unseal(struct vs_kms *k, const char *node_uuid, const uint8_t *sealed, size_t len,
                   struct vs_secret **ret_plain) {
-        int r = check_node_uuid(k, node_uuid);
-        if (r < 0)
-                return r;
+        int r;
         if (!sealed || len == 0)
                 return kms_fail(k, -EINVAL, "KMS %s: no sealed data to unseal", k->endpoint);
         _cleanup_secret_ struct vs_secret *req = NULL;
@@ -615,9 +660,7 @@ int vs_kms_unseal(struct vs_kms *k, const char *node_uuid, const uint8_t *sealed
         r = call(k, "Unseal", req, &plain);
         if (r < 0)
                 return r;
-        if (plain->len != VS_KMS_SECRET_SIZE)
-                return kms_fail(k, -EMSGSIZE, "KMS %s: Unseal returned a %zu-byte secret, expected %u bytes",
-                                       k->endpoint, plain->len, VS_KMS_SECRET_SIZE);
+        /* Talos takes whatever length the KMS returns (base64 of it is the passphrase); the keyslot decides. */
         *ret_plain = TAKE_PTR(plain);
         return 0;
 }

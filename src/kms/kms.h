@@ -1,8 +1,9 @@
 /* kms.h: a client of the Talos KMS wire protocol (gRPC service sidero.kms.KMSService, unary Seal and
  * Unseal, messages from kms.proto) over HTTP/2.
- * Promise: this module is the only caller of libcurl and protobuf-c. Endpoints: "host:port" and
- * "grpc://host:port" are plaintext HTTP/2 (prior knowledge); "https://host[:port]" (and "grpcs://") are
- * TLS with ALPN h2, port 443 by default, the server verified against the system CA store or opts->ca_file.
+ * Promise: this module is the only caller of libcurl and protobuf-c. Endpoints mean what they mean to Talos
+ * (endpoint.h): "grpc://" (also an endpoint without scheme) is plaintext HTTP/2 (prior knowledge), every
+ * other scheme TLS with ALPN h2, port 443 by default, the server verified against the system CA store or
+ * opts->ca_file. Calls go through the proxy HTTPS_PROXY/NO_PROXY select, as Talos's dialer does (proxy.h).
  * One client = one libcurl handle, so one HTTP/2 connection is reused by every call of a run. Each call
  * has a total timeout (10 s unless opts->timeout_ms). Plaintext secrets only ever travel in struct
  * vs_secret and locked buffers of this module; nothing here logs them, and curl's verbose/debug output is
@@ -17,7 +18,7 @@
 
 #include "secret.h"
 
-#define VS_KMS_SECRET_SIZE 32u         /* an unsealed KMS secret is exactly this long */
+#define VS_KMS_SECRET_SIZE 32u         /* the secret volseal seals (an Unseal answer of any length is used) */
 #define VS_KMS_DEFAULT_TIMEOUT_MS 10000u
 
 /* Errors (negative errno) of vs_kms_seal()/vs_kms_unseal(), one per cause:
@@ -29,7 +30,6 @@
  *   -EPROTO         tls: the TLS handshake failed otherwise (or the server does not speak HTTP/2)
  *   -EBADMSG        garbage: the answer is not a well-formed gRPC response holding a Response message
  *   -EREMOTEIO      grpc error: the server answered with a non-zero grpc-status (logged with grpc-message)
- *   -EMSGSIZE       wrong size: Unseal returned a secret that is not VS_KMS_SECRET_SIZE bytes
  *   -EIO            anything else libcurl reports
  * vs_kms_open() returns -EINVAL for an endpoint it cannot use and -errno when the CA file is unreadable. */
 
@@ -50,7 +50,7 @@ void vs_kms_close(struct vs_kms *k);
  * plain must not be empty. */
 int vs_kms_seal(struct vs_kms *k, const char *node_uuid, const struct vs_secret *plain,
                 uint8_t **ret_sealed, size_t *ret_len);
-/* Unseal{node_uuid, data = sealed}: returns the VS_KMS_SECRET_SIZE-byte plaintext in *ret_plain. */
+/* Unseal{node_uuid, data = sealed}: returns the plaintext in *ret_plain, whatever its length (as Talos). */
 int vs_kms_unseal(struct vs_kms *k, const char *node_uuid, const uint8_t *sealed, size_t len,
                   struct vs_secret **ret_plain);
 

@@ -1,6 +1,7 @@
 /* common.c: what both token plugins share (token.h): the open path through src/keys/, the wiping buffer,
  * the generic token checks, luksDump lines, and volseal's log routed into libcryptsetup's log. */
 #include "token.h"
+#include "cleanup.h"
 #include "keys/keys.h"
 #include "log.h"
 #include "meta.h"
@@ -8,7 +9,6 @@
 
 #include <errno.h>
 #include <libcryptsetup.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,22 +60,6 @@ const char *vs_token_ud_string(struct json_object *token, const char *field) {
         return json_object_get_string(o);
 }
 
-int vs_token_unbase64(const char *s, unsigned char **ret, size_t *ret_len) {
-        size_t n = strlen(s);
-        if (n == 0 || n % 4 || n > 65536)
-                return -EBADMSG;
-        _cleanup_free_ unsigned char *out = malloc(n / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        int k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0)
-                return -EBADMSG;
-        size_t len = (size_t) k - (s[n - 1] == '=') - (s[n - 2] == '=');
-        *ret = TAKE_PTR(out);
-        *ret_len = len;
-        return 0;
-}
-
 /* A decimal keyslot number 0..31 in a string; -1 when it is not one. */
 static int slot_of_string(const char *s) {
         if (!s || !*s || strlen(s) > 2)
@@ -118,18 +102,16 @@ static int check_token(const struct vs_token_type *t, struct json_object *token,
 static int parse_and_check(const struct vs_token_type *t, const char *json, struct json_object **ret, int *ret_slot,
                            char *why, size_t size) {
         enum json_tokener_error err = json_tokener_success;
-        struct json_object *token = json ? json_tokener_parse_verbose(json, &err) : NULL;
+        _cleanup_json_ struct json_object *token = json ? json_tokener_parse_verbose(json, &err) : NULL;
         if (!token) {
                 snprintf(why, size, "the token is not valid JSON%s%s", json ? ": " : "",
                          json ? json_tokener_error_desc(err) : "");
                 return -EBADMSG;
         }
         int r = check_token(t, token, ret_slot, why, size);
-        if (r < 0) {
-                json_object_put(token);
+        if (r < 0)
                 return r;
-        }
-        *ret = token;
+        *ret = TAKE_PTR(token);
         return 0;
 }
 
@@ -137,10 +119,9 @@ int vs_token_validate(const struct vs_token_type *t, struct crypt_device *cd, co
         struct sink_ctx c;
         sink_begin(&c, cd);
         char why[512] = "";
-        struct json_object *token = NULL;
+        _cleanup_json_ struct json_object *token = NULL;
         int slot;
         int r = parse_and_check(t, json, &token, &slot, why, sizeof(why));
-        json_object_put(token);
         if (r < 0)
                 crypt_logf(cd, CRYPT_LOG_ERROR, "volseal: malformed %s token: %s.\n", t->name, why);
         sink_end();
@@ -151,13 +132,12 @@ void vs_token_dump(const struct vs_token_type *t, struct crypt_device *cd, const
         struct sink_ctx c;
         sink_begin(&c, cd);
         char why[512] = "";
-        struct json_object *token = NULL;
+        _cleanup_json_ struct json_object *token = NULL;
         int slot;
         if (parse_and_check(t, json, &token, &slot, why, sizeof(why)) < 0)
                 vs_token_print(cd, "volseal", "malformed token: %s", why);
         else
                 t->dump(cd, token);
-        json_object_put(token);
         sink_end();
 }
 
@@ -223,29 +203,24 @@ static int open_errno(int r) {
         }
 }
 
-int vs_token_open(const struct vs_token_type *t, struct crypt_device *cd, int token_id, char **buffer, size_t *buffer_len) {
-        struct sink_ctx c;
-        sink_begin(&c, cd);
-        char why[512] = "";
-        struct json_object *token = NULL;
+/* The passphrase of token token_id through the type's key kind; -errno with one sentence in why. */
+static int recover(const struct vs_token_type *t, struct crypt_device *cd, int token_id, struct vs_secret **ret,
+                   char *why, size_t size) {
+        _cleanup_json_ struct json_object *token = NULL;
         _cleanup_free_ char *uuid = NULL;
-        _cleanup_secret_ struct vs_secret *pass = NULL;
         int slot = -1;
         const char *json = NULL;
         int r = crypt_token_json_get(cd, token_id, &json);
         if (r < 0)
-                snprintf(why, sizeof(why), "cannot read the token: %s", strerror(-r));
-        else
-                r = parse_and_check(t, json, &token, &slot, why, sizeof(why));
-        if (r >= 0 && slot < 0) {
-                snprintf(why, sizeof(why), "the token references no keyslot (volseal token adopt adds it)");
-                r = -ENOENT;
-        }
-        if (r >= 0)
-                r = uuid_override(&uuid, why, sizeof(why));
+                return snprintf(why, size, "cannot read the token: %s", strerror(-r)), r;
+        r = parse_and_check(t, json, &token, &slot, why, size);
         if (r < 0)
-                goto out;
-
+                return r;
+        if (slot < 0)
+                return snprintf(why, size, "the token references no keyslot (volseal token adopt adds it)"), -ENOENT;
+        r = uuid_override(&uuid, why, size);
+        if (r < 0)
+                return r;
         struct vs_key_run run = {
                 .tcti = env("VOLSEAL_TCTI"),
                 .pcr_signature_path = env("VOLSEAL_PCR_SIGNATURE"),
@@ -264,27 +239,32 @@ int vs_token_open(const struct vs_token_type *t, struct crypt_device *cd, int to
         };
         const char *dev = crypt_get_device_name(cd);
         struct vs_key_volume vol = { .id = env("VOLSEAL_VOLUME_ID") ?: "", .device = dev ? dev : "" };
-        if (t->kind == VS_KEY_KMS && !key.kms_endpoint) {
-                snprintf(why, sizeof(why), "no KMS endpoint: set VOLSEAL_KMS_ENDPOINT (the token does not record it)");
-                r = -ENOENT;
-                goto out;
-        }
-        r = vs_key_get(&run, &vol, &key, (unsigned) slot, token, &pass);
+        if (t->kind == VS_KEY_KMS && !key.kms_endpoint)
+                return snprintf(why, size, "no KMS endpoint: set VOLSEAL_KMS_ENDPOINT (the token does not record it)"), -ENOENT;
+        r = vs_key_get(&run, &vol, &key, (unsigned) slot, token, ret);
         if (r < 0)
-                snprintf(why, sizeof(why), "%s", run.reason[0] ? run.reason : strerror(-r));
+                snprintf(why, size, "%s", run.reason[0] ? run.reason : strerror(-r));
         vs_key_run_done(&run);
-        if (r >= 0)
+        return r;
+}
+
+int vs_token_open(const struct vs_token_type *t, struct crypt_device *cd, int token_id, char **buffer, size_t *buffer_len) {
+        struct sink_ctx c;
+        sink_begin(&c, cd);
+        char why[512] = "";
+        _cleanup_secret_ struct vs_secret *pass = NULL;
+        int r = recover(t, cd, token_id, &pass, why, sizeof(why));
+        if (r >= 0) {
                 r = hand_out(pass, buffer, buffer_len);
-        if (r < 0 && !why[0])
-                snprintf(why, sizeof(why), "cannot hand the passphrase over: %s", strerror(-r));
-out:
+                if (r < 0)
+                        snprintf(why, sizeof(why), "cannot hand the passphrase over: %s", strerror(-r));
+        }
         if (r < 0) {
                 crypt_logf(cd, CRYPT_LOG_ERROR, "volseal: %s token %d: %s.\n", t->name, token_id, why);
                 if (c.last_error[0] && !strstr(why, c.last_error))
                         crypt_logf(cd, CRYPT_LOG_ERROR, "volseal: %s\n", c.last_error);
                 r = open_errno(r);
         }
-        json_object_put(token);
         sink_end();
         return r;
 }

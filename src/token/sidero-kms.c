@@ -1,4 +1,4 @@
-/* sidero-kms.c: libcryptsetup-token-sideroKMS.so: the `sideroKMS` token (design §3 "kms") of volseal and
+/* sidero-kms.c: libcryptsetup-token-sideroKMS.so: the `sideroKMS` token (docs/kms.md) of volseal and
  * Talos. open asks the KMS through src/keys/kms.c (src/kms/): Unseal{node_uuid, UserData.sealedData}.
  * The endpoint comes from $VOLSEAL_KMS_ENDPOINT only: the token does not record it (Talos's does not
  * either), and an endpoint read from the unauthenticated header would let whoever can write the header
@@ -6,6 +6,7 @@
  * from $VOLSEAL_META when set, else $VOLSEAL_PRODUCT_UUID_FILE, else SMBIOS product_uuid. TLS CA bundle:
  * $VOLSEAL_KMS_CA. */
 #include "token.h"
+#include "keys/token.h"
 #include "util.h"
 #include "volseal-version.h"
 
@@ -14,21 +15,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/* UserData.sealedData as `volseal unlock` reads it (src/keys/kms.c); the byte count when it parses. */
+static int sealed_size(struct json_object *token, unsigned slot, size_t *ret) {
+        struct vs_key_run run = {};
+        _cleanup_free_ uint8_t *sealed = NULL;
+        return vs_key_kms_token_parse(&run, slot, token, &sealed, ret);
+}
+
 static int kms_check(struct json_object *token, unsigned slot, char *why, size_t size) {
-        const char *s = vs_token_ud_string(token, "sealedData");
-        if (!s)
-                return snprintf(why, size, "UserData.sealedData is missing or not a string"), -EBADMSG;
-        _cleanup_free_ unsigned char *b = NULL;
-        size_t n = 0;
-        if (strlen(s) > 8192 || vs_token_unbase64(s, &b, &n) < 0 || n == 0)
-                return snprintf(why, size, "UserData.sealedData is not a sealed blob in base64"), -EBADMSG;
+        size_t n;
+        if (sealed_size(token, slot, &n) < 0)
+                return snprintf(why, size, "UserData.sealedData is missing, not a string or not a sealed blob in base64"), -EBADMSG;
         return 0;
 }
 
 static void kms_dump(struct crypt_device *cd, struct json_object *token) {
-        _cleanup_free_ unsigned char *b = NULL;
         size_t n = 0;
-        (void) vs_token_unbase64(vs_token_ud_string(token, "sealedData"), &b, &n);
+        (void) sealed_size(token, 0, &n);
         vs_token_print(cd, "kms-sealed-data", "%zu bytes", n);
         vs_token_print(cd, "kms-endpoint", "not recorded in the token (give VOLSEAL_KMS_ENDPOINT)");
 }

@@ -1,8 +1,9 @@
-/* talos-tpm2.c: libcryptsetup-token-talos-tpm2.so: the `talos-tpm2` token (design §3 "tpm") of volseal
+/* talos-tpm2.c: libcryptsetup-token-talos-tpm2.so: the `talos-tpm2` token (docs/tpm.md) of volseal
  * and Talos. open unseals through src/keys/tpm.c (the one unseal sequence of src/tpm/): the TPM from
  * $VOLSEAL_TCTI (else /dev/tpmrm0, /dev/tpm0), the signed PCR policy and its key from
  * $VOLSEAL_PCR_SIGNATURE / $VOLSEAL_PCR_PUBLIC_KEY (else /.extra/, /run/systemd/). */
 #include "token.h"
+#include "encoding.h"
 #include "keys/keys.h"
 #include "util.h"
 #include "volseal-version.h"
@@ -11,6 +12,9 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The largest base64 field luksDump decodes (65536 characters). */
+#define DUMP_FIELD_MAX 49152
 
 /* An optional UserData array of integers in [0, max); -EBADMSG (why set) when present and not that. */
 static int int_array(struct json_object *ud, const char *field, int max, uint32_t *ret_mask, char *why, size_t size) {
@@ -69,14 +73,15 @@ static void print_pcrs(struct crypt_device *cd, const char *name, struct json_ob
         vs_token_print(cd, name, "%s", n ? buf : none);
 }
 
+/* A base64 field as luksDump shows it: its size, or (hex) its first 80 bytes in hex. */
 static void print_b64(struct crypt_device *cd, const char *name, const char *b64, bool hex) {
-        _cleanup_free_ unsigned char *b = NULL;
+        _cleanup_free_ uint8_t *b = NULL;
         size_t n = 0;
         if (!b64 || !*b64) {
                 vs_token_print(cd, name, "not recorded");
                 return;
         }
-        if (vs_token_unbase64(b64, &b, &n) < 0) {
+        if (vs_base64_decode(b64, DUMP_FIELD_MAX, &b, &n) < 0) {
                 vs_token_print(cd, name, "not base64");
                 return;
         }
@@ -84,9 +89,8 @@ static void print_b64(struct crypt_device *cd, const char *name, const char *b64
                 vs_token_print(cd, name, "%zu bytes", n);
                 return;
         }
-        char h[2 * 80 + 1] = "";
-        for (size_t i = 0; i < n && i < 80; i++)
-                snprintf(h + 2 * i, 3, "%02x", b[i]);
+        char h[VS_HEX_SIZE(80)];
+        vs_hex_encode_to(b, n < 80 ? n : 80, h);
         vs_token_print(cd, name, "%s", h);
 }
 

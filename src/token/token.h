@@ -43,5 +43,3 @@ __attribute__((format(printf, 3, 4)))
 void vs_token_print(struct crypt_device *cd, const char *name, const char *fmt, ...);
 /* UserData's string field, or NULL when absent or not a string. */
 const char *vs_token_ud_string(struct json_object *token, const char *field);
-/* Standard padded base64 -> bytes (malloc'ed); -EBADMSG when it is not. */
-int vs_token_unbase64(const char *s, unsigned char **ret, size_t *ret_len);

@@ -1,4 +1,4 @@
-/* measure-log.c: volseal's own measurement log (design §7): one RFC 7464 JSON-seq record per PCR extend
+/* measure-log.c: volseal's own measurement log (docs/pcr.md, "Event logs"): one RFC 7464 JSON-seq record per PCR extend
  * volseal makes, in the shape of systemd's /run/log/systemd/tpm2-measure.log, so `pcr eventlog` can replay
  * the firmware log and this one together. No TPM here. */
 #include "measure-log.h"
@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "alg.h"
+#include "encoding.h"
 #include "log.h"
 #include "util.h"
 
@@ -40,16 +41,6 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
-static char *hex(const uint8_t *p, size_t n) {
-        char *s = malloc(2 * n + 1);
-        if (!s)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                snprintf(s + 2 * i, 3, "%02x", p[i]);
-        s[2 * n] = 0;
-        return s;
-}
-
 int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALUES *digests, const char *word) {
         struct json_object *rec = json_object_new_object(), *arr = json_object_new_array();
         json_object_object_add(rec, "pcr", json_object_new_int((int32_t) pcr));
@@ -57,11 +48,11 @@ int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALU
                 const TPMT_HA *ha = &digests->digests[i];
                 const char *name = vs_tpm_alg_name(ha->hashAlg);
                 size_t n = vs_tpm_alg_digest_size(ha->hashAlg);
-                _cleanup_free_ char *h = hex((const uint8_t *) &ha->digest, n);
+                _cleanup_free_ char *h = vs_hex_encode(&ha->digest, n);
                 if (!name || !n || !h) {
                         json_object_put(rec);
                         json_object_put(arr);
-                        return log_error_errno(-EINVAL, "cannot log a digest of hash algorithm 0x%04x", ha->hashAlg);
+                        return -EINVAL; /* a digest of a hash algorithm without a name */
                 }
                 struct json_object *d = json_object_new_object();
                 json_object_object_add(d, "hashAlg", json_object_new_string(name));
@@ -78,23 +69,21 @@ int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALU
         _cleanup_free_ char *buf = malloc(len + 1);
         if (!buf) {
                 json_object_put(rec);
-                return log_error_errno(-ENOMEM, "out of memory");
+                return -ENOMEM;
         }
         snprintf(buf, len + 1, "\x1e%s\n", js);
         json_object_put(rec);
 
         int r = mkdir_parents(path);
         if (r < 0)
-                return log_error_errno(r, "cannot create the directory of the measurement log %s: %s", path, strerror(-r));
+                return r;
         _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open the measurement log %s: %s", path, strerror(errno));
-        if (flock(fd, LOCK_EX) < 0)
-                return log_error_errno(-errno, "cannot lock the measurement log %s: %s", path, strerror(errno));
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+                return -errno;
         ssize_t w = write(fd, buf, len);
         if (w < 0)
-                return log_error_errno(-errno, "cannot write the measurement log %s: %s", path, strerror(errno));
+                return -errno;
         if ((size_t) w != len)
-                return log_error_errno(-EIO, "short write to the measurement log %s", path);
+                return -EIO;
         return 0;
 }

@@ -11,5 +11,6 @@
  * VS_MEASURE_LOG_DEFAULT. */
 const char *vs_measure_log_path(void);
 /* Appends 0x1E {"pcr":P,"digests":[{"hashAlg":"sha256","digest":"<hex>"},...],"content_type":"systemd",
- * "content":{"string":"<word>"}} '\n' under an exclusive flock; creates the file (0644) and its directory. */
+ * "content":{"string":"<word>"}} '\n' under an exclusive flock; creates the file (0644) and its directory.
+ * 0 or -errno, not logged: the caller decides how much a lost record matters. */
 int vs_measure_log_append(const char *path, uint32_t pcr, const TPML_DIGEST_VALUES *digests, const char *word);

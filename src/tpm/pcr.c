@@ -147,8 +147,8 @@ int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const c
         if (log_path) {
                 r = vs_measure_log_append(log_path, pcr, &d, word);
                 if (r < 0)
-                        log_warning("PCR %u was extended with '%s', but the measurement log %s was not written",
-                                    pcr, word, log_path);
+                        log_warning_errno(r, "PCR %u was extended with '%s', but the measurement log %s was not written: %m",
+                                          pcr, word, log_path);
         }
         if (ret_digests)
                 *ret_digests = d;

@@ -1,5 +1,5 @@
 /* seal.c: seal a fresh secret to PolicyAuthorize(PCR key) + PolicyPCR(configured), and the one unseal
- * sequence of design §3. Policy digests come from policy/ (software); the TPM only enforces them. */
+ * sequence (docs/tpm.md, docs/policy.md). Policy digests come from policy/ (software); the TPM only enforces them. */
 #include "tpm-internal.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <openssl/evp.h>
 
+#include "encoding.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -33,7 +34,7 @@ static int pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, T
         return 0;
 }
 
-/* The digest of design §3's policy: PolicyAuthorize(key, "") then PolicyPCR(SHA-256, mask, values). */
+/* The digest of the sealed object's policy (docs/policy.md): PolicyAuthorize(key, "") then PolicyPCR(SHA-256, mask, values). */
 static int predict(struct vs_tpm *t, const TPM2B_NAME *key_name, uint32_t mask, const struct vs_tpm_pcrs *p,
                    uint8_t ret[POLICY_SHA256_SIZE]) {
         policy_digest_init(ret);
@@ -90,10 +91,9 @@ static int make_secret(struct vs_tpm *t, ESYS_TR session, struct vs_secret **ret
         return 0;
 }
 
+/* PCR 11 may be listed too: Talos 1.12 seals its value as read then, after PolicyAuthorize (the slot then opens
+ * only while PCR 11 holds that value and a signed policy covers it; internal/pkg/secureboot/tpm2/policy.go). */
 static int check_literal_pcrs(struct vs_tpm *t, uint32_t pcr_mask) {
-        if (pcr_mask & PCR11)
-                return tpm_error(t, -EINVAL, "PCR 11 cannot be a literal PCR of a tpm slot: it is bound through "
-                                 "the signed PCR policy");
         if (pcr_mask >> VS_TPM_PCR_COUNT)
                 return tpm_error(t, -EINVAL, "invalid PCR selection 0x%x (PCRs 0-23)", pcr_mask);
         return 0;
@@ -394,9 +394,8 @@ static void log_session_digest(struct vs_tpm *t, ESYS_TR session) {
         TPM2B_DIGEST *d = NULL;
         TSS2_RC rc = TPM_CALL(t, Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &d));
         if (rc == TSS2_RC_SUCCESS) {
-                char hex[2 * POLICY_SHA256_SIZE + 1] = "";
-                for (uint16_t i = 0; i < d->size && i < POLICY_SHA256_SIZE; i++)
-                        snprintf(hex + 2 * i, 3, "%02x", d->buffer[i]);
+                char hex[VS_HEX_SIZE(POLICY_SHA256_SIZE)];
+                vs_hex_encode_to(d->buffer, d->size < POLICY_SHA256_SIZE ? d->size : POLICY_SHA256_SIZE, hex);
                 log_debug("policy session digest before Unseal: %s", hex);
         }
         free(d);
@@ -519,12 +518,13 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
         tpm_clear_error(t);
         if (!sealed || !pcr_key || !sig)
                 return tpm_error(t, -EINVAL, "unseal needs the sealed object, the PCR public key and the signed PCR policy");
-        if ((sealed->pcr_mask & PCR11) || (sealed->pcr_mask >> VS_TPM_PCR_COUNT))
-                return tpm_error(t, -EINVAL, "invalid literal PCR selection 0x%x for a tpm slot", sealed->pcr_mask);
+        int r = check_literal_pcrs(t, sealed->pcr_mask);
+        if (r < 0)
+                return r;
         if (sig->n_entries == 0)
                 return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no sha256 entries");
         struct unseal u = { .sealed = sealed, .pcr_key = pcr_key, .sig = sig, .obj = ESYS_TR_NONE };
-        int r = prepare_unseal(t, &u);
+        r = prepare_unseal(t, &u);
         if (r < 0)
                 return r;
         for (int attempt = 0; attempt < 3; attempt++) {

@@ -1,4 +1,4 @@
-/* srk.c: the SRK of design §3 (policy_srk_template(): ECC P-256, unique x = y = 32 zero bytes, the key Talos
+/* srk.c: volseal's SRK (docs/tpm.md, "The SRK"; policy_srk_template(): ECC P-256, unique x = y = 32 zero bytes, the key Talos
  * uses), found at a persistent handle only when its Name matches, else created transient; and
  * `volseal tpm setup`, which persists it into a free handle and never evicts. */
 #include "tpm-internal.h"

@@ -1,5 +1,5 @@
 /* tpm.h: the only door to the TPM (tpm2-tss ESYS, tctildr, rc): context and TCTI, capability checks, PCR
- * read/extend, the SRK of design §3, seal and the one unseal sequence of design §3.
+ * read/extend, the SRK, seal and the one unseal sequence (docs/tpm.md).
  * Promise: nothing else in volseal includes tss2_esys.h. Every function returns 0 (or a count) or a
  * negative errno and logs one sentence where it decides (TPM return codes decoded by tss2-rc); the same
  * sentence is kept for the caller in vs_tpm_last_error(). Every object and session this module loads is
@@ -79,8 +79,8 @@ struct vs_tpm_info {
         bool aes128cfb;              /* TestParms(AES-128-CFB) accepted */
         uint32_t lockout_counter, max_auth_fail, lockout_interval, lockout_recovery;
         bool in_lockout;
-        uint32_t srk_handle;         /* persistent handle holding design §3's SRK, 0 = none */
-        TPM2B_NAME srk_name;         /* Name of design §3's SRK on this TPM (size 0: see srk_error) */
+        uint32_t srk_handle;         /* persistent handle holding volseal's SRK, 0 = none */
+        TPM2B_NAME srk_name;         /* Name of volseal's SRK on this TPM (size 0: see srk_error) */
         char srk_error[768];         /* why the SRK could not be made (e.g. owner password), "" if it could */
 };
 /* Reads properties, banks, lockout state; finds the SRK (CreatePrimary, compared to persistent handles). A
@@ -103,12 +103,12 @@ int vs_tpm_pcr_read(struct vs_tpm *t, uint16_t bank, uint32_t mask, struct vs_tp
 int vs_tpm_pcr_read_kept(struct vs_tpm *t, uint32_t mask, struct vs_tpm_pcrs *ret, bool *ret_was_kept);
 /* Extends PCR `pcr` with `word` (the bare bytes, no NUL) into every allocated bank, each with that bank's
  * hash of the word, in one TPM2_PCR_Extend; `ret_digests` (optional) gets the digests extended.
- * If `log_path` is not NULL, appends the RFC 7464 record of design §7 there (see vs_measure_log_append);
+ * If `log_path` is not NULL, appends the RFC 7464 record of docs/pcr.md ("Event logs") there (see vs_measure_log_append);
  * a log that cannot be written is a warning, the extend still happens (a cap must never be skipped). */
 int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const char *log_path,
                        TPML_DIGEST_VALUES *ret_digests);
 
-/* ---- SRK (design §3: ECC P-256 template of policy_srk_template()) ---- */
+/* ---- SRK (docs/tpm.md "The SRK": ECC P-256 template of policy_srk_template()) ---- */
 /* Makes the SRK usable. With `expected` (a token's key_name): VS_TPM_SRK_HANDLE_DEFAULT is read first (one
  * ReadPublic, no GetCapability) and used when its Name equals `expected`; else the other persistent handles
  * are searched; else CreatePrimary, and a Name other than `expected` is -ENOKEY ("the TPM was cleared or
@@ -121,7 +121,7 @@ int vs_tpm_srk(struct vs_tpm *t, const TPM2B_NAME *expected, TPM2B_NAME *ret_nam
  * handle after it); an occupied `handle` is -EEXIST, nothing is ever evicted. */
 int vs_tpm_srk_setup(struct vs_tpm *t, uint32_t handle, uint32_t *ret_handle, bool *ret_created);
 
-/* ---- seal / unseal (design §3) ---- */
+/* ---- seal / unseal (docs/tpm.md) ---- */
 struct vs_tpm_sealed {
         TPM2B_PRIVATE priv;          /* Create's outPrivate */
         TPM2B_PUBLIC pub;            /* Create's outPublic */
@@ -135,7 +135,8 @@ struct vs_tpm_sealed {
  * (never evicting; else the SRK stays transient and a warning says so once per context): keyedHash, SHA-256, fixedTPM|fixedParent|noDA, authPolicy =
  * PolicyAuthorize(Name(pcr_key), "") then PolicyPCR(SHA-256, pcr_mask, current values) (none if pcr_mask
  * is 0), computed in software by policy/. Create runs in an SRK-salted HMAC session with AES-128-CFB
- * parameter encryption. PCR 11 must not be in pcr_mask (it is bound through the signed policy). */
+ * parameter encryption. pcr_mask may hold PCR 11 (Talos 1.12's options.pcrs [7, 11]): its current value is
+ * then bound too, on top of the signed policy. */
 int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
                 struct vs_tpm_sealed *ret);
 /* The one unseal sequence of docs/tpm.md. PCR_Read(11 + pcr_mask), once per context while nothing moves;

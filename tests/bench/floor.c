@@ -1,6 +1,6 @@
 /* floor: the least work Debian 12's libcryptsetup 2.6 + tpm2-tss 3.2 + OpenSSL 3.0 need for a TPM-sealed
  * LUKS2 key, so the bench can say how far below a peer any tool built on these libraries could go.
- * docs/performance.md ("The floor") explains why this matters for issue 10's targets.
+ * docs/performance.md ("The floor") explains why this matters for the targets there.
  *
  *   floor enrol IMAGE PASSFILE TCTI BLOB   open a keyslot with the passphrase (crypt_volume_key_get), seal
  *                                          32 getrandom() bytes under the SRK with PolicyPCR(sha256:7) over a

@@ -52,9 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (vs_meta_config_parse(data, size, "fuzz", &enc) > 0) {
                         struct vs_secret *json = NULL;
                         struct vs_encryption_config back;
-                        if (vs_meta_config_format(&enc, &json) == 0) {
+                        if (vs_meta_config_format(&enc, VS_META_CONFIG_TALOS_1_14, &json) == 0) {
                                 if (vs_meta_config_parse(json->data, json->len, "fuzz", &back) != 1)
                                         abort(); /* what we write must read back */
+                                struct vs_secret *again = NULL;
+                                if (vs_meta_config_format(&back, VS_META_CONFIG_TALOS_1_14, &again) != 0 || !vs_secret_equal(json, again))
+                                        abort(); /* and Go's re-marshal of the decoded value is the same bytes */
+                                vs_secret_free(again);
                                 vs_encryption_config_done(&back);
                         }
                         vs_secret_free(json);

@@ -1,4 +1,4 @@
-/* failpoint.c: the power-loss failpoint layer of tests/lib/powerloss.sh (issue 11), loaded with LD_PRELOAD.
+/* failpoint.c: the power-loss failpoint layer of tests/lib/powerloss.sh (docs/security.md), loaded with LD_PRELOAD.
  * It sits between volseal (and the libraries it uses: libcryptsetup writes its headers and keyslots with
  * write/fsync/fdatasync/posix_fallocate) and libc, and counts every write-class call on the files named in
  * VS_FAILPOINT_FILES (colon-separated; matched by device and inode, so any path or fd to them counts).

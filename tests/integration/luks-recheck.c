@@ -1,4 +1,5 @@
-/* luks-recheck IMAGE [CMD ARG...]: the write-time check of issue 11 on its own. Loads IMAGE's validated
+/* luks-recheck IMAGE [CMD ARG...]: the write-time check (docs/security.md, "LUKS2 header
+ * validation") on its own. Loads IMAGE's validated
  * detached copy (vs_luks_load_validated), runs CMD (which may change IMAGE behind volseal's back), then asks
  * vs_luks_load_for_write() whether the device still holds the validated header. Prints "same" (exit 0),
  * "changed" (exit 1: -ESTALE or -EINVAL, "the LUKS2 header changed after it was validated"), exit 2 when

@@ -14,12 +14,6 @@
 export TPM2TOOLS_TCTI=$VOLSEAL_TCTI
 contains "$(tpm2_getcap handles-persistent)" 0x81010001 || fail "no EK at 0x81010001: run with VS_SWTPM_EK=1"
 
-expect() { # expected-exit-code command...
-  local want=$1; shift
-  set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e
-  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
-  [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stdout: $OUT stderr: $ERR"
-}
 nothing_loaded() {
   [ -z "$(tpm2_getcap handles-transient)" ] || fail "transient objects left loaded: $(tpm2_getcap handles-transient)"
   [ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "sessions left loaded"

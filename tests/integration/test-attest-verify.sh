@@ -61,13 +61,6 @@ EOF
 }
 mkquote "$T/quote.json"
 
-expect() { # expected-exit-code command...
-  local want=$1; shift
-  set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e
-  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
-  [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stdout: $OUT stderr: $ERR"
-}
-
 P7=$(awk '$1 == 7 { sub(/^0x/, "", $3); print tolower($3) }' "$T/pcrs.txt")
 expect 0 "$VOLSEAL" attest verify "$T/quote.json" --nonce "$NONCE" --ak "$T/ak.pem" --expect-pcr "7=$P7"
 contains "$OUT" "verified"

@@ -91,7 +91,7 @@ cat > "$T/uki.c" <<'EOF'
 #include <stdio.h>
 #include <uki.h>
 int main(void) {
-        /* systemd's own test vector (design §6): .linux "HALLO\n", .initrd "foobar\n", no phase. */
+        /* systemd's own test vector (docs/uki.md): .linux "HALLO\n", .initrd "foobar\n", no phase. */
         struct uki_blob b[] = { { ".linux", (const uint8_t *) "HALLO\n", 6, 6 },
                                 { ".initrd", (const uint8_t *) "foobar\n", 7, 7 } };
         uint8_t pcr[UKI_PCR_MAX];
@@ -132,7 +132,7 @@ cat > "$T/core.c" <<'EOF'
 #include <config.h>
 #include <volume.h>
 int main(void) {
-        static const char yaml[] = "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n"
+        static const char yaml[] = "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: luks2\n"
                                    "  keys:\n    - nodeID: {}\n      slot: 0\n    - tpm: {}\n      slot: 1\n";
         struct vs_config cfg = {};
         if (vs_config_load_string(&cfg, "test", yaml, strlen(yaml)) < 0)
@@ -247,7 +247,11 @@ fi
 if [ -f "$SRC/dist/meson.build" ]; then
   find "$D" -path '*initramfs-tools*' -type f | grep -q . || fail "dist/ is in the tree but no initramfs-tools file was installed"
   find "$D" -name '*.service' | grep -q . || fail "dist/ is in the tree but no systemd unit was installed"
-  ok "dist/: initramfs-tools hook and systemd unit installed"
+  m=$D/usr/lib/dracut/modules.d/90volseal/module-setup.sh
+  [ -x "$m" ] || fail "dist/ is in the tree but the dracut module is not installed at $m"
+  ! grep -q '@[A-Z]*@' "$m" || fail "$m: placeholders left: $(grep -o '@[A-Z]*@' "$m" | sort -u | tr '\n' ' ')"
+  bash -n "$m" || fail "$m: not valid bash"
+  ok "dist/: initramfs-tools hook, systemd units and dracut module installed"
 fi
 if grep -rqs 'libcryptsetup-token' "$SRC"/meson.build "$SRC"/*/meson.build "$SRC"/src/*/meson.build; then
   find "$D" -name 'libcryptsetup-token-*.so' | grep -q . || fail "the token plugin is built but not installed"

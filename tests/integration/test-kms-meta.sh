@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# STATE with a kms key, its config taken from META (issue 8): the first boot formats STATE with kms (slot 0)
+# STATE with a kms key, its config taken from META (docs/kms.md, docs/meta.md): the first boot formats STATE with kms (slot 0)
 # + nodeID (slot 1) from the machine config and writes tag 9 (KeyKMS.KMSEndpoint checked); a second boot
 # whose config has no STATE document opens STATE by the kms slot with tag 9's config; with the KMS down the
 # same boot falls back to nodeID and reports the kms slot failed. Real grpcio KMS peer, real
@@ -56,22 +56,23 @@ contains "$(vol STATE '.slots[] | select(.slot == 0) | .detail')" "KMS $EP is do
 ok "KMS down: the tag 9 boot opens STATE by nodeID, the kms slot is reported failed and left intact"
 
 # --- config validate refuses what the KMS client would refuse
-for bad in "http://kms.example:80|its scheme is not supported" "https://kms.example/v1|it has a path" \
-           "https://ops@kms.example|it has user info" "kms.example|it needs a port for plaintext gRPC"; do
+for bad in "unix:///run/kms.sock|it names no host" "grpc://kms.example:99999|its port is not a number from 1 to 65535" \
+           "https://kms.example:4a|Go's URL parser refuses it: invalid port after host" "grpc://kms.example:|its port is empty"; do
   ep=${bad%%|*}; why=${bad#*|}
   config "$T/bad.yaml" <<Y
 apiVersion: v1alpha1
 kind: VolumeConfig
 name: EPHEMERAL
 encryption:
+  provider: luks2
   keys:
     - slot: 0
       kms:
         endpoint: "$ep"
 Y
   run_volseal 1 config validate -c "$T/bad.yaml"
-  contains "$ERR" "$T/bad.yaml:6:7: "
+  contains "$ERR" "$T/bad.yaml:7:7: "
   contains "$ERR" "field encryption.keys[0].kms.endpoint: endpoint \"$ep\" cannot be used: $why"
 done
-ok "config validate refuses unusable kms endpoints at FILE:LINE:COL (the client's own parser)"
+ok "config validate refuses kms endpoints Talos could not dial at FILE:LINE:COL (the client's own parser)"
 done_testing

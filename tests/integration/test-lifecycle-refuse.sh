@@ -97,7 +97,7 @@ ok "a volume without a partition: exit 4"
 # Adiantum needs the kernel crypto API (AF_ALG) for its keyslots.
 if /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET, 0)' 2>/dev/null; then
   EPH=$(img adiantum); VOLUMES=(--volume "EPHEMERAL=$EPH")
-  sed 's/^encryption:/encryption:\n  cipher: xchacha12/' "$T/eph.yaml" >"$T/adiantum.yaml"
+  sed 's/^encryption:/encryption:\n  cipher: xchacha12,aes-adiantum-plain64/' "$T/eph.yaml" >"$T/adiantum.yaml"
   unlock 0 "$T/adiantum.yaml"
   [ "$(cryptsetup luksDump --dump-json-metadata "$EPH" | jq -r '.segments["0"].encryption')" = "xchacha12,aes-adiantum-plain64" ] || fail "adiantum"
   ok "Adiantum volume formatted and checked"

@@ -9,7 +9,7 @@ EPH=$(img eph)
 VOLUMES=(--volume "EPHEMERAL=$EPH")
 eph_config() { # FILE "SLOT:PASSPHRASE"...
   local f=$1; shift
-  printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  keys:\n' >"$f"
+  printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  provider: luks2\n  keys:\n' >"$f"
   for k in "$@"; do printf '    - static:\n        passphrase: %s\n      slot: %s\n' "${k#*:}" "${k%%:*}" >>"$f"; done
 }
 

@@ -4,44 +4,12 @@
 # Real libcryptsetup on image files (--check: no device-mapper here), checked with the real cryptsetup.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 
 STATE=$(img state); EPH=$(img eph); USER=$(img user)
 VOLUMES=(--volume "STATE=$STATE" --volume "EPHEMERAL=$EPH" --volume "u-data=$USER")
-config "$T/c1.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  provider: luks2
-  keys:
-    - nodeID: {}
-      slot: 0
-    - static:
-        passphrase: state-recovery
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - static:
-        passphrase: eph-one
-      slot: 0
-    - nodeID: {}
-      slot: 2
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: data
-encryption:
-  cipher: aes-xts-plain64
-  keySize: 256
-  blockSize: 512
-  keys:
-    - nodeID: {}
-      slot: 3
-Y
+volumes_config "$T/c1.yaml" "STATE provider=luks2 0:nodeID 1:static:state-recovery" "EPHEMERAL 0:static:eph-one 2:nodeID" \
+  "u-data cipher=aes-xts-plain64 keySize=256 blockSize=512 3:nodeID"
 
 # --- first boot
 unlock 0 "$T/c1.yaml"
@@ -111,7 +79,7 @@ contains "$(vol EPHEMERAL .pending[])" "replace slot 0 (static)"
 for key in volume device state opened_by_slot slots errors; do
   [ "$(printf '%s\n' "$OUT" | head -1 | jq "has(\"$key\")")" = true ] || fail "--json lacks $key"
 done
-ok "status shows which configured key opens each slot and the pending actions; --json has the §9 fields"
+ok "status shows which configured key opens each slot and the pending actions; --json has the fields of docs/operations.md"
 
 # --- status of a volume no configured key opens: the error, and no pending sync it could not do
 echo 3f1e2d4c-5b6a-4978-8695-a4b3c2d1e0f9 >"$T/other_uuid"
@@ -123,7 +91,7 @@ ok "status of a volume no key opens reports that, not a replace"
 # --- nodeID entropy rule (Talos's): a placeholder UUID never becomes a key
 NEW=$(img new)
 VOLUMES=(--volume "STATE=$NEW")
-printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n    - nodeID: {}\n      slot: 0\n' >"$T/n.yaml"
+volumes_config "$T/n.yaml" "STATE 0:nodeID"
 echo 00000000-0000-0000-0000-000000000000 >"$T/product_uuid"
 sum=$(image_sum "$NEW")
 unlock 2 "$T/n.yaml"

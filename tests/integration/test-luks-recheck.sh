@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The write-time re-check of issue 11: before any keyslot write, vs_luks_load_for_write() compares the
+# The write-time re-check (docs/security.md, "LUKS2 header validation"): before any keyslot write, vs_luks_load_for_write() compares the
 # device's JSON area in use and keyslot areas with the validated copy in volseal's memfd. A header changed
 # between validation and write stops the write ("the LUKS2 header changed after it was validated"); an
 # unchanged one, or one whose other (damaged) copy libcryptsetup repaired on load, does not.

@@ -75,7 +75,7 @@ FRESH=$(img fresh)
 sum=$(image_sum "$FRESH")
 run_volseal 1 unlock -c "$T/no-state.yaml" --volume "STATE=$FRESH" --volume "EPHEMERAL=$EPH" --meta "$META" --check \
   --product-uuid-file "$T/product_uuid" "${FAST[@]}"
-contains "$ERR" "META tag 9 (StateEncryptionConfig): field EncryptionKeys[0].KeySlot: expected an integer, got string"
+contains "$ERR" "META tag 9 (StateEncryptionConfig): field EncryptionKeys[0].KeySlot: cannot decode string one into an integer"
 [ "$(image_sum "$FRESH")" = "$sum" ] || fail "an unparsable tag 9 let unlock write a volume"
 ok "tag 9 that does not parse is a config error naming the field; nothing is written"
 

@@ -53,7 +53,7 @@ got=$($VOLSEAL policy digest --policy-ref "$(xxd -p ref.bin)" --authorize-key pu
 [ "$got" = "$want" ] || fail "PolicyAuthorize with policyRef: volseal $got, TPM $want"
 ok "PolicyAuthorize equals the TPM's trial digest, with and without policyRef"
 
-# The sealed-object policy of design §3: PolicyAuthorize(key), then PolicyPCR(sha256: 7) and (0,7,14).
+# The sealed-object policy of docs/policy.md: PolicyAuthorize(key), then PolicyPCR(sha256: 7) and (0,7,14).
 both() { tpm2_policyauthorize -S s.ctx -i zero.bin -n name.bin >/dev/null; tpm2_policypcr -S s.ctx -l "sha256:$1" -L out.bin >/dev/null; }
 for set in 7 0,7,14; do
   want=$(trial both "$set")

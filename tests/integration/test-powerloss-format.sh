@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Power loss while the first unlock formats an empty volume (design §2 step 2) and adds the rest of its
+# Power loss while the first unlock formats an empty volume (docs/operations.md, "A boot") and adds the rest of its
 # keys: crypt_format's header and keyslot-area writes, keyslot 0, the clearing of the volseal-formatting
 # mark, keyslot 1, the sync fingerprint. After a crash at any point the volume either holds no complete key
 # (no keyslot, or a header still marked: nothing can be stored on it yet; the next unlock formats it again)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Power loss during META updates (design §5, docs/meta.md): `volseal meta set`, `volseal meta delete` of a
+# Power loss during META updates (docs/meta.md): `volseal meta set`, `volseal meta delete` of a
 # tag held only by the legacy syslinux ADV (the legacy block is rebuilt), and the tag 9 write of an unlock
 # that also syncs STATE's keyslots. After a crash at any write META still has a valid copy (checked by an
 # independent reader) holding the old or the new value, `volseal meta` reads it without --force, and the

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Power loss during a re-seal (design §3 re-seal gate, §4 replace, §7 PCR 7): after a dbx update the tpm
+# Power loss during a re-seal (docs/tpm.md: the re-seal gate; docs/operations.md: a replace; docs/pcr.md:
+# PCR 7): after a dbx update the tpm
 # slot 0 no longer unseals, nodeID (slot 1) opens STATE, and sync re-seals slot 0 by a replace with its
 # token steps: new keyslot and talos-tpm2 token at a spare slot, old keyslot and token 0 gone, new keyslot
 # and token 0, spare keyslot and token gone, the sync fingerprint. After a crash at any of those writes
@@ -10,14 +11,7 @@
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/boot.sh"
 . "$TOP/tests/lib/powerloss.sh"
-[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
-flush_all
-make_efivars 1
-make_ukis
-tpm_volume "$T/c.yaml"
-reboot "$T/uki1.efi"
-tunlock 0 "$T/c.yaml"
-[ "$(vol STATE .opened_by_slot)" = 0 ] && [ "$(slots "$STATE")" = "0 1" ] || fail "first boot: $OUT"
+tpm_first_boot "$T/c.yaml"
 head -c 100 /dev/urandom > "$T/dbx2.esl"; setvar dbx "$T/dbx2.esl"
 reboot "$T/uki1.efi"
 cp "$STATE" "$T/base.img"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Power loss during the two-step rotation of a key (design §4; test-lifecycle-rotation.sh without crashes):
+# Power loss during the two-step rotation of a key (docs/operations.md; test-lifecycle-rotation.sh without crashes):
 # step 1 adds the new key next to the old one, step 2 removes the old one. After a crash at any write of
 # either step a configured key opens the volume (real cryptsetup) and the next unlock of that step finishes.
 . "$(dirname "$0")/../lib/common.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Power loss during sync (design §4), at every write volseal and libcryptsetup make: one unlock adds a
+# Power loss during sync (docs/operations.md, "Keyslot sync"), at every write volseal and libcryptsetup make: one unlock adds a
 # slot (3), replaces a changed one (1: spare slot, destroy, re-add, spare gone) and removes a slot the config
 # no longer names (2). After a crash at any point the unchanged key still opens slot 0 (real cryptsetup),
 # and the next unlock finishes the job with the same volume key.

@@ -9,7 +9,7 @@ STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 [ -f "$STUB" ] || fail "$STUB missing (package systemd-boot-efi)"
 command -v script >/dev/null || fail "script (util-linux) missing"
 echo 4c4c4544-0042-3510-8052-b4c04f4e3232 > uuid
-printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n    - nodeID: {}\n      slot: 0\n    - static:\n        passphrase: pw\n      slot: 1\n' > c.yaml
+printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: luks2\n  keys:\n    - nodeID: {}\n      slot: 0\n    - static:\n        passphrase: pw\n      slot: 1\n' > c.yaml
 FAST="--check --pbkdf-memory 32 --pbkdf-iterations 4 --product-uuid-file uuid"
 on_tty() { # OUT command...: runs the command on a pty, the whole terminal output in OUT
   local out=$1; shift

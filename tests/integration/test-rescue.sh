@@ -1,47 +1,18 @@
 #!/usr/bin/env bash
-# Rescue (issue 12): `volseal unlock --disk IMAGE` on a whole Talos-layout disk image (GPT: META, STATE,
+# Rescue (docs/rescue.md): `volseal unlock --disk IMAGE` on a whole Talos-layout disk image (GPT: META, STATE,
 # EPHEMERAL, u-data) where there are no partition device nodes: partitions found by PARTLABEL in the image's
-# own table, each LUKS2 header read at its partition offset and validated (the detached copy of issue 11),
+# own table, each LUKS2 header read at its partition offset and validated (the detached copy of docs/security.md),
 # keys checked with --check; only some keys available (static passphrase only; nodeID with the node's
 # UUID; STATE's config from META tag 9). The disk image is never written (sha256 before/after).
 # Activation (a loop device over the partition) needs device-mapper: here it must stop at "device-mapper is
 # not available" and leave no loop device behind.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
+. "$TOP/tests/lib/volumes.sh"
 
 # --- a Talos node's volumes, formatted by volseal one file each, as the node's first boot would
-config "$T/node.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  provider: luks2
-  keys:
-    - nodeID: {}
-      slot: 0
-    - static:
-        passphrase: state-recovery
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: data
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-    - static:
-        passphrase: data-recovery
-      slot: 2
-Y
+volumes_config "$T/node.yaml" "STATE provider=luks2 0:nodeID 1:static:state-recovery" "EPHEMERAL 0:nodeID" \
+  "u-data 0:nodeID 2:static:data-recovery"
 for v in state eph user; do truncate -s 20M "$T/$v.part"; done
 truncate -s 1M "$T/meta.part"
 run_volseal 0 unlock -c "$T/node.yaml" --volume "STATE=$T/state.part" --volume "EPHEMERAL=$T/eph.part" \
@@ -87,39 +58,13 @@ contains "$(vol STATE '.slots[] | select(.slot == 1) | .detail')" "--disk is rea
 ok "every volume of the image opens by nodeID at its partition offset (--check); slot 1 not touched"
 
 # --- only a static passphrase (no UUID at all): STATE and u-data by their recovery passphrases
-config "$T/static.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - static:
-        passphrase: state-recovery
-      slot: 1
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: data
-encryption:
-  keys:
-    - static:
-        passphrase: data-recovery
-      slot: 2
-Y
+volumes_config "$T/static.yaml" "STATE 1:static:state-recovery" "u-data 2:static:data-recovery"
 rescue 0 "$T/static.yaml" --product-uuid-file /nonexistent
 [ "$(vol STATE .opened_by_slot)" = 1 ] && [ "$(vol u-data .opened_by_slot)" = 2 ] || fail "static only: $OUT"
 ok "only the static passphrases: STATE by slot 1, u-data by slot 2"
 
 # --- STATE's config from the image's META (tag 9): the rescue config names only the user volume
-config "$T/user-only.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: data
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-Y
+volumes_config "$T/user-only.yaml" "u-data 0:nodeID"
 rescue 0 "$T/user-only.yaml" --product-uuid-file "$T/product_uuid"
 [ "$(vol STATE .state)/$(vol STATE .opened_by_slot)" = opened/0 ] || fail "STATE from META tag 9: $OUT"
 [ "$(vol u-data .state)" = opened ] || fail "u-data: $OUT"
@@ -131,23 +76,7 @@ ok "STATE's keys from the META partition inside the image (tag 9), read-only"
 
 # --- the wrong machine: nothing opens, nothing written
 echo 11111111-2222-3333-4444-555555555555 >"$T/other_uuid"
-config "$T/nodeid.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: data
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-Y
+volumes_config "$T/nodeid.yaml" "STATE 0:nodeID" "u-data 0:nodeID"
 rescue 2 "$T/nodeid.yaml" --product-uuid-file "$T/other_uuid"
 [ "$(vol STATE .state)" = not-opened ] && [ "$(vol u-data .state)" = not-opened ] || fail "wrong UUID: $OUT"
 contains "$(vol STATE '.errors | join(";")')" "the nodeID key does not open keyslot 0"
@@ -160,25 +89,7 @@ run_volseal 0 status -c "$T/node.yaml" --disk "$T/disk.img" --json --product-uui
 ok "status --disk tests every configured key of every partition (STATE: nodeID and static open)"
 
 # --- an empty partition is never formatted; a missing label is named
-config "$T/empty.yaml" <<'Y'
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: empty
-encryption:
-  keys:
-    - static:
-        passphrase: x
-      slot: 0
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: missing
-encryption:
-  keys:
-    - static:
-        passphrase: x
-      slot: 0
-Y
+volumes_config "$T/empty.yaml" "u-empty 0:static:x" "u-missing 0:static:x"
 rescue 2 "$T/empty.yaml"
 contains "$(vol u-empty '.errors | join(";")')" "holds no LUKS2 header; --disk never formats"
 [ "$(vol u-empty .state)" = not-opened ] || fail "u-empty: $OUT"

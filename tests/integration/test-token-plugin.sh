@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The token plugins (issue 12) on swtpm and the KMS test peer:
+# The token plugins (docs/cryptsetup-token.md) on swtpm and the KMS test peer:
 # - in-process (token-plugin-test: dlopen + dlvsym of CRYPTSETUP_TOKEN_1.0, crypt_token_register, external
 #   plugins disabled): a volume enrolled by volseal opens through talos-tpm2 (check-only activation); the
 #   handed-out buffer opens the keyslot and buffer_free unmaps it; no TPM -> -EAGAIN with the reason; validate
@@ -14,14 +14,7 @@
 . "$TOP/tests/lib/boot.sh"
 . "$TOP/tests/lib/tpm.sh"
 . "$TOP/tests/kms/kms.sh"
-[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
-flush_all
-make_efivars 1
-make_ukis
-reboot "$T/uki1.efi"
-tpm_volume "$T/c.yaml"
-tunlock 0 "$T/c.yaml"
-[ "$(slots "$STATE")" = "0 1" ] || fail "volseal did not enrol tpm + nodeID: $OUT"
+tpm_first_boot "$T/c.yaml"
 export VOLSEAL_PCR_SIGNATURE=$T/extra/tpm2-pcr-signature.json VOLSEAL_PCR_PUBLIC_KEY=$T/extra/tpm2-pcr-public-key.pem
 PRE=()
 tt() { set +e; "${PRE[@]}" "$TOKEN_TEST" "$@" >"$T/tout" 2>"$T/terr"; TRC=$?; set -e; TOUT=$(cat "$T/tout"); TERR=$(cat "$T/terr"); }
@@ -87,6 +80,8 @@ check_bad '.UserData.policy_hash = "AAAA"' "policy_hash is not 32 bytes"
 check_bad '.UserData.key_name = 5' "UserData.key_name is not a string"
 check_bad '.UserData.pcrs = ["7"]' "UserData.pcrs[0] is not a number from 0 to 23"
 check_bad '.UserData.pcrs = [24]' "UserData.pcrs[0] is not a number from 0 to 23"
+tt "$TOKEN_TPM2_SO" talos-tpm2 validate "$(jq -c '.UserData.pcrs = [7,11]' <<<"$good")"
+[ "$TRC" = 0 ] || fail "pcrs [7,11] (Talos 1.12 binds PCR 11 literally too) refused: $TERR"
 check_bad '.UserData.alg = "sha1"' "UserData.alg is \"sha1\", not \"sha256\""
 check_bad '.UserData = "x"' "the token has no UserData object"
 check_bad '.keyslots = [0]' "keyslots[0] is not a keyslot number in a string"

@@ -30,6 +30,9 @@ four_volumes() {
   VOLUMES=(--volume "STATE=$a" --volume "EPHEMERAL=$b" --volume "IMAGECACHE=$c" --volume "ETCD=$d")
   volumes_config "$T/c4.yaml" "STATE 0:tpm 1:nodeID" "EPHEMERAL 0:tpm 1:nodeID" "IMAGECACHE 0:tpm 1:nodeID" \
     "ETCD 0:tpm 1:nodeID"
+  # ETCD is a partition of its own only with provisioning; without it Talos keeps it as a directory on EPHEMERAL
+  # (docs/talos.md)
+  sed -i '/^name: ETCD$/a provisioning:\n  maxSize: 1GiB' "$T/c4.yaml"
 }
 # text_unlock EXIT: the same unlock without --json (warnings reach stderr), $OUT and $ERR
 text_unlock() {

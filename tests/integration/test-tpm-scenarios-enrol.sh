@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tpm scenarios 1 and 6 on swtpm with real reboots (swtpm/stop + start + swtpm/boot) and LUKS2 images:
 # 1. first boot without a signed policy: nodeID formats, tpm pending; 2nd boot (signed UKI): the tpm slot is
-#    enrolled by sync (token of design §3, minimal argon2id, base64 passphrase); 3rd boot: opened by tpm.
+#    enrolled by sync (token of docs/tpm.md, minimal argon2id, base64 passphrase); 3rd boot: opened by tpm.
 # 6. after `unlock --cap-phase`, unseal is refused ("PCR 11 has moved past the signed phase"); a cap word that
 #    completes a signed path is refused with exit 3.
 . "$(dirname "$0")/../lib/common.sh"
@@ -54,7 +54,7 @@ assert ks["type"] == "argon2id" and ks["time"] == 4 and ks["memory"] == 32 and k
 PY
 # the PK/KEK/db hashes are those of the EFI variables' data
 [ "$(token_field "$STATE" 0 volseal_pk_sha256)" = "$(sha256sum < "$T/PK.esl" | cut -c1-64)" ] || fail "PK hash"
-ok "scenario 1, boot 2: sync enrols the tpm slot: talos-tpm2 token with design §3's fields, minimal argon2id"
+ok "scenario 1, boot 2: sync enrols the tpm slot: talos-tpm2 token with the fields of docs/tpm.md, minimal argon2id"
 
 # --- boot 3: opened by the tpm slot.
 reboot "$T/uki1.efi"

@@ -9,14 +9,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/boot.sh"
-[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
-flush_all
-make_efivars 1
-make_ukis
-tpm_volume "$T/c.yaml"
-reboot "$T/uki1.efi"
-tunlock 0 "$T/c.yaml"
-[ "$(vol STATE .opened_by_slot)" = 0 ] && [ "$(slots "$STATE")" = "0 1" ] || fail "first boot: $OUT"
+tpm_first_boot "$T/c.yaml"
 detail0() { vol STATE '.slots[] | select(.slot == 0) | .detail'; }
 
 # --- 4a: a dbx update

@@ -8,16 +8,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/boot.sh"
-[ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
-flush_all
-make_efivars 1
-make_ukis
-tpm_volume "$T/c.yaml"
-
-reboot "$T/uki1.efi"
-tunlock 0 "$T/c.yaml"
-[ "$(vol STATE .state)" = formatted ] && [ "$(vol STATE .opened_by_slot)" = 0 ] || fail "first boot: $OUT"
-[ "$(slots "$STATE")" = "0 1" ] || fail "first boot: keyslots $(slots "$STATE")"
+tpm_first_boot "$T/c.yaml"
+[ "$(vol STATE .state)" = formatted ] || fail "first boot: $OUT"
 [ "$(kdfs "$STATE")" = argon2id ] || fail "kdfs $(kdfs "$STATE")"
 ok "a signed first boot formats with the tpm slot and adds nodeID"
 

@@ -15,7 +15,8 @@ p11=$(pcr_hex 11)
 later=$(next_pcr_hex "$p11" leave-initrd)
 pcrsig_json "$T/sig.json" "$(pcrsig_entry "$p11")" "$(pcrsig_entry "$later")"
 
-# --- seal; software policy == TPM trial policy, for [7], [] and [7,14]
+# --- seal; software policy == TPM trial policy, for [7], [], [7,14] and [7,11] (Talos 1.12 binds a listed
+#     PCR 11 literally after PolicyAuthorize: internal/pkg/secureboot/tpm2/policy.go)
 mkdir -p "$T/s7"
 out=$("$HELPER" seal --pcr-key "$T/pcr.pub" --pcrs 7 --dir "$T/s7")
 contains "$out" "sealed policy"
@@ -23,7 +24,7 @@ contains "$out" "sealed policy"
 trial=$("$HELPER" trial --pcr-key "$T/pcr.pub" --pcrs 7)
 [ "$trial" = "$(cat "$T/s7/policy")" ] || fail "software policy $(cat "$T/s7/policy") != TPM trial $trial"
 ok "software policy digest (PolicyAuthorize + PolicyPCR 7) equals the TPM's trial digest"
-for pcrs in none 7,14; do
+for pcrs in none 7,14 7,11; do
   mkdir -p "$T/p-$pcrs"
   "$HELPER" seal --pcr-key "$T/pcr.pub" --pcrs "$pcrs" --dir "$T/p-$pcrs" >/dev/null
   [ "$("$HELPER" trial --pcr-key "$T/pcr.pub" --pcrs "$pcrs")" = "$(cat "$T/p-$pcrs/policy")" ] ||
@@ -31,7 +32,7 @@ for pcrs in none 7,14; do
 done
 # exponent 0 spelling gives another Name, hence another digest (the unseal side tries both)
 [ "$("$HELPER" trial --pcr-key "$T/pcr.pub" --pcrs 7 --exponent 0)" != "$trial" ] || fail "exponent 0 gave the same digest"
-ok "software == TPM for pcrs [] and [7,14]; exponent 0 differs"
+ok "software == TPM for pcrs [], [7,14] and [7,11]; exponent 0 differs"
 
 # --- object attributes: fixedTPM|fixedParent|noDA, no userWithAuth, keyedHash, SHA-256
 attrs=$(tpm2_print -t TPM2B_PUBLIC "$T/s7/pub")
@@ -49,7 +50,9 @@ ok "seal then unseal returns the same 32 bytes, 3 times in one context"
 "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/p-none" >/dev/null || fail "unseal pcrs []"
 cmp -s "$T/p-none/secret" "$T/p-none/unsealed" || fail "pcrs [] secret differs"
 "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/p-7,14" >/dev/null || fail "unseal pcrs [7,14]"
-ok "pcrs [] and [7,14] round trip"
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/p-7,11" >/dev/null || fail "unseal pcrs [7,11]"
+cmp -s "$T/p-7,11/secret" "$T/p-7,11/unsealed" || fail "pcrs [7,11] secret differs"
+ok "pcrs [], [7,14] and [7,11] round trip"
 [ -z "$(tpm2_getcap handles-transient)" ] || fail "transient objects left in the TPM: $(tpm2_getcap handles-transient)"
 [ -z "$(tpm2_getcap handles-loaded-session)" ] || fail "sessions left in the TPM"
 ok "nothing left loaded in the TPM"
@@ -80,6 +83,15 @@ ok "a foreign PCR key is refused with its reason"
 "$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/s7" >/dev/null || fail "unseal at leave-initrd"
 cmp -s "$T/s7/secret" "$T/s7/unsealed" || fail "secret differs at leave-initrd"
 ok "UKI phase leave-initrd (second .pcrsig entry) unseals"
+# PCR 11 listed literally: sealed at enter-initrd, the signed leave-initrd phase no longer satisfies it (Talos's
+# unseal.go: PolicyPCR over the token's pcrs after PolicyAuthorize), refused before any policy command.
+set +e
+"$HELPER" unseal --pcr-key "$T/pcr.pub" --pcrsig "$T/sig.json" --dir "$T/p-7,11" >/dev/null 2>"$T/err"
+rc=$?
+set -e
+[ $rc = 1 ] || fail "pcrs [7,11] at leave-initrd: rc $rc"
+contains "$(cat "$T/err")" "PCR 7,11 changed since enrolment"
+ok "pcrs [7,11]: a later signed phase is refused (PCR 11's literal value moved)"
 
 # --- DA: put the TPM into lockout with a DA-protected key and wrong passwords; unseal still works
 tpm2_createprimary -Q -C o -c "$T/da.ctx" -p right   # default attributes: DA-protected (no noDA)

@@ -4,10 +4,16 @@ src/kms/kms.proto, AES-256-GCM like the reference server (sealed = 12-byte nonce
 tag; the node UUID is the associated data, so another node cannot unseal the blob).
 
 Run it with Debian's /usr/bin/python3 (python3-grpcio, python3-grpc-tools, python3-cryptography).
-It listens on 127.0.0.1, prints the port on the first line of stdout, and serves until killed.
+It listens on 127.0.0.1 (or --listen ADDR), prints the port on the first line of stdout, and serves until
+killed.
 
-  server.py [--port N] [--key-file F] [--tls-cert PEM --tls-key PEM] [--mode M | --mode-file F]
-            [--delay S] [--log F]
+  server.py [--listen ADDR] [--port N] [--key-file F] [--tls-cert PEM --tls-key PEM] [--reference]
+            [--mode M | --mode-file F] [--delay S] [--log F]
+
+--reference behaves as siderolabs/kms-client's pkg/server (Talos's reference KMS): one AES-256-GCM key for
+every node and no associated data (the node UUID binds nothing), Seal refuses data that is not 32 bytes and
+Unseal data that is not 60 bytes (InvalidArgument "incorrect data length"), and an Unseal whose blob does
+not decrypt answers 32 random bytes instead of an error.
 
 Modes (misbehaviour on request; --mode-file is re-read on every call, so a test can switch modes):
   ok            behave
@@ -102,6 +108,11 @@ class KMS:
         bad = self.misbehave(mode, context)
         if bad is not None:
             return bad
+        if self.args.reference:
+            if len(req.data) != 32:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "incorrect data length")
+            nonce = os.urandom(12)
+            return self.pb.Response(data=nonce + AESGCM(self.key).encrypt(nonce, req.data, None))
         if not req.node_uuid:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "node_uuid is empty")
         nonce = os.urandom(12)
@@ -116,6 +127,13 @@ class KMS:
             return bad
         if mode == "wrong-secret":
             return self.pb.Response(data=os.urandom(32))
+        if self.args.reference:
+            if len(req.data) != 16 + 32 + 12:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "incorrect data length")
+            try:
+                return self.pb.Response(data=AESGCM(self.key).decrypt(req.data[:12], req.data[12:], None))
+            except Exception:
+                return self.pb.Response(data=os.urandom(32))
         if len(req.data) < 12 + 16:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "sealed data too short")
         try:
@@ -162,7 +180,9 @@ def serve_not_grpc(port, cert=None, key=None):
 
 def main():
     p = argparse.ArgumentParser(description="KMS test peer")
+    p.add_argument("--listen", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--reference", action="store_true")
     p.add_argument("--proto", default=DEFAULT_PROTO)
     p.add_argument("--key-file")
     p.add_argument("--tls-cert")
@@ -195,7 +215,7 @@ def main():
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("sidero.kms.KMSService", handlers),))
-    addr = f"127.0.0.1:{args.port}"
+    addr = f"{args.listen}:{args.port}"
     if args.tls_cert:
         with open(args.tls_key, "rb") as f:
             key = f.read()

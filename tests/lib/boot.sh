@@ -8,6 +8,8 @@
 #   reboot [UKI]                swtpm stopped and started on the same state (PCRs reset), boot measured
 #   tpm_clear_state             the swtpm's state deleted (a cleared/replaced TPM), started again
 #   tunlock EXIT CFG [ARGS]     unlock with --pcr-signature/--pcr-public-key from $T/extra
+#   tpm_first_boot CFG [OPTS]   SecureBoot keys, signed UKIs, a boot of $T/uki1.efi, $STATE (tpm_volume) and
+#                               the first unlock: the signed boot formats STATE with tpm at 0, nodeID at 1
 . "$TOP/tests/lib/volumes.sh"
 GLOBAL=8be4df61-93ca-11d2-aa0d-00e098032b8c
 IMGDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
@@ -95,3 +97,16 @@ tpm_volume() {
 lockout_counter() { "$VOLSEAL" tpm info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lockout"]["counter"])'; }
 token_sum() { cryptsetup luksDump --dump-json-metadata "$1" | jq -c '.tokens["0"]' | sha256sum | cut -c1-64; }
 flush_all() { tpm2_flushcontext -t; tpm2_flushcontext -s; tpm2_flushcontext -l; }
+# tpm_first_boot CFG-FILE [tpm options]: the common start of the tpm tests, on a fresh swtpm (under
+# with-swtpm): SecureBoot on, the UKIs, a measured boot of the signed $T/uki1.efi, and `volseal unlock`
+# formatting $STATE (tpm_volume CFG-FILE) with the tpm slot opening it and nodeID added.
+tpm_first_boot() {
+  [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
+  flush_all
+  make_efivars 1
+  make_ukis
+  tpm_volume "$@"
+  reboot "$T/uki1.efi"
+  tunlock 0 "$1"
+  [ "$(vol STATE .opened_by_slot)" = 0 ] && [ "$(slots "$STATE")" = "0 1" ] || fail "first boot: $OUT"
+}

@@ -8,14 +8,6 @@ UUID=$(cat "$T/product_uuid")
 
 img() { rm -f "$T/$1.img"; truncate -s 20M "$T/$1.img"; echo "$T/$1.img"; }
 
-# run_volseal EXPECTED-EXIT ARGS...: $OUT, $ERR; fails on another exit code.
-run_volseal() {
-  local want=$1; shift
-  set +e; "$VOLSEAL" "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e
-  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
-  [ "$rc" = "$want" ] || fail "volseal $* exited $rc, wanted $want; stdout: $OUT; stderr: $ERR"
-}
-
 # unlock EXPECTED-EXIT CONFIG [ARGS...]: `volseal unlock --check --json` on the images in $VOLUMES, then the
 # Talos header check on every LUKS image among them.
 unlock() {

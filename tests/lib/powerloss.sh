@@ -1,4 +1,4 @@
-# powerloss.sh: power loss at every write (issue 11). Sourced after common.sh (and luks.sh) by the
+# powerloss.sh: power loss at every write (docs/security.md, "Power loss"). Sourced after common.sh (and luks.sh) by the
 # test-powerloss-*.sh scenarios. One scenario:
 #
 #   PL_FILES=(IMAGE...)          the files whose writes count (STATE/EPHEMERAL images, the META image)

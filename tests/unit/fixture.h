@@ -1,5 +1,8 @@
 /* fixture.h: what several cmocka unit tests share: a log sink keeping every message in fixture_log (for
- * cmocka_unit_test_setup_teardown) and assert_hex. Include after <cmocka.h>. */
+ * cmocka_unit_test_setup_teardown) and assert_hex. Include after <cmocka.h>.
+ * Promise: test support only (never linked into volseal); fixture_log keeps every message since
+ * fixture_setup in order, one a line, up to its size (later ones are cut), so a test can assert on what
+ * was logged. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

@@ -3,13 +3,6 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/volumes.sh"
 
-expect() { # expected-exit-code command...: runs, keeps stdout/stderr in $OUT/$ERR
-  local want=$1; shift
-  set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e
-  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
-  [ "$rc" = "$want" ] || fail "'$*' exited $rc, wanted $want; stderr: $ERR"
-}
-
 expect 1 "$VOLSEAL"
 contains "$ERR" "Commands:"
 expect 0 "$VOLSEAL" --help
@@ -48,9 +41,9 @@ not_contains "$OUT" supersecret
 expect 0 "$VOLSEAL" config validate -c - < "$T/good.yaml"
 ok "config validate/show"
 
-printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n    - slot: 99\n      nodeID: {}\n' >"$T/bad.yaml"
+printf 'apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: luks2\n  keys:\n    - slot: 99\n      nodeID: {}\n' >"$T/bad.yaml"
 expect 1 "$VOLSEAL" config validate -c "$T/bad.yaml"
-contains "$ERR" "$T/bad.yaml:6:13: document VolumeConfig STATE: field encryption.keys[0].slot"
+contains "$ERR" "$T/bad.yaml:7:13: document VolumeConfig STATE: field encryption.keys[0].slot"
 ok "config errors name file:line:col"
 
 # The CLI itself is memcheck clean on a good and a bad config (under ASan, ASan is the checker).

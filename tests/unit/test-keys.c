@@ -62,9 +62,19 @@ static void test_nodeid_entropy(void **state) {
         write_file(uuid_path, "\n");
         assert_int_equal(get(&run, &k, &s), -EINVAL);
         assert_string_equal(run.reason, "machine UUID is not populated");
-        write_file(uuid_path, "not-a-uuid-at-all\n"); /* garbage is refused by form, never used as a key */
+        write_file(uuid_path, "not-a-uuid-at-all\n"); /* Talos has no format rule: the text is the UUID */
+        assert_int_equal(get(&run, &k, &s), 0);
+        assert_string_equal((char *) s->data, "not-a-uuid-at-allEPHEMERAL");
+        vs_secret_free(s);
+        /* Talos counts runes (an invalid byte is U+FFFD) against the length in bytes: 4 of 6 fail. */
+        run.uuid_override = "\xff\xfe\xfd\xfc" "ab";
         assert_int_equal(get(&run, &k, &s), -EINVAL);
-        assert_non_null(strstr(run.reason, "is not a UUID (8-4-4-4-12 hex digits): 'not-a-uuid-at-all'"));
+        assert_non_null(strstr(run.reason, "entropy check failed"));
+        run.uuid_override = " 1234567-89ab\n"; /* tag 15 byte for byte: no trimming */
+        assert_int_equal(get(&run, &k, &s), 0);
+        assert_string_equal((char *) s->data, " 1234567-89ab\nEPHEMERAL");
+        vs_secret_free(s);
+        run.uuid_override = NULL;
         write_file(uuid_path, "4C4C4544-0042-3510-8052-B4C04F4E3232\n"); /* upper case hex is a UUID */
         assert_int_equal(get(&run, &k, &s), 0);
         vs_secret_free(s);
@@ -72,6 +82,68 @@ static void test_nodeid_entropy(void **state) {
         assert_int_equal(get(&run, &k, &s), -ENOENT);
         assert_non_null(strstr(run.reason, "/nonexistent/product_uuid"));
         vs_key_run_done(&run);
+}
+
+/* An SMBIOS table with one system information structure (type 1) whose UUID is `u`. */
+static size_t smbios_table(uint8_t *t, const uint8_t u[16]) {
+        size_t o = 0;
+        const uint8_t bios[] = { 0, 4, 0, 0 }; /* type 0, no fields, no strings */
+        memcpy(t, bios, 4);
+        o = 4;
+        t[o++] = 0, t[o++] = 0;
+        uint8_t sys[27] = { 1, 27, 1, 0 };
+        memcpy(sys + 8, u, 16);
+        memcpy(t + o, sys, 27);
+        o += 27;
+        t[o++] = 0, t[o++] = 0;
+        const uint8_t end[] = { 127, 4, 0xff, 0xfe, 0, 0 };
+        memcpy(t + o, end, sizeof(end));
+        return o + sizeof(end);
+}
+
+/* go-smbios's formatting, which Talos's SystemInformation holds, all-zero and all-FF included (the kernel
+ * hides those from product_uuid; volseal then reads the tables). */
+static void test_smbios_uuid(void **state) {
+        const uint8_t u[16] = { 0x44, 0x45, 0x4c, 0x4c, 0x42, 0x00, 0x10, 0x35, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x4e, 0x32, 0x32 };
+        uint8_t t[128];
+        char buf[64];
+        size_t n = smbios_table(t, u);
+        assert_int_equal(vs_smbios_uuid(t, n, 2, 6, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "4c4c4544-0042-3510-8052-b4c04f4e3232");
+        assert_int_equal(vs_smbios_uuid(t, n, 2, 5, buf, sizeof(buf)), 0); /* before 2.6: big-endian as stored */
+        assert_string_equal(buf, "44454c4c-4200-1035-8052-b4c04f4e3232");
+        assert_int_equal(vs_smbios_uuid(t, n, 3, 0, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "4c4c4544-0042-3510-8052-b4c04f4e3232");
+        assert_int_equal(vs_smbios_uuid(t, 6, 3, 0, buf, sizeof(buf)), 0); /* no type 1: "" */
+        assert_string_equal(buf, "");
+
+        /* The kernel hides an all-FF UUID: volseal reads /sys/firmware/dmi/tables as go-smbios does. */
+        const uint8_t ff[16] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+        char path[600];
+        n = smbios_table(t, ff);
+        snprintf(path, sizeof(path), "%s/DMI", dir);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(t, 1, n, f), n);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/smbios_entry_point", dir);
+        const uint8_t ep[24] = { '_', 'S', 'M', '3', '_', 0, 24, 3, 2, 0 };
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(ep, 1, sizeof(ep), f), sizeof(ep));
+        fclose(f);
+        struct vs_key_run run = { .product_uuid_file = "/nonexistent/product_uuid", .dmi_dir = dir };
+        assert_int_equal(vs_key_node_uuid(&run, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "ffffffff-ffff-ffff-ffff-ffffffffffff"); /* what the kms kind sends */
+        struct vs_key_config k = { .slot = 0, .kind = VS_KEY_NODEID };
+        struct vs_secret *s = NULL;
+        assert_int_equal(get(&run, &k, &s), -EINVAL); /* nodeID refuses it, as Talos does */
+        assert_string_equal(run.reason, "machine UUID ffffffff-ffff-ffff-ffff-ffffffffffff entropy check failed");
+        vs_key_run_done(&run);
+        snprintf(path, sizeof(path), "%s/DMI", dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/smbios_entry_point", dir);
+        unlink(path);
 }
 
 static void test_static_and_salt(void **state) {
@@ -150,6 +222,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nodeid_passphrase),
                 cmocka_unit_test(test_nodeid_entropy),
+                cmocka_unit_test(test_smbios_uuid),
                 cmocka_unit_test(test_static_and_salt),
                 cmocka_unit_test(test_salt_file),
                 cmocka_unit_test(test_table),

@@ -204,7 +204,9 @@ static void test_oversized(void **state) {
         assert_non_null(big);
         memset(big, 'a', max + 1);
         assert_int_equal(vs_meta_set(&m, 8, big, max + 1, "img"), -E2BIG);
-        assert_non_null(strstr(logbuf, "tag 8: a value of 262077 bytes does not fit META"));
+        char want[96];
+        snprintf(want, sizeof(want), "tag 8: a value of %zu bytes does not fit META", max + 1);
+        assert_non_null(strstr(logbuf, want));
         assert_int_equal(vs_meta_get(&m, 8, NULL, NULL), 0); /* nothing changed */
         assert_int_equal(vs_meta_set(&m, 8, big, max, "img"), 0);
         /* Full: one more byte anywhere is refused, replacing the value with a smaller one is fine. */
@@ -267,12 +269,28 @@ static void test_bad_entries(void **state) {
         assert_int_equal(m.state, VS_META_INVALID);
         assert_non_null(strstr(m.copy1_error, "runs past the end"));
         vs_meta_done(&m);
-        /* A tag above 255. */
-        const struct entry e2[] = { { 256, "abc", 0 } };
-        talos_copy(img, e2, 1);
+        /* go-adv stores an entry's tag as a byte: 0x109 is tag 9; 0x100 is tag 0 and not kept. */
+        const struct entry e2[] = { { 0x109, "abc", 0 }, { 0x100, "zero", 0 }, { 7, "seven", 0 } };
+        talos_copy(img, e2, 3);
         assert_int_equal(vs_meta_parse(&m, img, IMG, "img"), 0);
-        assert_int_equal(m.state, VS_META_INVALID);
-        assert_non_null(strstr(m.copy1_error, "tag 256 is out of range"));
+        assert_int_equal(m.state, VS_META_COPY1);
+        expect_tag(&m, 9, "abc", 1);
+        expect_tag(&m, 7, "seven", 1);
+        assert_int_equal(vs_meta_get(&m, 0, NULL, NULL), 0);
+        vs_meta_done(&m);
+        /* go-adv keeps the entries of copy 1 read before its bad entry, then reads copy 2 into the same map. */
+        const struct entry e3[] = { { 12, "from-copy-1", 0 }, { 13, "bad", 0 } }, e4[] = { { 14, "from-copy-2", 0 } };
+        talos_copy(img, e3, 2);
+        be(img + 4 + 8 + 11 + 4, 300000);
+        memset(img + 256 * 1024 - 36, 0, 32);
+        EVP_Digest(img, 256 * 1024, d, &dl, EVP_sha256(), NULL);
+        memcpy(img + 256 * 1024 - 36, d, 32);
+        talos_copy(img + 256 * 1024, e4, 1);
+        assert_int_equal(vs_meta_parse(&m, img, IMG, "img"), 0);
+        assert_int_equal(m.state, VS_META_COPY2);
+        expect_tag(&m, 12, "from-copy-1", 1);
+        expect_tag(&m, 14, "from-copy-2", 1);
+        assert_int_equal(vs_meta_get(&m, 13, NULL, NULL), 0);
         vs_meta_done(&m);
         /* Too small to be META. */
         assert_int_equal(vs_meta_parse(&m, img, 512 * 1024, "tiny"), -EINVAL);
@@ -294,10 +312,9 @@ static void test_legacy_only(void **state) {
         assert_true(m.legacy_valid);
         expect_tag(&m, 15, "legacy-uuid", 2);
         expect_tag(&m, 6, "upgrade", 2);
+        /* Talos's controllers see the Talos ADV only: the legacy tag 15 is no UUID override. */
         char *uuid = NULL;
-        assert_int_equal(vs_meta_uuid_override(&m, &uuid), 1);
-        assert_string_equal(uuid, "legacy-uuid");
-        free(uuid);
+        assert_int_equal(vs_meta_uuid_override(&m, &uuid), 0);
 
         /* The Talos ADV wins over the legacy one for the same tag. */
         assert_int_equal(vs_meta_set(&m, 15, "talos-uuid", 10, "img"), 0);
@@ -320,6 +337,9 @@ static void test_legacy_only(void **state) {
         assert_int_equal(vs_meta_get(&m, 6, NULL, NULL), 0);
         expect_tag(&m, 15, "talos-uuid", 1);
         assert_int_equal(m.legacy[15].present, true); /* still in the legacy block */
+        /* Deleting a tag the Talos ADV has leaves the legacy one (Talos's order): it shows through again. */
+        assert_int_equal(vs_meta_delete(&m, 15), 1);
+        expect_tag(&m, 15, "legacy-uuid", 2);
         const struct entry le2[] = { { 15, "legacy-uuid", 0 } };
         uint8_t want[512];
         legacy_copy(want, le2, 1);
@@ -334,19 +354,27 @@ static void test_legacy_only(void **state) {
 static void test_legacy_copy2(void **state) {
         (void) state;
         uint8_t *img = image();
-        const struct entry a[] = { { 15, "from-copy-2", 0 } };
+        const struct entry a[] = { { 15, "from-copy-1", 0 } }, b[] = { { 15, "from-copy-2", 0 } };
         legacy_copy(img + IMG - 1024, a, 1);
-        legacy_copy(img + IMG - 512, a, 1);
-        img[IMG - 1024 + 12] ^= 1; /* copy 1's checksum fails */
+        legacy_copy(img + IMG - 512, b, 1);
+        img[IMG - 1024 + 4] ^= 1; /* copy 1's checksum word fails: go-adv reads its entries anyway */
         struct vs_meta m;
         assert_int_equal(vs_meta_parse(&m, img, IMG, "img"), 0);
-        expect_tag(&m, 15, "from-copy-2", 2);
+        assert_true(m.legacy_valid); /* copy 2 passes the checks */
+        expect_tag(&m, 15, "from-copy-1", 2);
         vs_meta_done(&m);
-        img[IMG - 512 + 12] ^= 1; /* both fail: no legacy ADV at all */
+        /* An entry that runs past byte 508 cannot be read; the ones before it can. */
+        char big1[201], big2[201];
+        memset(big1, 'a', 200);
+        memset(big2, 'b', 200);
+        big1[200] = big2[200] = 0;
+        const struct entry c[] = { { 4, big1, 0 }, { 5, big2, 0 }, { 6, "up", 0 } };
+        legacy_copy(img + IMG - 1024, c, 3);
+        img[IMG - 1024 + 416] = 7;   /* the next entry starts at 8 + 202 + 202 + 4 = 416 */
+        img[IMG - 1024 + 417] = 200; /* 416 + 2 + 200 > 508 */
         assert_int_equal(vs_meta_parse(&m, img, IMG, "img"), 0);
-        assert_false(m.legacy_valid);
-        assert_int_equal(vs_meta_get(&m, 15, NULL, NULL), 0);
-        assert_int_equal(m.state, VS_META_BLANK); /* the Talos area is still all zero */
+        assert_int_equal(vs_meta_get(&m, 7, NULL, NULL), 0);
+        expect_tag(&m, 6, "up", 2);
         vs_meta_done(&m);
         free(img);
 }
@@ -402,13 +430,21 @@ static void test_tags_and_uuid(void **state) {
         assert_int_equal(vs_meta_parse(&m, img, IMG, "img"), 0);
         char *u = NULL;
         assert_int_equal(vs_meta_uuid_override(&m, &u), 0);
+        assert_int_equal(vs_meta_set(&m, 15, "", 0, "img"), 0);
+        assert_int_equal(vs_meta_uuid_override(&m, &u), 0); /* empty: no override */
+        /* Talos uses the value byte for byte: no trimming (it changes the nodeID passphrase). */
         assert_int_equal(vs_meta_set(&m, 15, " \n", 2, "img"), 0);
-        assert_int_equal(vs_meta_uuid_override(&m, &u), 0); /* empty after trimming: no override */
+        assert_int_equal(vs_meta_uuid_override(&m, &u), 1);
+        assert_string_equal(u, " \n");
+        free(u);
         assert_int_equal(vs_meta_set(&m, 15, "abcd-ef\n", 8, "img"), 0);
         assert_int_equal(vs_meta_uuid_override(&m, &u), 1);
-        assert_string_equal(u, "abcd-ef");
+        assert_string_equal(u, "abcd-ef\n");
         free(u);
         assert_int_equal(vs_meta_set(&m, 15, "ab\001cd", 5, "img"), 0);
+        assert_int_equal(vs_meta_uuid_override(&m, &u), 1);
+        free(u);
+        assert_int_equal(vs_meta_set(&m, 15, "ab\0cd", 5, "img"), 0);
         assert_int_equal(vs_meta_uuid_override(&m, &u), -EINVAL);
         vs_meta_done(&m);
         free(img);
@@ -416,98 +452,159 @@ static void test_tags_and_uuid(void **state) {
 
 /* ---- tag 9 JSON ---- */
 
-/* What Talos's json.Marshal of a block EncryptionSpec looks like: Go field names, nulls for unused kinds. */
-static const char modern[] =
-        "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":["
-        "{\"KeySlot\":1,\"KeyStatic\":null,\"KeyNodeID\":null,\"KeyKMS\":null,"
-        "\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[7,11]},\"TPMCheckSecurebootStatusOnEnroll\":true},\"KeyLockToSTATE\":null},"
-        "{\"KeySlot\":0,\"KeyStatic\":{\"KeyData\":\"s3cret\"},\"KeyNodeID\":null,\"KeyKMS\":null,\"KeyTPM\":null,\"KeyLockToSTATE\":null},"
-        "{\"KeySlot\":2,\"KeyNodeID\":{},\"KeyKMS\":null},"
-        "{\"KeySlot\":3,\"KeyKMS\":{\"KMSEndpoint\":\"grpc://kms:4050\"}}"
-        "],\"EncryptionCipher\":\"xchacha12,aes-adiantum-plain64\",\"EncryptionKeySize\":0,\"EncryptionBlockSize\":4096,"
-        "\"EncryptionPerfOptions\":[\"no_read_workqueue\"],\"EncryptionAllowDiscards\":true,\"SomethingNew\":1}";
+/* Talos's internal/app/machined/pkg/controllers/block/internal/volumes/encryption_meta_test.go pins these
+ * (its Go values set no KeySlot, so both keys are slot 0). */
+static const char talos_legacy[] =
+        "{\"EncryptionProvider\":\"\",\"EncryptionKeys\":[{\"KeyStatic\":{\"KeyData\":\"secret\"},\"KeyNodeID\":null,\"KeyKMS\":null,"
+        "\"KeySlot\":0,\"KeyTPM\":null},{\"KeyStatic\":null,\"KeyNodeID\":{},\"KeyKMS\":null,\"KeySlot\":0,\"KeyTPM\":null}],"
+        "\"EncryptionCipher\":\"aes-xts-plain64\",\"EncryptionKeySize\":0,\"EncryptionBlockSize\":0,\"EncryptionPerfOptions\":null}";
+static const char talos_modern[] =
+        "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyStatic\":{\"KeyData\":\"secret\"},\"KeyNodeID\":null,"
+        "\"KeyKMS\":null,\"KeyTPM\":null,\"KeyLockToSTATE\":null},{\"KeySlot\":0,\"KeyStatic\":null,\"KeyNodeID\":{},\"KeyKMS\":null,"
+        "\"KeyTPM\":null,\"KeyLockToSTATE\":null}],\"EncryptionCipher\":\"aes-xts-plain64\",\"EncryptionKeySize\":0,"
+        "\"EncryptionBlockSize\":0,\"EncryptionPerfOptions\":null,\"EncryptionAllowDiscards\":null}";
 
-/* The legacy v1alpha1 shape: no options, no TPM PCRs (PCR 7), no AllowDiscards. */
-static const char legacy[] =
-        "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeyStatic\":null,\"KeyNodeID\":{},\"KeyKMS\":null,\"KeySlot\":0,"
-        "\"KeyTPM\":null},{\"KeySlot\":1,\"KeyTPM\":{\"TPMCheckSecurebootStatusOnEnroll\":null}}],\"EncryptionCipher\":\"\","
-        "\"EncryptionKeySize\":0,\"EncryptionBlockSize\":0,\"EncryptionPerfOptions\":null}";
-
-static void test_config_modern(void **state) {
-        (void) state;
-        struct vs_encryption_config enc;
-        assert_int_equal(vs_meta_config_parse(modern, strlen(modern), "t9", &enc), 1);
-        assert_string_equal(enc.provider, "luks2");
-        assert_int_equal(enc.n_keys, 4);
-        assert_int_equal(enc.keys[0].slot, 0); /* sorted by slot */
-        assert_int_equal(enc.keys[0].kind, VS_KEY_STATIC);
-        assert_int_equal(enc.keys[0].passphrase->len, 6);
-        assert_memory_equal(enc.keys[0].passphrase->data, "s3cret", 6);
-        assert_int_equal(enc.keys[1].kind, VS_KEY_TPM);
-        assert_int_equal(enc.keys[1].tpm_pcrs, (1u << 7) | (1u << 11));
-        assert_true(enc.keys[1].tpm_check_secureboot);
-        assert_int_equal(enc.keys[2].kind, VS_KEY_NODEID);
-        assert_int_equal(enc.keys[3].kind, VS_KEY_KMS);
-        assert_string_equal(enc.keys[3].kms_endpoint, "grpc://kms:4050");
-        assert_string_equal(enc.cipher, "xchacha12");
-        assert_int_equal(enc.key_size, 256);
-        assert_int_equal(enc.block_size, 4096);
-        assert_int_equal(enc.perf_flags, VS_PERF_NO_READ_WORKQUEUE);
-        assert_true(enc.allow_discards);
-        assert_true(vs_meta_config_has_static(&enc));
-
-        /* Round trip through our writer: same config back. */
-        struct vs_secret *json = NULL;
-        assert_int_equal(vs_meta_config_format(&enc, &json), 0);
-        assert_non_null(strstr((char *) json->data, "\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[7,11]},\"TPMCheckSecurebootStatusOnEnroll\":true}"));
-        assert_non_null(strstr((char *) json->data, "\"KeyStatic\":{\"KeyData\":\"s3cret\"},\"KeyNodeID\":null"));
-        assert_non_null(strstr((char *) json->data, "\"EncryptionAllowDiscards\":true"));
-        struct vs_encryption_config back;
-        assert_int_equal(vs_meta_config_parse(json->data, json->len, "t9", &back), 1);
-        assert_int_equal(back.n_keys, 4);
-        for (size_t i = 0; i < 4; i++) {
-                assert_int_equal(back.keys[i].slot, enc.keys[i].slot);
-                assert_int_equal(back.keys[i].kind, enc.keys[i].kind);
-                assert_int_equal(back.keys[i].tpm_pcrs, enc.keys[i].tpm_pcrs);
-        }
-        assert_int_equal(back.perf_flags, enc.perf_flags);
-        struct vs_secret *json2 = NULL;
-        assert_int_equal(vs_meta_config_format(&back, &json2), 0);
-        assert_true(vs_secret_equal(json, json2));
-        vs_secret_free(json);
-        vs_secret_free(json2);
-        vs_encryption_config_done(&back);
-        vs_encryption_config_done(&enc);
+/* The same with the nodeID key on slot 1 (a config Talos validates): Talos writes the second "KeySlot":1. */
+static char *slot1(const char *json) {
+        char *s = strdup(json);
+        assert_non_null(s);
+        char *k = strstr(s, "\"KeyNodeID\":{}");
+        char *slot = strstr(strstr(s, "\"KeySlot\":0") + 1, "\"KeySlot\":0");
+        if (strstr(s, "\"KeySlot\":0,\"KeyStatic\":null"))
+                slot = strstr(s, "\"KeySlot\":0,\"KeyStatic\":null");
+        assert_non_null(k);
+        assert_non_null(slot);
+        slot[10] = '1';
+        return s;
 }
 
-static void test_config_legacy_and_null(void **state) {
+static void expect_format(const struct vs_encryption_config *enc, enum vs_meta_config_shape shape, const char *want) {
+        struct vs_secret *json = NULL;
+        assert_int_equal(vs_meta_config_format(enc, shape, &json), 0);
+        if (json->len != strlen(want) || memcmp(json->data, want, json->len) != 0)
+                fail_msg("wrote\n%s\nwanted\n%s", (char *) json->data, want);
+        vs_secret_free(json);
+}
+
+static void test_config_talos_pinned(void **state) {
         (void) state;
         struct vs_encryption_config enc;
+        /* The pinned strings decode (legacy via the v1alpha1 fallback); their duplicate slot 0 is refused. */
+        assert_int_equal(vs_meta_config_parse(talos_legacy, strlen(talos_legacy), "t9", &enc), -EINVAL);
+        assert_non_null(strstr(logbuf, "t9: keys[1].slot: duplicate key slot 0"));
+        logbuf[0] = 0;
+        assert_int_equal(vs_meta_config_parse(talos_modern, strlen(talos_modern), "t9", &enc), -EINVAL);
+        assert_non_null(strstr(logbuf, "t9: keys[1].slot: duplicate key slot 0"));
+
+        /* With slot 1: the meaning, and json.Marshal of the decoded value is the input, byte for byte. */
+        char *legacy = slot1(talos_legacy), *modern = slot1(talos_modern);
         assert_int_equal(vs_meta_config_parse(legacy, strlen(legacy), "t9", &enc), 1);
+        assert_string_equal(enc.provider, "luks2"); /* "" is luks2 in the v1alpha1 shape (Talos issue #11502) */
         assert_int_equal(enc.n_keys, 2);
-        assert_int_equal(enc.keys[0].kind, VS_KEY_NODEID);
-        assert_int_equal(enc.keys[1].kind, VS_KEY_TPM);
-        assert_int_equal(enc.keys[1].tpm_pcrs, 1u << 7);
-        assert_string_equal(enc.cipher, "aes-xts-plain64");
+        assert_int_equal(enc.keys[0].kind, VS_KEY_STATIC);
+        assert_memory_equal(enc.keys[0].passphrase->data, "secret", 6);
+        assert_int_equal(enc.keys[1].kind, VS_KEY_NODEID);
+        assert_int_equal(enc.keys[1].slot, 1);
+        assert_string_equal(enc.cipher, VS_CIPHER_XTS);
         assert_int_equal(enc.key_size, 512);
-        assert_false(vs_meta_config_has_static(&enc));
-        vs_encryption_config_done(&enc);
-
-        /* Flat TPMPCRs (one Talos release), an empty list = no PolicyPCR. */
-        const char flat[] = "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMPCRs\":[]}}]}";
-        assert_int_equal(vs_meta_config_parse(flat, strlen(flat), "t9", &enc), 1);
-        assert_int_equal(enc.keys[0].tpm_pcrs, 0);
-        vs_encryption_config_done(&enc);
-
-        assert_int_equal(vs_meta_config_parse("null", 4, "t9", &enc), 0);
-        assert_int_equal(vs_meta_config_parse(" null\n", 6, "t9", &enc), 0);
-        const char none[] = "{\"EncryptionProvider\":0,\"EncryptionKeys\":null}";
-        assert_int_equal(vs_meta_config_parse(none, strlen(none), "t9", &enc), 0);
+        expect_format(&enc, VS_META_CONFIG_TALOS_1_14, legacy);
         struct vs_secret *json = NULL;
-        assert_int_equal(vs_meta_config_format(NULL, &json), 0);
+        assert_int_equal(vs_meta_config_format(&enc, VS_META_CONFIG_TALOS_1_11, &json), -ENOENT);
+        vs_encryption_config_done(&enc);
+
+        assert_int_equal(vs_meta_config_parse(modern, strlen(modern), "t9", &enc), 1);
+        assert_int_equal(enc.n_keys, 2);
+        assert_int_equal(enc.keys[1].kind, VS_KEY_NODEID);
+        expect_format(&enc, VS_META_CONFIG_TALOS_1_14, modern);
+        /* Talos 1.11-1.13's EncryptionSpec has no EncryptionAllowDiscards (their encryption_meta_test.go). */
+        char *older = strdup(modern);
+        *strstr(older, ",\"EncryptionAllowDiscards\":null}") = 0;
+        strcat(older, "}");
+        expect_format(&enc, VS_META_CONFIG_TALOS_1_11, older);
+        vs_encryption_config_done(&enc);
+        assert_int_equal(vs_meta_config_parse(older, strlen(older), "t9", &enc), 1);
+        expect_format(&enc, VS_META_CONFIG_TALOS_1_14, modern);
+        vs_encryption_config_done(&enc);
+        free(older);
+        free(legacy);
+        free(modern);
+}
+
+struct meaning_case {
+        const char *json;
+        int r;            /* vs_meta_config_parse */
+        unsigned slot0;   /* first key's slot and kind and PCRs, when r == 1 */
+        enum vs_key_kind kind0;
+        uint32_t pcrs0;
+};
+
+static void test_config_meaning(void **state) {
+        (void) state;
+        static const struct meaning_case cases[] = {
+                /* The v1alpha1 shape with an empty provider: luks2 (Talos issue #11502). */
+                { "{\"EncryptionProvider\":\"\",\"EncryptionKeys\":[{\"KeyStatic\":null,\"KeyNodeID\":{},\"KeyKMS\":null,\"KeySlot\":3,\"KeyTPM\":null}],"
+                  "\"EncryptionCipher\":\"\",\"EncryptionKeySize\":0,\"EncryptionBlockSize\":0,\"EncryptionPerfOptions\":null}", 1, 3, VS_KEY_NODEID, 0 },
+                /* TPMOptions {PCRs: null}: no literal PCR; no TPMOptions: PCR 7; PCRs [] none; a list as given. */
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":null}}}]}", 1, 0, VS_KEY_TPM, 0 },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMOptions\":null}}]}", 1, 0, VS_KEY_TPM, 1u << 7 },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{}}]}", 1, 0, VS_KEY_TPM, 1u << 7 },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[]}}}]}", 1, 0, VS_KEY_TPM, 0 },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[0,7,11]}}}]}", 1, 0, VS_KEY_TPM, (1u << 0) | (1u << 7) | (1u << 11) },
+                /* The v1alpha1 shape ignores TPMOptions: PCR 7. A flat TPMPCRs is no Talos field: ignored. */
+                { "{\"EncryptionProvider\":\"\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[0]}}}]}", 1, 0, VS_KEY_TPM, 1u << 7 },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMPCRs\":[]}}]}", 1, 0, VS_KEY_TPM, 1u << 7 },
+                /* Go matches member names case-insensitively; the provider's case does not matter. */
+                { "{\"encryptionprovider\":\"LUKS2\",\"encryptionKEYS\":[{\"keyslot\":2,\"keynodeid\":{}}]}", 1, 2, VS_KEY_NODEID, 0 },
+                /* null, provider none (keys ignored), an unparsable v1alpha1 provider: not encrypted. */
+                { "null", 0, 0, 0, 0 },
+                { " null\n", 0, 0, 0, 0 },
+                { "{}", 0, 0, 0, 0 },
+                { "{\"EncryptionProvider\":\"none\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}]}", 0, 0, 0, 0 },
+                /* Not a block provider: the v1alpha1 shape decodes, and Talos cannot parse "luks1": unencrypted. */
+                { "{\"EncryptionProvider\":\"luks1\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}]}", 0, 0, 0, 0 },
+                { "{\"EncryptionProvider\":\"\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"X\":1}", 1, 0, VS_KEY_NODEID, 0 },
+                /* Any other decode error of the block shape also falls back to v1alpha1, which ignores TPMOptions. */
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":1,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[0,\"11\"]}}}]}", 1, 1, VS_KEY_TPM, 1u << 7 },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionAllowDiscards\":\"yes\"}", 1, 0, VS_KEY_NODEID, 0 },
+                /* Several kinds: static > nodeID > kms > tpm, as Talos's ApplyEncryptionConfig. */
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{},\"KeyKMS\":{\"KMSEndpoint\":\"k:1\"}}]}", 1, 0, VS_KEY_KMS, 0 },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct vs_encryption_config enc;
+                logbuf[0] = 0;
+                int r = vs_meta_config_parse(cases[i].json, strlen(cases[i].json), "t9", &enc);
+                if (r != cases[i].r)
+                        fail_msg("case %zu (%s): r=%d, log: %s", i, cases[i].json, r, logbuf);
+                if (r == 1 && (enc.keys[0].slot != cases[i].slot0 || enc.keys[0].kind != cases[i].kind0 ||
+                               (enc.keys[0].kind == VS_KEY_TPM && enc.keys[0].tpm_pcrs != cases[i].pcrs0)))
+                        fail_msg("case %zu (%s): slot %u kind %d pcrs %#x", i, cases[i].json, enc.keys[0].slot,
+                                 enc.keys[0].kind, enc.keys[0].tpm_pcrs);
+                vs_encryption_config_done(&enc);
+        }
+        struct vs_secret *json = NULL;
+        assert_int_equal(vs_meta_config_format(NULL, VS_META_CONFIG_TALOS_1_14, &json), 0);
         assert_int_equal(json->len, 4);
         assert_memory_equal(json->data, "null", 4);
         vs_secret_free(json);
+}
+
+/* A config with no Go value of its own (built in code): every pointer set, Go's escaping. */
+static void test_config_built(void **state) {
+        (void) state;
+        struct vs_secret *pw = NULL;
+        assert_int_equal(vs_secret_from("a<b>&\"\\\n\x7f\xe2\x80\xa8\xff", 13, &pw), 0);
+        struct vs_key_config keys[2] = { { .slot = 0, .kind = VS_KEY_STATIC, .passphrase = pw },
+                                         { .slot = 2, .kind = VS_KEY_TPM, .tpm_pcrs = (1u << 7) | (1u << 11), .tpm_check_secureboot = true } };
+        struct vs_encryption_config enc = { .provider = (char *) "luks2", .keys = keys, .n_keys = 2, .cipher = (char *) VS_CIPHER_XCHACHA20,
+                                            .key_size = 256, .perf_flags = VS_PERF_SAME_CPU_CRYPT };
+        expect_format(&enc, VS_META_CONFIG_TALOS_1_14,
+                      "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyStatic\":{\"KeyData\":"
+                      "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\x7f\\u2028\\ufffd\"},\"KeyNodeID\":null,\"KeyKMS\":null,\"KeyTPM\":null,"
+                      "\"KeyLockToSTATE\":false},{\"KeySlot\":2,\"KeyStatic\":null,\"KeyNodeID\":null,\"KeyKMS\":null,\"KeyTPM\":"
+                      "{\"TPMOptions\":{\"PCRs\":[7,11]},\"TPMCheckSecurebootStatusOnEnroll\":true},\"KeyLockToSTATE\":false}],"
+                      "\"EncryptionCipher\":\"xchacha20,aes-adiantum-plain64\",\"EncryptionKeySize\":256,\"EncryptionBlockSize\":0,"
+                      "\"EncryptionPerfOptions\":[\"same_cpu_crypt\"],\"EncryptionAllowDiscards\":false}");
+        vs_secret_free(pw);
 }
 
 struct bad_json { const char *json; const char *fragment; };
@@ -515,33 +612,38 @@ struct bad_json { const char *json; const char *fragment; };
 static void test_config_errors(void **state) {
         (void) state;
         static const struct bad_json cases[] = {
-                { "{\"EncryptionKeys\":[{\"KeySlot\":\"0\",\"KeyNodeID\":{}}]}", "t9: field EncryptionKeys[0].KeySlot: expected an integer, got string" },
-                { "{\"EncryptionKeys\":[{\"KeyNodeID\":{}}]}", "field EncryptionKeys[0].KeySlot: missing" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}},{\"KeySlot\":1,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[7,\"11\"]}}}]}",
-                  "field EncryptionKeys[1].KeyTPM.TPMOptions.PCRs[1]: expected a PCR number" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[24]}}}]}", "PCRs[0]: PCR 24 is out of range" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyStatic\":{\"KeyData\":5}}]}", "field EncryptionKeys[0].KeyStatic.KeyData: expected a string" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyKMS\":\"x\"}]}", "field EncryptionKeys[0].KeyKMS: expected an object or null" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0}]}", "field EncryptionKeys[0]: a key needs one kind" },
-                { "{\"EncryptionKeys\":{}}", "field EncryptionKeys: expected a list of keys" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionPerfOptions\":[\"fast\"]}",
-                  "field EncryptionPerfOptions[0]: unknown option \"fast\"" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionAllowDiscards\":\"yes\"}", "field EncryptionAllowDiscards: expected true" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionKeySize\":-1}", "field EncryptionKeySize: -1 is out of range" },
-                { "[1]", "field (top level): expected an object or null, got array" },
+                /* Neither Talos shape decodes: the first (block EncryptionSpec) error is named. */
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":\"0\",\"KeyNodeID\":{}}]}",
+                  "t9: field EncryptionKeys[0].KeySlot: cannot decode string 0 into an integer" },
+                { "{\"EncryptionProvider\":1,\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}]}", "field EncryptionProvider: cannot decode int into a string" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0.0,\"KeyNodeID\":{}}]}", "KeySlot: cannot decode double" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyStatic\":{\"KeyData\":5}}]}", "field EncryptionKeys[0].KeyStatic.KeyData: cannot decode int into a string" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyKMS\":\"x\"}]}", "field EncryptionKeys[0].KeyKMS: cannot decode string into an object" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":{}}", "field EncryptionKeys: cannot decode object into a list" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionKeySize\":-1}",
+                  "field EncryptionKeySize: cannot decode int -1 into an unsigned integer" },
+                { "[1]", "cannot decode array into an encryption config" },
                 { "{\"EncryptionKeys\":[", "t9: not valid JSON at byte 19: unexpected end of data" },
-                { "{\"a\":1} x", "unexpected data after the value" },
-                /* Valid JSON, invalid config: the shared rules of config.c speak. */
-                { "{\"EncryptionKeys\":[{\"KeySlot\":1,\"KeyNodeID\":{}},{\"KeySlot\":1,\"KeyNodeID\":{}}]}", "slot 1 is used by more than one key" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{},\"KeyLockToSTATE\":true}]}", "STATE cannot be locked to itself" },
-                { "{\"EncryptionKeys\":[]}", "at least one key is required" },
-                { "{\"EncryptionProvider\":\"luks1\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}]}", "unsupported provider \"luks1\"" },
-                { "{\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionCipher\":\"des\"}", "unknown cipher \"des\"" },
+                { "{\"a\":1} x", "not valid JSON at byte 8" },
+                { "null\0", "data after the value" },
+                /* Decoded, then refused: what Talos leaves to fail at use, and volseal's rules. */
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0}]}", "field EncryptionKeys[0]: no key kind is set" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[null]}", "field EncryptionKeys[0]: no key kind is set" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[24]}}}]}", "TPM PCRs must be 0-23" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionPerfOptions\":[\"fast\"]}",
+                  "invalid perf option \"fast\"" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":1,\"KeyNodeID\":{}},{\"KeySlot\":1,\"KeyNodeID\":{}}]}", "duplicate key slot 1" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{},\"KeyLockToSTATE\":true}]}",
+                  "state-locked key is not allowed for the \"STATE\" volume" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[]}", "encryption keys are required" },
+                { "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyNodeID\":{}}],\"EncryptionCipher\":\"xchacha12\"}",
+                  "unknown cipher \"xchacha12\"" },
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 logbuf[0] = 0;
                 struct vs_encryption_config enc;
-                int r = vs_meta_config_parse(cases[i].json, strlen(cases[i].json), "t9", &enc);
+                size_t len = strlen(cases[i].json) + (strcmp(cases[i].json, "null") == 0 ? 1 : 0);
+                int r = vs_meta_config_parse(cases[i].json, len, "t9", &enc);
                 if (r != -EINVAL || !strstr(logbuf, cases[i].fragment))
                         fail_msg("case %zu (%s): r=%d, log: %s (wanted '%s')", i, cases[i].json, r, logbuf, cases[i].fragment);
                 assert_null(enc.keys);
@@ -555,27 +657,37 @@ static void test_state_config_in_meta(void **state) {
         assert_int_equal(vs_meta_parse(&m, img, IMG, "img"), 0);
         struct vs_encryption_config enc;
         assert_int_equal(vs_meta_state_config_get(&m, "img", &enc), -ENOENT);
+        char *modern = slot1(talos_modern);
         struct vs_encryption_config in;
         assert_int_equal(vs_meta_config_parse(modern, strlen(modern), "t9", &in), 1);
         assert_int_equal(vs_meta_state_config_set(&m, "img", &in), 1);
         assert_int_equal(vs_meta_state_config_set(&m, "img", &in), 0); /* unchanged: nothing to write */
+        expect_tag(&m, 9, modern, 1);
+        /* What Talos 1.11-1.13 wrote for the same config is current too: not rewritten. */
+        char *older = strdup(modern);
+        *strstr(older, ",\"EncryptionAllowDiscards\":null}") = 0;
+        strcat(older, "}");
+        assert_int_equal(vs_meta_set(&m, 9, older, strlen(older), "img"), 0);
+        assert_int_equal(vs_meta_state_config_set(&m, "img", &in), 0);
+        expect_tag(&m, 9, older, 1);
         assert_int_equal(vs_meta_state_config_get(&m, "img", &enc), 1);
-        assert_int_equal(enc.n_keys, 4);
+        assert_int_equal(enc.n_keys, 2);
         vs_encryption_config_done(&enc);
         assert_int_equal(vs_meta_state_config_set(&m, "img", NULL), 1);
         assert_int_equal(vs_meta_state_config_get(&m, "img", &enc), 0);
-        assert_int_equal(vs_meta_set(&m, 9, "{\"EncryptionKeys\":[{\"KeySlot\":true}]}", 37, "img"), 0);
+        assert_int_equal(vs_meta_set(&m, 9, "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":true}]}", 66, "img"), 0);
         logbuf[0] = 0;
         assert_int_equal(vs_meta_state_config_get(&m, "img", &enc), -EINVAL);
-        assert_non_null(strstr(logbuf, "img: META tag 9 (StateEncryptionConfig): field EncryptionKeys[0].KeySlot: expected an integer, got boolean"));
+        assert_non_null(strstr(logbuf, "img: META tag 9 (StateEncryptionConfig): field EncryptionKeys[0].KeySlot: cannot decode boolean"));
         vs_encryption_config_done(&in);
         vs_meta_done(&m);
+        free(older);
+        free(modern);
         free(img);
 }
 
-
-#define YSTATE "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n    - slot: 0\n      static: {passphrase: machinepw}\n    - slot: 1\n      nodeID: {}\n"
-#define YEPH "apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  keys:\n    - slot: 0\n      nodeID: {}\n"
+#define YSTATE "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  provider: luks2\n  keys:\n    - slot: 0\n      static: {passphrase: machinepw}\n    - slot: 1\n      nodeID: {}\n"
+#define YEPH "apiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\nencryption:\n  provider: luks2\n  keys:\n    - slot: 0\n      nodeID: {}\n"
 
 static void test_unlock_helpers(void **state) {
         (void) state;
@@ -585,54 +697,46 @@ static void test_unlock_helpers(void **state) {
         assert_int_equal(ftruncate(fd, IMG), 0);
         close(fd);
 
-        /* First boot: the machine config has STATE; persisting writes tag 9, a second time writes nothing. */
+        /* The machine config has STATE; persisting writes what Talos writes, a second time writes nothing. */
         struct vs_config cfg = {};
         assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", YSTATE "---\n" YEPH, strlen(YSTATE "---\n" YEPH)), 0);
         struct vs_meta m;
         assert_int_equal(vs_meta_load(&m, path), 0);
-        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), 0); /* the machine config wins */
         assert_int_equal(vs_meta_state_static_slot(&m, path), -1);
         vs_meta_done(&m);
         assert_int_equal(vs_meta_config_persist_state(path, vs_config_find(&cfg, "STATE")), 1);
         assert_int_equal(vs_meta_config_persist_state(path, vs_config_find(&cfg, "STATE")), 0);
         assert_int_equal(vs_meta_config_persist_state(path, NULL), 0);
         vs_config_free(&cfg);
-
-        /* Second boot: no STATE document; STATE comes from tag 9, first in the list. */
-        assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", YEPH, strlen(YEPH)), 0);
         assert_int_equal(vs_meta_load(&m, path), 0);
+        expect_tag(&m, 9, "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyStatic\":{\"KeyData\":\"machinepw\"},"
+                   "\"KeyNodeID\":null,\"KeyKMS\":null,\"KeyTPM\":null,\"KeyLockToSTATE\":null},{\"KeySlot\":1,\"KeyStatic\":null,"
+                   "\"KeyNodeID\":{},\"KeyKMS\":null,\"KeyTPM\":null,\"KeyLockToSTATE\":null}],\"EncryptionCipher\":\"\","
+                   "\"EncryptionKeySize\":0,\"EncryptionBlockSize\":0,\"EncryptionPerfOptions\":null,\"EncryptionAllowDiscards\":null}", 1);
         assert_int_equal(vs_meta_state_static_slot(&m, path), 0);
-        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), 1);
-        assert_int_equal(cfg.n_volumes, 2);
-        const struct vs_volume_config *st = &cfg.volumes[0];
-        assert_string_equal(st->id, "STATE");
-        assert_true(st->encrypted);
-        assert_int_equal(st->enc.n_keys, 2);
-        assert_int_equal(st->enc.keys[0].kind, VS_KEY_STATIC);
-        assert_memory_equal(st->enc.keys[0].passphrase->data, "machinepw", 9);
-        assert_int_equal(st->enc.keys[1].kind, VS_KEY_NODEID);
-        assert_non_null(strstr(st->source, "tag 9"));
-        assert_string_equal(cfg.volumes[1].id, "EPHEMERAL");
-        assert_int_equal(vs_meta_config_persist_state(path, st), 0); /* came from META: nothing to write */
         vs_meta_done(&m);
-        vs_config_free(&cfg);
 
-        /* An unencrypted STATE in the machine config stores null; null fills nothing. */
+        /* An unencrypted STATE in the machine config stores null, as Talos's json.Marshal of a nil config. */
         const char plain[] = "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\n";
         assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", plain, strlen(plain)), 0);
         assert_int_equal(vs_meta_config_persist_state(path, vs_config_find(&cfg, "STATE")), 1);
         vs_config_free(&cfg);
         assert_int_equal(vs_meta_load(&m, path), 0);
         expect_tag(&m, 9, "null", 1);
-        assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", YEPH, strlen(YEPH)), 0);
-        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), 0);
-        assert_int_equal(cfg.n_volumes, 1);
-        /* Tag 9 that does not parse is an error, never a guess. */
-        assert_int_equal(vs_meta_set(&m, 9, "{", 1, path), 0);
-        assert_int_equal(vs_meta_config_fill_state(&cfg, &m, path), -EINVAL);
-        assert_int_equal(cfg.n_volumes, 1);
         vs_meta_done(&m);
+
+        /* machine.systemDiskEncryption.state: the v1alpha1 shape, and the value even when Talos cannot parse
+         * its provider (STATE is then not encrypted, the tag still holds the config). */
+        const char v1[] = "machine:\n  systemDiskEncryption:\n    state:\n      provider: luks3\n      keys:\n        - nodeID: {}\n";
+        assert_int_equal(vs_config_load_string(&cfg, "mc.yaml", v1, strlen(v1)), 0);
+        assert_false(vs_config_find(&cfg, "STATE")->encrypted);
+        assert_int_equal(vs_meta_config_persist_state(path, vs_config_find(&cfg, "STATE")), 1);
         vs_config_free(&cfg);
+        assert_int_equal(vs_meta_load(&m, path), 0);
+        expect_tag(&m, 9, "{\"EncryptionProvider\":\"luks3\",\"EncryptionKeys\":[{\"KeyStatic\":null,\"KeyNodeID\":{},\"KeyKMS\":null,"
+                   "\"KeySlot\":0,\"KeyTPM\":null}],\"EncryptionCipher\":\"\",\"EncryptionKeySize\":0,\"EncryptionBlockSize\":0,"
+                   "\"EncryptionPerfOptions\":null}", 1);
+        vs_meta_done(&m);
         unlink(path);
 }
 
@@ -648,8 +752,9 @@ int main(void) {
                 cmocka_unit_test_setup(test_legacy_copy2, setup),
                 cmocka_unit_test_setup(test_never_written, setup),
                 cmocka_unit_test_setup(test_tags_and_uuid, setup),
-                cmocka_unit_test_setup(test_config_modern, setup),
-                cmocka_unit_test_setup(test_config_legacy_and_null, setup),
+                cmocka_unit_test_setup(test_config_talos_pinned, setup),
+                cmocka_unit_test_setup(test_config_meaning, setup),
+                cmocka_unit_test_setup(test_config_built, setup),
                 cmocka_unit_test_setup(test_config_errors, setup),
                 cmocka_unit_test_setup(test_state_config_in_meta, setup),
                 cmocka_unit_test_setup(test_unlock_helpers, setup),

@@ -598,7 +598,7 @@ static void test_predict_pcr7(void **state) {
 }
 
 /* OVMF in setup mode (no keys) measures SecureBoot = one 0x00 byte, empty PK/KEK/db/dbx, then the
- * separator; the QEMU runs on this machine read PCR 7 = 65caf8dd...3068 (vm-e2e-notes §5). The full value is
+ * separator; the QEMU runs on this machine read PCR 7 = 65caf8dd...3068 (docs/pcr.md, "Tests"). The full value is
  * recomputed here both by replaying a written log and by predicting from the variables. */
 static void test_ovmf_setup_mode_vector(void **state) {
         (void) state;

@@ -127,7 +127,7 @@ static void test_authorize_or(void **state) {
         assert_int_equal(policy_authorize(d, &name, (const uint8_t *) "ref", 3), 0);
         assert_hex(d, 32, "39922cc97c6aefd60ed1da8270e90bcea92c4a01d2904bba88595672e1790b07");
 
-        /* design §3 order: PolicyAuthorize, then PolicyPCR(7) */
+        /* the order of docs/policy.md: PolicyAuthorize, then PolicyPCR(7) */
         uint8_t zero[32] = {};
         assert_int_equal(policy_authorize(d, &name, NULL, 0), 0);
         assert_int_equal(policy_pcr(d, TPM2_ALG_SHA256, 1u << 7, zero, 32), 0);

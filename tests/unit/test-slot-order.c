@@ -15,11 +15,13 @@
 #include "log.h"
 #include "slot-order.h"
 
-/* A VolumeConfig named STATE with the keys of `keys` ("0:nodeID 1:tpm 2:kms"). */
+/* A VolumeConfig named STATE with the keys of `keys` ("0:nodeID 1:tpm 2:kms"); provider luks2, which Talos
+ * requires with keys (docs/talos.md). */
 static void load(struct vs_config *cfg, const char *keys) {
         char yaml[2048];
         size_t off = (size_t) snprintf(yaml, sizeof(yaml),
-                                       "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n  keys:\n");
+                                       "apiVersion: v1alpha1\nkind: VolumeConfig\nname: STATE\nencryption:\n"
+                                       "  provider: luks2\n  keys:\n");
         char copy[256];
         snprintf(copy, sizeof(copy), "%s", keys);
         for (char *w = strtok(copy, " "); w; w = strtok(NULL, " ")) {

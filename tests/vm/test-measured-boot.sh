@@ -21,20 +21,14 @@
 # Environment: VOLSEAL_VM_CACHE (kernel .deb, default BUILD/vm-cache), VOLSEAL_VM_LOGS (serial logs and
 # work files, default BUILD/vm-logs), VOLSEAL_VM_TIMEOUT (seconds per boot, default 420).
 . "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/volumes.sh"
+. "$(dirname "$0")/lib.sh"
 BUILD=$(cd "$(dirname "$VOLSEAL")/.." && pwd)
 CACHE=${VOLSEAL_VM_CACHE:-$BUILD/vm-cache}
 W=${VOLSEAL_VM_LOGS:-$BUILD/vm-logs}
 BOOT_TIMEOUT=${VOLSEAL_VM_TIMEOUT:-420}
-STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
-SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
-OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
-OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
-GUID=8be4df61-93ca-11d2-aa0d-00e098032b8c
-for p in qemu-system-x86_64 swtpm busybox mkfs.vfat mcopy mmd sfdisk cpio sbsign cert-to-efi-sig-list \
-         sign-efi-sig-list objcopy objdump modprobe depmod cryptsetup jq; do
-  command -v "$p" >/dev/null || fail "$p missing (tools/deps.txt [vm] and [test] groups)"
-done
-for f in "$STUB" "$SDBOOT" "$OVMF_CODE" "$OVMF_VARS"; do [ -f "$f" ] || fail "$f missing (tools/deps.txt)"; done
+vm_require qemu-system-x86_64 swtpm swtpm_setup busybox mkfs.vfat mcopy mmd sfdisk cpio sbsign \
+  cert-to-efi-sig-list sign-efi-sig-list objcopy objdump modprobe depmod cryptsetup jq
 rm -rf "$W"; mkdir -p "$W" "$CACHE"
 cd "$W"
 t_start=$SECONDS
@@ -60,17 +54,7 @@ fi
 K=$CACHE/kpkg-$KV
 
 # --- keys: SecureBoot PK/KEK/db (efitools .auth for systemd-boot's enrolment), the PCR policy key
-mkdir -p keys
-for n in PK KEK db; do
-  openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=volseal vm test $n/" \
-    -keyout keys/$n.key -out keys/$n.crt 2>/dev/null
-  cert-to-efi-sig-list -g "$(cat /proc/sys/kernel/random/uuid)" keys/$n.crt keys/$n.esl
-done
-sign-efi-sig-list -g $GUID -k keys/PK.key -c keys/PK.crt PK keys/PK.esl keys/PK.auth >/dev/null
-sign-efi-sig-list -g $GUID -k keys/PK.key -c keys/PK.crt KEK keys/KEK.esl keys/KEK.auth >/dev/null
-sign-efi-sig-list -g $GUID -k keys/KEK.key -c keys/KEK.crt db keys/db.esl keys/db.auth >/dev/null
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out keys/pcr.key 2>/dev/null
-openssl pkey -in keys/pcr.key -pubout -out keys/pcr.pub
+vm_keys keys
 
 # --- initramfs: busybox, volseal + libraries, modules, the users' local-top script, the test's /init
 R=$W/root
@@ -101,79 +85,12 @@ done
 cp "$TOP/dist/initramfs-tools/scripts/local-top/volseal" $R/scripts/local-top/volseal
 cp "$TOP/tests/vm/guest-init" $R/init
 chmod +x $R/init $R/scripts/local-top/volseal
-cat > $R/etc/volseal/volumes.yaml <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: EPHEMERAL
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 0
-      lockToSTATE: true
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: adi
-encryption:
-  cipher: xchacha12
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config $R/etc/volseal/volumes.yaml "STATE 0:tpm 1:nodeID" "EPHEMERAL 0:nodeID:lockToSTATE" \
+  "u-adi cipher=xchacha12,aes-adiantum-plain64 0:tpm 1:nodeID"
 # the post-cap unseal attempt: the two volumes with a tpm slot
-cat > $R/test/after-cap.yaml <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: adi
-encryption:
-  cipher: xchacha12
-  keys:
-    - tpm: {}
-      slot: 0
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config $R/test/after-cap.yaml "STATE 0:tpm 1:nodeID" "u-adi cipher=xchacha12,aes-adiantum-plain64 0:tpm 1:nodeID"
 # the rescue check (nosb): `volseal unlock --disk` with the keys a rescue system has (nodeID, no tpm)
-cat > $R/test/rescue.yaml <<'Y'
-apiVersion: v1alpha1
-kind: VolumeConfig
-name: STATE
-encryption:
-  keys:
-    - nodeID: {}
-      slot: 1
----
-apiVersion: v1alpha1
-kind: UserVolumeConfig
-name: adi
-encryption:
-  cipher: xchacha12
-  keys:
-    - nodeID: {}
-      slot: 1
-Y
+volumes_config $R/test/rescue.yaml "STATE 1:nodeID" "u-adi cipher=xchacha12,aes-adiantum-plain64 1:nodeID"
 # test-only settings: cheap argon2id for nodeID slots under TCG (never on real machines), STATE ext2 made by
 # busybox and kept mounted so the test can write into it
 cat > $R/etc/volseal/initramfs.conf <<'C'
@@ -192,25 +109,18 @@ printf '%s volseal.variant=tampered' "$CMDLINE" > cmdline-tampered
 # --- UKIs: volseal uki build (PCR-signed), sbsign last
 build_uki() { # OUT CMDLINE [--pcr-sign-key KEY]
   local out=$1 cl=$2; shift 2
-  "$VOLSEAL" uki build --stub "$STUB" --linux "$K/boot/vmlinuz-$KV" --initrd initrd.img --cmdline "$cl" \
+  "$VOLSEAL" uki build --stub "$VM_STUB" --linux "$K/boot/vmlinuz-$KV" --initrd initrd.img --cmdline "$cl" \
     --os-release os-release --pcr-key keys/pcr.pub "$@" -o "$out" > /dev/null
 }
-sbsign_uki() { sbsign --key keys/db.key --cert keys/db.crt --output "$2" "$1" 2>/dev/null; }
 build_uki uki-first.raw cmdline                                    # no .pcrsig: the tpm slot waits
 build_uki uki.raw cmdline --pcr-sign-key keys/pcr.key
 build_uki uki-updated.raw cmdline-updated --pcr-sign-key keys/pcr.key
-# the tampered UKI carries the old .pcrsig: built with a fresh one, whose bytes are then replaced by the
-# old section's (same length: same key, same JSON shape), so the PE layout stays volseal's own
+# the tampered UKI carries the old .pcrsig, written over a fresh one of the same length
 build_uki uki-tampered.raw cmdline-tampered --pcr-sign-key keys/pcr.key
+vm_tamper_pcrsig uki.raw uki-tampered.raw
 objcopy -O binary --only-section=.pcrsig uki.raw old.pcrsig
-pcrsig_field() { "$VOLSEAL" uki inspect "$1" --json | jq -r ".sections[] | select(.name == \".pcrsig\") | .$2"; }
-[ "$(pcrsig_field uki.raw virtual_size)" = "$(pcrsig_field uki-tampered.raw virtual_size)" ] ||
-  fail "the tampered UKI's fresh .pcrsig differs in length from the old one"
-dd if=old.pcrsig of=uki-tampered.raw bs=1 seek="$(pcrsig_field uki-tampered.raw raw_offset)" \
-  count="$(pcrsig_field uki.raw virtual_size)" conv=notrunc status=none
-for u in uki-first uki uki-updated uki-tampered; do sbsign_uki $u.raw $u.efi; done
+for u in uki-first uki uki-updated uki-tampered; do vm_sign keys $u.raw $u.efi; done
 cp uki.raw uki-unsigned.efi
-sbsign --key keys/db.key --cert keys/db.crt --output sd-boot.efi "$SDBOOT" 2>/dev/null
 # host-side predictions of PCR 11
 predict() { "$VOLSEAL" uki measure "$1" --phase "$2" | awk '{print $1}' | sed 's/^11:sha256=//'; }
 HP=0 HF=0
@@ -222,17 +132,9 @@ cmp -s old.pcrsig tampered.pcrsig && hpass "the tampered UKI carries the old .pc
 info_sizes="initrd $(du -k initrd.img | cut -f1) KiB, UKI $(du -k uki.efi | cut -f1) KiB"
 BOOT_SECS=$((SECONDS - t_start)) BOOT_PASS=0 BOOT_FAIL=0 BOOT_NOTE="no boot: kernel, keys, initramfs, UKIs"
 
-# --- ESP (no loop device, no mount): GPT + FAT32 at 1 MiB, systemd-boot signed, keys for enrolment
-truncate -s 128M esp.img
-printf 'label: gpt\nstart=2048, size=256000, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' | sfdisk -q esp.img
-mkfs.vfat -F 32 --offset 2048 esp.img 128000 > /dev/null 2>&1
-E="-i esp.img@@1M"
-mmd $E ::/EFI ::/EFI/BOOT ::/EFI/Linux ::/loader ::/loader/keys ::/loader/keys/auto
-mcopy $E sd-boot.efi ::/EFI/BOOT/BOOTX64.EFI
-mcopy $E keys/PK.auth keys/KEK.auth keys/db.auth ::/loader/keys/auto/
-printf 'timeout 0\nsecure-boot-enroll force\n' > loader.conf
-mcopy $E loader.conf ::/loader/loader.conf
-use_uki() { mcopy -o $E "$1" ::/EFI/Linux/volseal.efi; }
+# --- ESP: signed systemd-boot, keys for its enrolment; the UKI under test as a Type #2 entry
+vm_esp esp.img keys
+use_uki() { vm_esp_put esp.img "$1" /EFI/Linux/volseal.efi; }
 
 # --- data disk: GPT with STATE, EPHEMERAL, u-adi (found by PARTLABEL in the guest); control disk
 truncate -s 112M data.img
@@ -246,49 +148,28 @@ part_start() { sfdisk --json data.img | jq -r ".partitiontable.partitions[] | se
 header() { # VOLUME OUT: the first 16 MiB (LUKS2 header) of the volume's partition
   dd if=data.img of="$2" bs=512 skip="$(part_start "$1")" count=32768 status=none
 }
-cp "$OVMF_VARS" vars.fd
-cp "$OVMF_VARS" vars-nosb.fd
-mkdir -p tpm
-UUID=$(cat /proc/sys/kernel/random/uuid) # the machine's SMBIOS UUID (nodeID), the same for every boot
+cp "$VM_OVMF_VARS" vars.fd
+cp "$VM_OVMF_VARS" vars-nosb.fd
+vm_tpm_init tpm
+VM_UUID=$(cat /proc/sys/kernel/random/uuid) # the machine's SMBIOS UUID (nodeID), the same for every boot
 RUNID=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
-echo "# run $RUNID, machine uuid $UUID, kernel $KV, $info_sizes"
+vm_accel "$CACHE" "$K/boot/vmlinuz-$KV"
+echo "# run $RUNID, machine uuid $VM_UUID, kernel $KV, $info_sizes, accelerator $VM_ACCEL"
 
 # boot NAME UKI VARS [--stop-on REGEX]: one QEMU boot; parses the serial console's VMTEST lines
 boot() {
-  local name=$1 uki=$2 vars=$3 stop=${5:-} t0=$SECONDS pid rc=0 p f note=""
+  local name=$1 uki=$2 vars=$3 stop=${5:-} p f
   use_uki "$uki"
   { printf 'VSCTL1 %s %s\n' "$name" "$RUNID"; head -c 4096 /dev/zero; } > ctl.img
   truncate -s 1M ctl.img
-  rm -f tpm/sock
-  swtpm socket --tpm2 --tpmstate dir=tpm --ctrl type=unixio,path=tpm/sock --log file=swtpm.log,level=1 \
-    --terminate > /dev/null 2>&1 &
-  local spid=$!
-  for _ in $(seq 100); do [ -S tpm/sock ] && break; sleep 0.1; done
-  : > "$name.log"
-  qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 1024 -smp 1 -nodefaults -display none -no-reboot \
-    -uuid "$UUID" -serial "file:$name.log" -monitor none \
-    -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
-    -drive if=pflash,format=raw,unit=0,file="$OVMF_CODE",readonly=on \
-    -drive if=pflash,format=raw,unit=1,file="$vars" \
-    -chardev socket,id=chrtpm,path=tpm/sock -tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-crb,tpmdev=tpm0 \
+  vm_boot "$name" "$vars" tpm "$BOOT_TIMEOUT" "$stop" \
     -drive if=none,id=esp,file=esp.img,format=raw -device virtio-blk-pci,drive=esp,bootindex=1 \
     -drive if=none,id=data,file=data.img,format=raw -device virtio-blk-pci,drive=data \
-    -drive if=none,id=ctl,file=ctl.img,format=raw -device virtio-blk-pci,drive=ctl \
-    > "$name.qemu.out" 2>&1 &
-  pid=$!
-  while kill -0 $pid 2>/dev/null; do
-    if [ $((SECONDS - t0)) -ge "$BOOT_TIMEOUT" ]; then note="timeout after ${BOOT_TIMEOUT}s"; kill $pid || true; break; fi
-    if [ -n "$stop" ] && grep -aqE "$stop" "$name.log"; then note="stopped at /$stop/"; kill $pid || true; break; fi
-    sleep 1
-  done
-  wait $pid 2>/dev/null || rc=$?
-  kill $spid 2>/dev/null || true; wait $spid 2>/dev/null || true
-  BOOT_SECS=$((SECONDS - t0))
-  tr -d '\r' < "$name.log" > "$name.txt"
+    -drive if=none,id=ctl,file=ctl.img,format=raw -device virtio-blk-pci,drive=ctl
   grep -a '^VMTEST ' "$name.txt" | sed "s/^/[$name] /" || true
   p=$(grep -ac '^VMTEST PASS' "$name.txt" || true)
   f=$(grep -ac '^VMTEST FAIL' "$name.txt" || true)
-  BOOT_NOTE=$note BOOT_PASS=$p BOOT_FAIL=$f
+  BOOT_PASS=$p BOOT_FAIL=$f
 }
 record() { # NAME: add the guest's and the host's checks of this boot to the table
   local p=$((BOOT_PASS + HP)) f=$((BOOT_FAIL + HF))
@@ -342,7 +223,7 @@ record tampered
 # 6. SecureBoot off (fresh vars, no enrolment): refused, fallback, not re-sealed
 before_state=$(token_blob STATE) before_adi=$(token_blob u-adi)
 printf 'timeout 0\nsecure-boot-enroll off\n' > loader.conf
-mcopy -o $E loader.conf ::/loader/loader.conf
+vm_esp_put esp.img loader.conf /loader/loader.conf
 linux_boot nosb uki.efi vars-nosb.fd
 [ "$(token_blob STATE)" = "$before_state" ] && [ "$(token_blob u-adi)" = "$before_adi" ] \
   && hpass "nosb: the tpm tokens are unchanged on disk (not re-sealed)" || hfail "nosb: a tpm token changed"
@@ -363,7 +244,7 @@ for r in "${RESULTS[@]}"; do
   IFS='|' read -r n s p f note <<< "$r"
   printf '%-10s %8s %6s %6s  %s\n' "$n" "$s" "$p" "$f" "$note"
 done
-echo "total: $((SECONDS - t_start)) s (accelerator tcg), logs in $W"
+echo "total: $((SECONDS - t_start)) s (accelerator $VM_ACCEL), logs in $W"
 [ "$NFAIL" = 0 ] || fail "$NFAIL check(s) failed"
 ok "measured boot: ${#RESULTS[@]} boots, every check passed"
 done_testing
