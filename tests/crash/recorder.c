@@ -593,6 +593,25 @@ int creat64(const char *path, mode_t mode) {
         return OPEN_AT(AT_FDCWD, path, flags, NEXT(open64)(path, flags, mode));
 }
 
+/* mkstemp and friends open through libc's internal open, not open(): the file they create is noted here
+ * (the template holds its name once the call returned). */
+#define MKTEMP(name, call, extra)                                                       \
+        int name(char *tmpl extra) {                                                   \
+                int _fd = call, _saved = errno;                                        \
+                after_open(AT_FDCWD, tmpl, O_CREAT | O_RDWR, false, _fd);              \
+                errno = _saved;                                                        \
+                return _fd;                                                            \
+        }
+#define COMMA ,
+MKTEMP(mkstemp, NEXT(mkstemp)(tmpl), )
+MKTEMP(mkstemp64, NEXT(mkstemp64)(tmpl), )
+MKTEMP(mkostemp, NEXT(mkostemp)(tmpl, flags), COMMA int flags)
+MKTEMP(mkostemp64, NEXT(mkostemp64)(tmpl, flags), COMMA int flags)
+MKTEMP(mkstemps, NEXT(mkstemps)(tmpl, suffixlen), COMMA int suffixlen)
+MKTEMP(mkstemps64, NEXT(mkstemps64)(tmpl, suffixlen), COMMA int suffixlen)
+MKTEMP(mkostemps, NEXT(mkostemps)(tmpl, suffixlen, flags), COMMA int suffixlen COMMA int flags)
+MKTEMP(mkostemps64, NEXT(mkostemps64)(tmpl, suffixlen, flags), COMMA int suffixlen COMMA int flags)
+
 /* ---- directory entries ---- */
 
 static ino_t entry_ino(int dirfd, const char *path) {
