@@ -37,6 +37,7 @@ void cy_join(char *buf, size_t size, const char *a, const char *b) {
         snprintf(buf, size, "%s%s%s", a ? a : "", a && *a ? "." : "", b ? b : "");
 }
 
+__attribute__((format(printf, 5, 0)))
 static void vlog_at(struct cy *p, enum vs_log_level level, const yaml_node_t *n, const char *field, const char *fmt,
                     va_list ap) {
         char msg[768];

@@ -119,8 +119,8 @@ static bool skip_by_fingerprint(const struct volume_sync *s) {
                                          e->detail ? e->detail : vs_slot_status_name(e->status));
                         continue;
                 }
-                report_slot_set(s->rep, k->slot, kind_name(k), VS_SLOT_NOT_TRIED, "not tried: slot %u opened the "
-                                "volume (config and header unchanged since the last sync; --full-sync verifies)",
+                report_slot_set(s->rep, k->slot, kind_name(k), VS_SLOT_NOT_TRIED, "slot %u opened the volume"
+                                " (config and header unchanged since the last sync; --full-sync verifies)",
                                 s->opened);
         }
         return true;
