@@ -195,7 +195,7 @@ static struct object *parent_dir(int dirfd, const char *path, const char **name)
 
 /* ---- the log ---- */
 
-static void note(const char *fmt, ...) {
+__attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...) {
         if (log_fd < 0)
                 return;
         char line[512];
@@ -420,25 +420,29 @@ int syncfs(int fd) {
 
 /* ---- size and zeroing ---- */
 
-static void note_size_change(int fd, int r, const char *fmt, long long a, long long b) {
+/* "WHAT OBJ A" (truncate: B < 0) or "WHAT OBJ A B" (zero, allocate: offset, length) */
+static void note_size_change(int fd, int r, const char *what, long long a, long long b) {
         struct target t = classify_fd(fd);
         if (t.kind == NONE || r != 0)
                 return;
         char obj[128];
         obj_name(&t, obj, sizeof(obj));
-        note(fmt, obj, a, b);
+        if (b < 0)
+                note("%s %s %lld", what, obj, a);
+        else
+                note("%s %s %lld %lld", what, obj, a, b);
 }
 
 int ftruncate(int fd, off_t len) {
         int r = NEXT(ftruncate)(fd, len), saved = errno;
-        note_size_change(fd, r, "truncate %s %lld", (long long) len, 0);
+        note_size_change(fd, r, "truncate", (long long) len, -1);
         errno = saved;
         return r;
 }
 
 int ftruncate64(int fd, off64_t len) {
         int r = NEXT(ftruncate64)(fd, len), saved = errno;
-        note_size_change(fd, r, "truncate %s %lld", (long long) len, 0);
+        note_size_change(fd, r, "truncate", (long long) len, -1);
         errno = saved;
         return r;
 }
@@ -446,9 +450,9 @@ int ftruncate64(int fd, off64_t len) {
 static int falloc(int fd, int mode, long long off, long long len, int r) {
         int saved = errno;
         if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
-                note_size_change(fd, r, "zero %s %lld %lld", off, len);
+                note_size_change(fd, r, "zero", off, len);
         else
-                note_size_change(fd, r, "allocate %s %lld %lld", off, len);
+                note_size_change(fd, r, "allocate", off, len);
         errno = saved;
         return r;
 }
@@ -470,7 +474,7 @@ int ioctl(int fd, unsigned long req, ...) {
         int r = NEXT(ioctl)(fd, req, arg), saved = errno;
         if (r == 0 && (req == BLKZEROOUT || req == BLKDISCARD || req == BLKSECDISCARD)) {
                 const uint64_t *range = arg;
-                note_size_change(fd, r, "zero %s %lld %lld", (long long) range[0], (long long) range[1]);
+                note_size_change(fd, r, "zero", (long long) range[0], (long long) range[1]);
         }
         errno = saved;
         return r;
@@ -539,35 +543,33 @@ static int mode_arg(int flags, va_list ap) {
                 _fd;                                                     \
         })
 
+/* the mode argument of a variadic open: only there with O_CREAT or O_TMPFILE (mode_arg decides) */
+#define MODE_ARG(flags)                                                  \
+        ({                                                               \
+                va_list _ap;                                             \
+                va_start(_ap, flags);                                    \
+                int _mode = mode_arg(flags, _ap);                        \
+                va_end(_ap);                                             \
+                _mode;                                                   \
+        })
+
 int open(const char *path, int flags, ...) {
-        va_list ap;
-        va_start(ap, flags);
-        int mode = mode_arg(flags, ap);
-        va_end(ap);
+        int mode = MODE_ARG(flags);
         return OPEN_AT(AT_FDCWD, path, flags, NEXT(open)(path, flags, mode));
 }
 
 int open64(const char *path, int flags, ...) {
-        va_list ap;
-        va_start(ap, flags);
-        int mode = mode_arg(flags, ap);
-        va_end(ap);
+        int mode = MODE_ARG(flags);
         return OPEN_AT(AT_FDCWD, path, flags, NEXT(open64)(path, flags, mode));
 }
 
 int openat(int dirfd, const char *path, int flags, ...) {
-        va_list ap;
-        va_start(ap, flags);
-        int mode = mode_arg(flags, ap);
-        va_end(ap);
+        int mode = MODE_ARG(flags);
         return OPEN_AT(dirfd, path, flags, NEXT(openat)(dirfd, path, flags, mode));
 }
 
 int openat64(int dirfd, const char *path, int flags, ...) {
-        va_list ap;
-        va_start(ap, flags);
-        int mode = mode_arg(flags, ap);
-        va_end(ap);
+        int mode = MODE_ARG(flags);
         return OPEN_AT(dirfd, path, flags, NEXT(openat64)(dirfd, path, flags, mode));
 }
 
