@@ -109,11 +109,3 @@ powerloss() {
   fi
   ok "$line"
 }
-
-# header_facts DEVICE: "keyslots=0 1 tokens=0 digest=..." from one luksDump of the real cryptsetup (the
-# digest is the volume key's: unchanged means the data key, and so the data, is the same).
-header_facts() {
-  cryptsetup luksDump --dump-json-metadata "$1" | jq -r '"keyslots=" + (.keyslots | keys | map(tonumber) | sort |
-    map(tostring) | join(" ")) + " tokens=" + (.tokens | keys | map(tonumber) | sort | map(tostring) | join(" ")) +
-    " digest=" + .digests["0"].digest'
-}
