@@ -1,5 +1,6 @@
 /* token-updatable.c: see token-updatable.h. */
 #include "token-updatable.h"
+#include "encoding.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
 #define VERSION 1
 #define PCR11 (1u << 11)
@@ -27,19 +27,21 @@ static int missing(struct vs_key_run *run, unsigned slot, struct json_object *o,
                              present ? "has a non-string" : "lacks", name, present ? " (wrong field type)" : "");
 }
 
+/* A base64 field of the token: TPM2B blobs of at most a few KiB. */
+#define TOKEN_FIELD_MAX 16384
+
 /* A TPM2B blob in standard padded base64. */
 static int field_blob(struct vs_key_run *run, unsigned slot, struct json_object *o, const char *name,
                       int (*parse)(const uint8_t *, size_t, void *), void *ret) {
         const char *s = field_string(o, name);
         if (!s)
                 return missing(run, slot, o, name);
-        size_t n = strlen(s);
-        _cleanup_free_ uint8_t *b = malloc(n / 4 * 3 + 1);
-        if (!b)
-                return -ENOMEM;
-        int k = n && n % 4 == 0 ? EVP_DecodeBlock(b, (const unsigned char *) s, (int) n) : -1;
-        size_t pad = n >= 2 ? (s[n - 1] == '=') + (s[n - 2] == '=') : 0;
-        if (k < 0 || strchr(s, '=') != (pad ? s + n - pad : NULL) || parse(b, (size_t) k - pad, ret) < 0)
+        _cleanup_free_ uint8_t *b = NULL;
+        size_t n = 0;
+        int r = vs_base64_decode(s, TOKEN_FIELD_MAX, &b, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || parse(b, n, ret) < 0)
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the %s token's %s is not a TPM2B in base64", slot,
                                      VS_UPDATABLE_TOKEN_TYPE, name);
         return 0;
@@ -59,7 +61,8 @@ static int field_hex(struct vs_key_run *run, unsigned slot, struct json_object *
         const char *s = field_string(o, name);
         if (!s)
                 return missing(run, slot, o, name);
-        if (policy_unhex(s, out, size) < 0 || (is_name && (out[0] != 0x00 || out[1] != 0x0b)))
+        size_t len = 0;
+        if (vs_hex_decode(s, out, size, &len) < 0 || len != size || (is_name && (out[0] != 0x00 || out[1] != 0x0b)))
                 return vs_key_reason(run, EBADMSG, "keyslot %u: the %s token's %s is not %s", slot,
                                      VS_UPDATABLE_TOKEN_TYPE, name,
                                      is_name ? "a SHA-256 Name in hex (000b and 32 bytes)" : "32 bytes in hex");
@@ -145,17 +148,16 @@ int vs_key_updatable_token_parse(struct vs_key_run *run, unsigned slot, struct j
 }
 
 static int add_base64(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
-        _cleanup_free_ char *s = malloc(4 * ((n + 2) / 3) + 1);
+        _cleanup_free_ char *s = vs_base64_encode(p, n);
         if (!s)
                 return -ENOMEM;
-        EVP_EncodeBlock((unsigned char *) s, p, (int) n);
         json_object_object_add(o, field, json_object_new_string(s));
         return 0;
 }
 
 static void add_hex(struct json_object *o, const char *field, const uint8_t *p, size_t n) {
-        char s[2 * sizeof(TPMU_NAME) + 1];
-        policy_hex(p, n, s);
+        char s[VS_HEX_SIZE(sizeof(TPMU_NAME))];
+        vs_hex_encode_to(p, n, s);
         json_object_object_add(o, field, json_object_new_string(s));
 }
 

@@ -3,8 +3,8 @@
 # prepare --dbx` (one NV_Write of the whole authorized set), the retirement of the superseded state by an
 # unlock with --state-dir (one NV_Write), and the enrolment of STATE's updatable slot (the index defined and
 # written, then the seal, keyslot and token). Each TPM write is cut right before and right after it
-# (tests/lib/powerloss.sh tpm_powerloss); the enrolment is also cut at every write-class call on the images
-# and the authority file (powerloss). After every cut, with the TPM restarted (the machine lost power): the
+# (tests/lib/powerloss.sh tpm_powerloss); the enrolment is also cut at every write-class call on STATE's
+# image (powerloss; EPHEMERAL's formatting is powerloss-format's). After every cut, with the TPM restarted (the machine lost power): the
 # index holds the old set or the new one, the volumes still open (by tpm, or by the recovery key while
 # enrolment was cut), and the next run finishes the job. Prepare and retirement write no file.
 . "$(dirname "$0")/../lib/common.sh"

@@ -71,7 +71,11 @@ grep -Eqx '([cbdefghijklnrtuv]{8}-){7}[cbdefghijklnrtuv]{8}' "$RK" || fail "reco
 KEY=$(cat "$RK")
 [ "$(slots "$STATE")" = 1 ] && [ "$(kdfs "$STATE")" = argon2id ] || fail "STATE keyslots $(slots "$STATE")"
 printf '%s\n' "$KEY" | cryptsetup open --test-passphrase --key-slot 1 "$STATE" || fail "cryptsetup does not open the typed recovery key"
-ok "install, no STATE yet: STATE formatted with the recovery key (file 0600, modhex), the updatable slot waits, EPHEMERAL waits for STATE"
+run_volseal 0 config validate -c "$T/c.yaml"
+run_volseal 1 config validate --talos -c "$T/c.yaml"
+contains "$ERR" "c.yaml:7:"; contains "$ERR" "field encryption.keys[0].tpm.updatable: volseal's updatable tpm slot"
+contains "$ERR" "c.yaml:9:"; contains "$ERR" "field encryption.keys[1].recovery: volseal's recovery key"
+ok "install, no STATE yet: STATE formatted with the recovery key (file 0600, modhex), the updatable slot waits, EPHEMERAL waits for STATE; config validate --talos names both extensions at their position"
 
 tunlock 0 "$T/c.yaml" --state-dir "$T/state" --recovery-key-file "$RK"; keep
 [ "$(vol STATE .opened_by_slot)" = 1 ] && [ "$(slot_status STATE 0)" = added ] || fail "install 2 STATE: $OUT"

@@ -87,35 +87,37 @@ powerloss() {
       failed+=("point $i (${calls[i - 1]}): the crashed run did not stop there (${#got[@]} calls, the last '${got[${#got[@]} - 1]:-none}'): not deterministic")
       continue
     fi
-    # not an `if` condition: errexit stays on inside the subshell, so any failing command fails the point
-    set +e
-    (set -e; pl_check "$i") >"$T/pl-check.log" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" = 0 ]; then
-      survived=$((survived + 1))
-    else
-      failed+=("point $i (before ${calls[i - 1]} #$i): $(grep -m1 '^FAIL: ' "$T/pl-check.log" | cut -c7- || tail -n1 "$T/pl-check.log")")
-    fi
+    _pl_check_point "point $i (before ${calls[i - 1]} #$i)" "$i"
   done
   local kinds
   kinds=$(printf '%s\n' "${calls[@]}" | sort | uniq -c | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }')
-  local line="$name: $k crash points, $survived survived ($kinds; $((SECONDS - started)) s)"
-  echo "# $line"
-  echo "$line" >>"$PL_SUMMARY"
-  if [ "$survived" != "$k" ]; then
-    printf '# not survived: %s\n' "${failed[@]}"
-    fail "$line; not survived: ${failed[*]}"
-  fi
-  ok "$line"
+  _pl_report "$name: $k crash points, $survived survived ($kinds; $((SECONDS - started)) s)" "$k"
 }
 
-# header_facts DEVICE: "keyslots=0 1 tokens=0 digest=..." from one luksDump of the real cryptsetup (the
-# digest is the volume key's: unchanged means the data key, and so the data, is the same).
-header_facts() {
-  cryptsetup luksDump --dump-json-metadata "$1" | jq -r '"keyslots=" + (.keyslots | keys | map(tonumber) | sort |
-    map(tostring) | join(" ")) + " tokens=" + (.tokens | keys | map(tonumber) | sort | map(tostring) | join(" ")) +
-    " digest=" + .digests["0"].digest'
+# _pl_check_point LABEL ARG: pl_check ARG in a subshell; counts the point in the caller's `survived`, or
+# adds LABEL and the first failure to its `failed`.
+_pl_check_point() {
+  local rc
+  # not an `if` condition: errexit stays on inside the subshell, so any failing command fails the point
+  set +e
+  (set -e; pl_check "$2") >"$T/pl-check.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" = 0 ]; then
+    survived=$((survived + 1))
+  else
+    failed+=("$1: $(grep -m1 '^FAIL: ' "$T/pl-check.log" | cut -c7- || tail -n1 "$T/pl-check.log")")
+  fi
+}
+# _pl_report LINE K: the result line (stdout, $PL_SUMMARY); fails unless the caller's `survived` is K.
+_pl_report() {
+  echo "# $1"
+  echo "$1" >>"$PL_SUMMARY"
+  if [ "$survived" != "$2" ]; then
+    printf '# not survived: %s\n' "${failed[@]}"
+    fail "$1; not survived: ${failed[*]}"
+  fi
+  ok "$1"
 }
 
 # --- Power loss around the TPM's own writes (needs relay.sh and boot.sh) ---
@@ -187,23 +189,8 @@ tpm_powerloss() {
         failed+=("$label: the run did not reach the cut")
         continue
       fi
-      set +e
-      (set -e; pl_check "$p $mode") >"$T/pl-check.log" 2>&1
-      rc=$?
-      set -e
-      if [ "$rc" = 0 ]; then
-        survived=$((survived + 1))
-      else
-        failed+=("$label: $(grep -m1 '^FAIL: ' "$T/pl-check.log" | cut -c7- || tail -n1 "$T/pl-check.log")")
-      fi
+      _pl_check_point "$label" "$p $mode"
     done
   done
-  local line="$name: $k TPM crash points ($(printf '%s\n' "${points[@]%%:*}" | "$TOP/tests/lib/tpm-names" | tr '\n' ' ')before and after), $survived survived ($((SECONDS - started)) s)"
-  echo "# $line"
-  echo "$line" >>"$PL_SUMMARY"
-  if [ "$survived" != "$k" ]; then
-    printf '# not survived: %s\n' "${failed[@]}"
-    fail "$line; not survived: ${failed[*]}"
-  fi
-  ok "$line"
+  _pl_report "$name: $k TPM crash points ($(printf '%s\n' "${points[@]%%:*}" | "$TOP/tests/lib/tpm-names" | tr '\n' ' ')before and after), $survived survived ($((SECONDS - started)) s)" "$k"
 }
