@@ -2,6 +2,7 @@
  * "policyDigest update" of each command), TPMT_PUBLIC and Name of RSA keys and the SRK template
  * (marshalled with tss2-mu), and systemd's signed PCR policy JSON (json-c, openssl). */
 #include "policy.h"
+#include "policy-internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,15 +26,14 @@
 
 /* ---- helpers ---- */
 
-static void put_be32(uint8_t *p, uint32_t v) {
+void policy_put_be32(uint8_t *p, uint32_t v) {
         p[0] = (uint8_t) (v >> 24);
         p[1] = (uint8_t) (v >> 16);
         p[2] = (uint8_t) (v >> 8);
         p[3] = (uint8_t) v;
 }
 
-/* SHA-256 over up to four buffers (NULL/0 ones skipped). */
-static int sha256_parts(uint8_t out[POLICY_SHA256_SIZE], const void *a, size_t alen, const void *b, size_t blen,
+int policy_sha256_parts(uint8_t out[POLICY_SHA256_SIZE], const void *a, size_t alen, const void *b, size_t blen,
                         const void *c, size_t clen, const void *d, size_t dlen) {
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
@@ -124,8 +124,8 @@ int policy_pcr_selection(uint8_t digest[POLICY_SHA256_SIZE], const TPML_PCR_SELE
         if (rc != TSS2_RC_SUCCESS)
                 return log_error_errno(-EINVAL, "PolicyPCR: the PCR selection cannot be marshalled (count %u, rc 0x%x)",
                                        sel->count, rc);
-        put_be32(cc, TPM2_CC_PolicyPCR);
-        return sha256_parts(digest, digest, POLICY_SHA256_SIZE, cc, 4, buf, off, pcr_digest, POLICY_SHA256_SIZE);
+        policy_put_be32(cc, TPM2_CC_PolicyPCR);
+        return policy_sha256_parts(digest, digest, POLICY_SHA256_SIZE, cc, 4, buf, off, pcr_digest, POLICY_SHA256_SIZE);
 }
 
 int policy_pcr(uint8_t digest[POLICY_SHA256_SIZE], uint16_t bank, uint32_t pcr_mask,
@@ -150,7 +150,7 @@ int policy_pcr(uint8_t digest[POLICY_SHA256_SIZE], uint16_t bank, uint32_t pcr_m
         uint8_t pcr_digest[POLICY_SHA256_SIZE];
         if (!values)
                 return log_error_errno(-EINVAL, "PolicyPCR: no PCR values given");
-        int r = sha256_parts(pcr_digest, values, n * value_size, NULL, 0, NULL, 0, NULL, 0);
+        int r = policy_sha256_parts(pcr_digest, values, n * value_size, NULL, 0, NULL, 0, NULL, 0);
         if (r < 0)
                 return r;
         return policy_pcr_selection(digest, &sel, pcr_digest);
@@ -163,27 +163,66 @@ int policy_authorize(uint8_t digest[POLICY_SHA256_SIZE], const TPM2B_NAME *key_n
                 return log_error_errno(-EINVAL, "PolicyAuthorize: the key Name is empty or too long");
         if (policy_ref_len > sizeof(((TPM2B_NONCE *) NULL)->buffer) || (policy_ref_len && !policy_ref))
                 return log_error_errno(-EINVAL, "PolicyAuthorize: policyRef of %zu bytes is too long", policy_ref_len);
-        put_be32(cc, TPM2_CC_PolicyAuthorize);
+        policy_put_be32(cc, TPM2_CC_PolicyAuthorize);
         /* The TPM resets policyDigest to zero, then PolicyUpdate(CC, keyName, policyRef). */
-        int r = sha256_parts(digest, zero, sizeof(zero), cc, 4, key_name->name, key_name->size, NULL, 0);
+        int r = policy_sha256_parts(digest, zero, sizeof(zero), cc, 4, key_name->name, key_name->size, NULL, 0);
         if (r < 0)
                 return r;
-        return sha256_parts(digest, digest, POLICY_SHA256_SIZE, policy_ref, policy_ref_len, NULL, 0, NULL, 0);
+        return policy_sha256_parts(digest, digest, POLICY_SHA256_SIZE, policy_ref, policy_ref_len, NULL, 0, NULL, 0);
 }
 
 void policy_auth_value(uint8_t digest[POLICY_SHA256_SIZE]) {
         uint8_t cc[4];
-        put_be32(cc, TPM2_CC_PolicyAuthValue);
-        (void) sha256_parts(digest, digest, POLICY_SHA256_SIZE, cc, 4, NULL, 0, NULL, 0);
+        policy_put_be32(cc, TPM2_CC_PolicyAuthValue);
+        (void) policy_sha256_parts(digest, digest, POLICY_SHA256_SIZE, cc, 4, NULL, 0, NULL, 0);
 }
 
 int policy_or(uint8_t digest[POLICY_SHA256_SIZE], const uint8_t (*branches)[POLICY_SHA256_SIZE], size_t n) {
         uint8_t cc[4], zero[POLICY_SHA256_SIZE] = {};
         if (!branches || n < 2 || n > 8)
                 return log_error_errno(-EINVAL, "PolicyOR takes 2 to 8 branch digests, not %zu", n);
-        put_be32(cc, TPM2_CC_PolicyOR);
+        policy_put_be32(cc, TPM2_CC_PolicyOR);
         /* The TPM resets policyDigest to zero, then hashes CC || the branch digests. */
-        return sha256_parts(digest, zero, sizeof(zero), cc, 4, branches, n * POLICY_SHA256_SIZE, NULL, 0);
+        return policy_sha256_parts(digest, zero, sizeof(zero), cc, 4, branches, n * POLICY_SHA256_SIZE, NULL, 0);
+}
+
+static int check_name(const TPM2B_NAME *name, const char *what) {
+        if (!name || name->size < 2 || name->size > sizeof(name->name))
+                return log_error_errno(-EINVAL, "%s: the Name is empty or too long", what);
+        return 0;
+}
+
+int policy_authorize_nv(uint8_t digest[POLICY_SHA256_SIZE], const TPM2B_NAME *nv_name) {
+        uint8_t cc[4], zero[POLICY_SHA256_SIZE] = {};
+        int r = check_name(nv_name, "PolicyAuthorizeNV");
+        if (r < 0)
+                return r;
+        policy_put_be32(cc, TPM2_CC_PolicyAuthorizeNV);
+        /* The TPM resets policyDigest to zero, then PolicyUpdate(CC, nvIndex Name) without a policyRef. */
+        return policy_sha256_parts(digest, zero, sizeof(zero), cc, 4, nv_name->name, nv_name->size, NULL, 0);
+}
+
+int policy_signed(uint8_t digest[POLICY_SHA256_SIZE], const TPM2B_NAME *key_name, const uint8_t *policy_ref,
+                  size_t policy_ref_len) {
+        uint8_t cc[4];
+        int r = check_name(key_name, "PolicySigned");
+        if (r < 0)
+                return r;
+        if (policy_ref_len > sizeof(((TPM2B_NONCE *) NULL)->buffer) || (policy_ref_len && !policy_ref))
+                return log_error_errno(-EINVAL, "PolicySigned: policyRef of %zu bytes is too long", policy_ref_len);
+        policy_put_be32(cc, TPM2_CC_PolicySigned);
+        /* Unlike PolicyAuthorize, the old digest is kept: PolicyUpdate(CC, authObject Name, policyRef). */
+        r = policy_sha256_parts(digest, digest, POLICY_SHA256_SIZE, cc, 4, key_name->name, key_name->size, NULL, 0);
+        if (r < 0)
+                return r;
+        return policy_sha256_parts(digest, digest, POLICY_SHA256_SIZE, policy_ref, policy_ref_len, NULL, 0, NULL, 0);
+}
+
+void policy_command_code(uint8_t digest[POLICY_SHA256_SIZE], uint32_t command_code) {
+        uint8_t cc[8];
+        policy_put_be32(cc, TPM2_CC_PolicyCommandCode);
+        policy_put_be32(cc + 4, command_code);
+        (void) policy_sha256_parts(digest, digest, POLICY_SHA256_SIZE, cc, sizeof(cc), NULL, 0, NULL, 0);
 }
 
 /* ---- keys ---- */
@@ -237,7 +276,7 @@ int policy_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret) {
         *ret = (TPM2B_NAME) { .size = 2 + POLICY_SHA256_SIZE };
         ret->name[0] = (uint8_t) (TPM2_ALG_SHA256 >> 8);
         ret->name[1] = (uint8_t) TPM2_ALG_SHA256;
-        return sha256_parts(ret->name + 2, buf, off, NULL, 0, NULL, 0, NULL, 0);
+        return policy_sha256_parts(ret->name + 2, buf, off, NULL, 0, NULL, 0, NULL, 0);
 }
 
 void policy_srk_template(TPM2B_PUBLIC *ret) {
@@ -281,7 +320,7 @@ int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]) {
                 len = ASN1_item_i2d((ASN1_VALUE *) &(pkcs1_public) { n, e }, &der, ASN1_ITEM_rptr(pkcs1_public));
         if (len <= 0)
                 return log_error_errno(-EIO, "pkfp: cannot DER-encode the RSA public key");
-        int r = sha256_parts(ret, der, (size_t) len, NULL, 0, NULL, 0, NULL, 0);
+        int r = policy_sha256_parts(ret, der, (size_t) len, NULL, 0, NULL, 0, NULL, 0);
         OPENSSL_free(der);
         return r;
 }

@@ -34,6 +34,15 @@ void policy_auth_value(uint8_t digest[POLICY_SHA256_SIZE]);
 /* TPM2_PolicyOR over 2..8 branch digests. */
 int policy_or(uint8_t digest[POLICY_SHA256_SIZE], const uint8_t (*branches)[POLICY_SHA256_SIZE], size_t n);
 
+/* TPM2_PolicyAuthorizeNV(nvIndex): digest = H(0 || CC || Name of the NV index) (the old digest is dropped,
+ * no policyRef). The Name is the index's Name as the TPM holds it, TPMA_NV_WRITTEN included. */
+int policy_authorize_nv(uint8_t digest[POLICY_SHA256_SIZE], const TPM2B_NAME *nv_name);
+/* TPM2_PolicySigned(authObject, policyRef): digest = H(H(old || CC || Name) || policyRef). */
+int policy_signed(uint8_t digest[POLICY_SHA256_SIZE], const TPM2B_NAME *key_name, const uint8_t *policy_ref,
+                  size_t policy_ref_len);
+/* TPM2_PolicyCommandCode(code): digest = H(old || CC || code). */
+void policy_command_code(uint8_t digest[POLICY_SHA256_SIZE], uint32_t command_code);
+
 /* ---- keys ---- */
 /* TPMT_PUBLIC of an RSA public key as docs/policy.md has it (RSA, SHA-256, 0x00060040, symmetric/scheme NULL,
  * keyBits = modulus bits, unique = modulus); `exponent` 65537 or 0 (the TPM's "default" spelling). */
@@ -47,6 +56,26 @@ int policy_pkfp(EVP_PKEY *pkey, uint8_t ret[POLICY_SHA256_SIZE]);
 /* Reads a PEM public key (SubjectPublicKeyInfo or PKCS#1) from memory. -EBADMSG when it is not one; not
  * logged: the caller knows which file it was. */
 int policy_load_public_pem(const char *pem, size_t len, EVP_PKEY **ret);
+
+/* ---- NV-index authorization (nv.c; docs/tpm-updatable.md) ---- */
+/* Name of an NV index: nameAlg (0x000b) || SHA-256(marshalled TPMS_NV_PUBLIC). */
+int policy_nv_name(const TPMS_NV_PUBLIC *pub, TPM2B_NAME *ret);
+/* TPMT_PUBLIC of an ECC NIST P-256 public key for LoadExternal: SHA-256, userWithAuth | sign, symmetric,
+ * scheme and kdf NULL, unique = the point (x, y, 32 bytes each). -EOPNOTSUPP for another curve. */
+int policy_ecc_public(EVP_PKEY *pkey, TPM2B_PUBLIC *ret);
+/* cpHash = SHA-256(commandCode || Name of each handle || marshalled parameters). */
+int policy_cphash(uint32_t command_code, const TPM2B_NAME *names, size_t n_names, const uint8_t *params,
+                  size_t params_len, uint8_t ret[POLICY_SHA256_SIZE]);
+/* cpHash of TPM2_NV_Write(authHandle = nvIndex = the index named nv_name, data, offset). */
+int policy_nv_write_cphash(const TPM2B_NAME *nv_name, const uint8_t *data, size_t len, uint16_t offset,
+                           uint8_t ret[POLICY_SHA256_SIZE]);
+/* The digest a PolicySigned authorization signs: aHash = SHA-256(nonceTPM || expiration (BE32) || cpHashA ||
+ * policyRef). */
+int policy_signed_ahash(const uint8_t *nonce_tpm, size_t nonce_len, int32_t expiration, const uint8_t *cphash,
+                        size_t cphash_len, const uint8_t *policy_ref, size_t policy_ref_len,
+                        uint8_t ret[POLICY_SHA256_SIZE]);
+/* ECDSA (SHA-256) signature of a 32-byte digest with a P-256 private key, as TPMT_SIGNATURE. */
+int policy_sign_ecdsa(EVP_PKEY *key, const uint8_t digest[POLICY_SHA256_SIZE], TPMT_SIGNATURE *ret);
 
 /* ---- signed PCR policy JSON (systemd .pcrsig) ---- */
 struct pcrsig_entry {

@@ -21,6 +21,22 @@
 typedef void (*report_fn)(void *userdata, int key_index, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
+/* An updatable slot's literal PCRs are the states its NV index authorizes (docs/tpm-updatable.md): PCR 11
+ * is bound through the signed policy only, and at most VS_UPDATABLE_MAX_PCRS fit two states. */
+static int check_updatable(const struct vs_key_config *k, int i, report_fn report, void *ud) {
+        if (k->tpm_pcrs & (1u << 11)) {
+                report(ud, i, "tpm.options.pcrs", "an updatable tpm key binds PCR 11 through the signed policy only: "
+                       "its literal PCRs cannot include 11");
+                return 1;
+        }
+        if (__builtin_popcount(k->tpm_pcrs) > VS_UPDATABLE_MAX_PCRS) {
+                report(ud, i, "tpm.options.pcrs", "an updatable tpm key binds at most %d literal PCRs (its NV index "
+                       "must hold the booted state and a prepared one)", VS_UPDATABLE_MAX_PCRS);
+                return 1;
+        }
+        return 0;
+}
+
 static int check_key(const struct vs_key_config *k, int i, const char *volume_id, uint32_t *seen, report_fn report,
                      void *ud) {
         int errors = 0;
@@ -51,6 +67,12 @@ static int check_key(const struct vs_key_config *k, int i, const char *volume_id
         if (k->kind == VS_KEY_TPM && (k->tpm_pcrs >> VS_MAX_PCRS)) {
                 report(ud, i, "tpm.options.pcrs", "TPM PCRs must be 0-23");
                 errors++;
+        } else if (k->kind == VS_KEY_TPM && k->tpm_updatable)
+                errors += check_updatable(k, i, report, ud);
+        if (k->kind == VS_KEY_RECOVERY && k->lock_to_state) {
+                report(ud, i, "lockToState", "a recovery key is typed by a human as it was written out: it cannot be "
+                       "locked to STATE (allowed: lockToState on the other kinds)");
+                errors++;
         }
         return errors;
 }
@@ -62,7 +84,7 @@ static int encryption_check(const struct vs_encryption_config *enc, const char *
                 errors++;
         }
         if (enc->n_keys == 0) {
-                report(ud, -1, "keys", "encryption keys are required (allowed kinds: static, nodeID, kms, tpm)");
+                report(ud, -1, "keys", "encryption keys are required (allowed kinds: static, nodeID, kms, tpm, recovery)");
                 errors++;
         }
         uint32_t seen = 0;
@@ -175,9 +197,28 @@ static int parse_pcrs(struct enc_ctx *c, yaml_node_t *n, const char *field, uint
         return r;
 }
 
+/* tpm.updatable (volseal's extension): kept in the Go value as TPMUpdatable, a member Talos's decoder
+ * ignores, so META tag 9 carries it for volseal. */
+static int parse_updatable(struct enc_ctx *c, yaml_node_t *n, const char *field, struct vs_key_config *k,
+                           struct json_object *model) {
+        char sub[384];
+        cy_join(sub, sizeof(sub), field, "updatable");
+        yaml_node_t *v = cy_get(c->p, n, "updatable");
+        if (!v)
+                return 0;
+        cy_extension(c->p, cy_get_key(c->p, n, "updatable"), sub, "volseal's updatable tpm slot (docs/tpm-updatable.md): "
+                     "Talos refuses the unknown field");
+        bool b = false;
+        int q = cy_bool(c->p, v, sub, &b);
+        if (q <= 0)
+                return q;
+        k->tpm_updatable = b;
+        return set(model, "TPMUpdatable", json_object_new_boolean(b)) < 0 ? -ENOMEM : 0;
+}
+
 static int parse_tpm(struct enc_ctx *c, yaml_node_t *n, const char *field, struct vs_key_config *k, struct json_object *model) {
-        static const char *const block_fields[] = { "options", "checkSecurebootStatusOnEnroll", NULL };
-        static const char *const v1_fields[] = { "checkSecurebootStatusOnEnroll", NULL };
+        static const char *const block_fields[] = { "options", "checkSecurebootStatusOnEnroll", "updatable", NULL };
+        static const char *const v1_fields[] = { "checkSecurebootStatusOnEnroll", "updatable", NULL };
         struct cy *p = c->p;
         int r = cy_mapping(p, n, field, c->shape == ENC_BLOCK ? block_fields : v1_fields);
         if (r < 0)
@@ -212,7 +253,10 @@ static int parse_tpm(struct enc_ctx *c, yaml_node_t *n, const char *field, struc
         }
         if (c->shape == ENC_BLOCK && set(model, "TPMOptions", opts) < 0)
                 return -ENOMEM;
-        return set(model, "TPMCheckSecurebootStatusOnEnroll", check) < 0 ? -ENOMEM : r;
+        if (set(model, "TPMCheckSecurebootStatusOnEnroll", check) < 0)
+                return -ENOMEM;
+        q = parse_updatable(c, n, field, k, model);
+        return q < 0 ? q : r;
 }
 
 /* static {passphrase}, nodeID {}, kms {endpoint}: *ret_model NULL when the field is null (not this kind). */
@@ -246,8 +290,9 @@ static int parse_simple_kind(struct enc_ctx *c, yaml_node_t *n, const char *fiel
         return (k->kms_endpoint = strndup(s, len)) ? 1 : -ENOMEM;
 }
 
-static const char *const kind_fields[_VS_KEY_KIND_MAX] = { "static", "nodeID", "kms", "tpm" };
-static const char *const kind_members[_VS_KEY_KIND_MAX] = { "KeyStatic", "KeyNodeID", "KeyKMS", "KeyTPM" };
+static const char *const kind_fields[_VS_KEY_KIND_MAX] = { "static", "nodeID", "kms", "tpm", "recovery" };
+/* KeyRecovery is volseal's: Talos's decoder ignores it (and then finds no kind in that key). */
+static const char *const kind_members[_VS_KEY_KIND_MAX] = { "KeyStatic", "KeyNodeID", "KeyKMS", "KeyTPM", "KeyRecovery" };
 
 /* A key's Go value with every member in Go's order, all null. */
 struct json_object *vs_talos_key_model(enum enc_shape shape) {
@@ -256,7 +301,7 @@ struct json_object *vs_talos_key_model(enum enc_shape shape) {
                 return NULL;
         if (shape == ENC_BLOCK)
                 set(m, "KeySlot", json_object_new_int(0));
-        for (int i = 0; i < _VS_KEY_KIND_MAX; i++) {
+        for (int i = 0; i < VS_KEY_TALOS_KINDS; i++) {
                 if (shape == ENC_V1ALPHA1 && i == VS_KEY_TPM)
                         set(m, "KeySlot", json_object_new_int(0));
                 set(m, kind_members[i], NULL);
@@ -283,6 +328,9 @@ static int parse_key_kinds(struct enc_ctx *c, yaml_node_t *n, const char *prefix
                                 q = parse_tpm(c, v, field, k, km);
                 } else
                         q = parse_simple_kind(c, v, field, (enum vs_key_kind) kind, k, &km);
+                if (kind == VS_KEY_RECOVERY && km)
+                        cy_extension(c->p, cy_get_key(c->p, n, kind_fields[kind]), field, "volseal's recovery key "
+                                     "(docs/tpm-updatable.md): Talos refuses the unknown field");
                 if (q == -ENOMEM || (km && set(model, kind_members[kind], km) < 0))
                         return -ENOMEM;
                 if (q < 0)
@@ -294,8 +342,9 @@ static int parse_key_kinds(struct enc_ctx *c, yaml_node_t *n, const char *prefix
 }
 
 static int parse_key(struct enc_ctx *c, yaml_node_t *n, size_t index, struct vs_key_config *k, struct json_object *model) {
-        static const char *const block_fields[] = { "slot", "static", "nodeID", "kms", "tpm", "lockToState", "lockToSTATE", NULL };
-        static const char *const v1_fields[] = { "static", "nodeID", "kms", "slot", "tpm", NULL };
+        static const char *const block_fields[] = { "slot", "static", "nodeID", "kms", "tpm", "lockToState", "lockToSTATE",
+                                                    "recovery", NULL };
+        static const char *const v1_fields[] = { "static", "nodeID", "kms", "slot", "tpm", "recovery", NULL };
         struct cy *p = c->p;
         char prefix[160], field[224];
         snprintf(prefix, sizeof(prefix), "%s.keys[%zu]", c->field, index);
@@ -339,13 +388,14 @@ static int parse_key(struct enc_ctx *c, yaml_node_t *n, size_t index, struct vs_
         if (q < 0)
                 r = q;
         else if (kinds == 0) {
-                cy_report(p, n, prefix, "at least one encryption key type must be specified for slot %lld (allowed: static, nodeID, kms, tpm)",
+                cy_report(p, n, prefix, "at least one encryption key type must be specified for slot %lld (allowed: static, nodeID, kms, tpm; "
+                          "volseal: recovery)",
                           (long long) slot);
                 return -EINVAL;
         }
         k->kind = kinds ? (enum vs_key_kind) __builtin_ctz(kinds) : VS_KEY_STATIC;
         if (kinds & (kinds - 1))
-                cy_warn(p, n, prefix, "the key names several kinds; using %s as Talos does (static > nodeID > kms > tpm)",
+                cy_warn(p, n, prefix, "the key names several kinds; using %s as Talos does (static > nodeID > kms > tpm > recovery)",
                         vs_key_kind_name(k->kind));
         return r;
 }

@@ -176,9 +176,35 @@ static int parse_stream(struct loader *l, const char *name, const unsigned char 
         return r;
 }
 
+/* The updatable tpm keys of a node share one NV index, hence one set of literal PCRs (docs/tpm-updatable.md). */
+static int check_updatable_pcrs(const struct vs_config *cfg) {
+        const struct vs_volume_config *first = NULL;
+        uint32_t pcrs = 0;
+        int r = 0;
+        for (size_t i = 0; i < cfg->n_volumes; i++)
+                for (size_t j = 0; cfg->volumes[i].encrypted && j < cfg->volumes[i].enc.n_keys; j++) {
+                        const struct vs_key_config *k = &cfg->volumes[i].enc.keys[j];
+                        if (k->kind != VS_KEY_TPM || !k->tpm_updatable)
+                                continue;
+                        if (!first) {
+                                first = &cfg->volumes[i];
+                                pcrs = k->tpm_pcrs;
+                        } else if (k->tpm_pcrs != pcrs) {
+                                log_error("%s: volume %s: slot %u: an updatable tpm key with other PCRs (0x%06x) than volume "
+                                          "%s's (0x%06x, %s): the updatable slots of a node share one NV index and one set "
+                                          "of literal PCRs", cfg->volumes[i].source, cfg->volumes[i].id, k->slot, k->tpm_pcrs,
+                                          first->id, pcrs, first->source);
+                                r = -EINVAL;
+                        }
+                }
+        return r;
+}
+
 static int finish(struct loader *l, int r) {
         if (r >= 0)
                 r = merge_legacy(l);
+        if (r >= 0)
+                r = check_updatable_pcrs(l->cfg);
         for (int i = 0; i < 2; i++)
                 vs_volume_config_done(&l->legacy[i]);
         free(l->v1alpha1_source);

@@ -28,8 +28,25 @@ unsigned vs_perf_flag_parse(const char *name) {
 }
 
 const char *vs_key_kind_name(enum vs_key_kind kind) {
-        static const char *const names[] = { "static", "nodeID", "kms", "tpm" };
+        static const char *const names[] = { "static", "nodeID", "kms", "tpm", "recovery" };
         return kind < _VS_KEY_KIND_MAX ? names[kind] : "unknown";
+}
+
+const char *vs_key_config_name(const struct vs_key_config *k) {
+        return k->kind == VS_KEY_TPM && k->tpm_updatable ? "tpm-updatable" : vs_key_kind_name(k->kind);
+}
+
+bool vs_config_has_updatable(const struct vs_config *cfg, uint32_t *ret_pcrs) {
+        for (size_t i = 0; i < cfg->n_volumes; i++)
+                for (size_t j = 0; cfg->volumes[i].encrypted && j < cfg->volumes[i].enc.n_keys; j++) {
+                        const struct vs_key_config *k = &cfg->volumes[i].enc.keys[j];
+                        if (k->kind == VS_KEY_TPM && k->tpm_updatable) {
+                                if (ret_pcrs)
+                                        *ret_pcrs = k->tpm_pcrs;
+                                return true;
+                        }
+                }
+        return false;
 }
 
 bool vs_cipher_is_adiantum(const char *cipher) {
@@ -116,6 +133,8 @@ static struct json_object *key_to_json(const struct vs_key_config *k) {
                 json_object_object_add(ko, "pcrs", pcr_list(k->tpm_pcrs));
                 json_object_object_add(ko, "pubkeyPcrs", pcr_list(1u << 11));
                 json_object_object_add(ko, "checkSecurebootStatusOnEnroll", json_object_new_boolean(k->tpm_check_secureboot));
+                if (k->tpm_updatable) /* a volseal extension: only shown when set */
+                        json_object_object_add(ko, "updatable", json_object_new_boolean(true));
         }
         json_object_object_add(ko, "lockToState", json_object_new_boolean(k->lock_to_state));
         return ko;

@@ -22,7 +22,14 @@
 #define VS_CIPHER_XCHACHA12 "xchacha12,aes-adiantum-plain64"
 #define VS_CIPHER_XCHACHA20 "xchacha20,aes-adiantum-plain64"
 
-enum vs_key_kind { VS_KEY_STATIC, VS_KEY_NODEID, VS_KEY_KMS, VS_KEY_TPM, _VS_KEY_KIND_MAX };
+/* Talos's four kinds in Talos's precedence (static > nodeID > kms > tpm), then volseal's extension: a
+ * recovery key (docs/tpm-updatable.md), which Talos does not know. */
+enum vs_key_kind { VS_KEY_STATIC, VS_KEY_NODEID, VS_KEY_KMS, VS_KEY_TPM, VS_KEY_RECOVERY, _VS_KEY_KIND_MAX };
+/* The kinds Talos's Go value has members for (KeyStatic .. KeyTPM). */
+#define VS_KEY_TALOS_KINDS (VS_KEY_TPM + 1)
+/* An updatable tpm slot binds at most this many literal PCRs, so that at least two states fit its NV index
+ * (the booted one and a prepared one). */
+#define VS_UPDATABLE_MAX_PCRS 4
 
 enum vs_perf_flag {
         VS_PERF_NO_READ_WORKQUEUE = 1u << 0,
@@ -39,6 +46,9 @@ struct vs_key_config {
         bool tpm_check_secureboot;         /* tpm: checkSecurebootStatusOnEnroll */
         uint32_t tpm_pcrs;                 /* tpm: bit i = PCR i (SHA-256 bank) bound with PolicyPCR after the
                                             * signed PCR 11 policy; 0 = none. PCR 11 may be listed too. */
+        bool tpm_updatable;                /* tpm: updatable (volseal extension, docs/tpm-updatable.md): the
+                                            * authorized PCR keys and states of tpm_pcrs live in volseal's NV
+                                            * index and change without a re-seal */
 };
 
 struct vs_encryption_config {
@@ -99,7 +109,12 @@ const struct vs_volume_config *vs_config_find(const struct vs_config *cfg, const
 int vs_encryption_validate(const struct vs_encryption_config *enc, const char *volume_id, const char *where);
 void vs_encryption_config_done(struct vs_encryption_config *enc);
 
-const char *vs_key_kind_name(enum vs_key_kind kind);   /* "static", "nodeID", "kms", "tpm" */
+const char *vs_key_kind_name(enum vs_key_kind kind);   /* "static", "nodeID", "kms", "tpm", "recovery" */
+/* A key's name in reports: its kind's, "tpm-updatable" for an updatable tpm key. */
+const char *vs_key_config_name(const struct vs_key_config *k);
+/* Whether any volume of the config has an updatable tpm key (the node's one set of literal PCRs in
+ * *ret_pcrs, optional). */
+bool vs_config_has_updatable(const struct vs_config *cfg, uint32_t *ret_pcrs);
 const char *vs_volume_kind_name(enum vs_volume_kind kind); /* "VolumeConfig", "UserVolumeConfig", ... */
 const char *vs_volume_type_name(enum vs_volume_type type); /* "partition", "disk", "directory" */
 bool vs_cipher_is_adiantum(const char *cipher);

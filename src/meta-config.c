@@ -118,6 +118,11 @@ static int decode_tpm(struct gdec *d, struct json_object *t, const char *field, 
                 k->tpm_check_secureboot = b;
                 set(model, "TPMCheckSecurebootStatusOnEnroll", json_object_new_boolean(b));
         }
+        snprintf(sub, sizeof(sub), "%s.TPMUpdatable", field);
+        if (gbool(d, t, "TPMUpdatable", sub, &b) > 0) { /* volseal's extension (Talos's decoder ignores it) */
+                k->tpm_updatable = b;
+                set(model, "TPMUpdatable", json_object_new_boolean(b));
+        }
         k->tpm_pcrs = 1u << 7; /* no TPMOptions (and every v1alpha1 key): PCR 7 */
         struct json_object *opts = NULL, *pcrs = NULL;
         snprintf(sub, sizeof(sub), "%s.TPMOptions", field);
@@ -148,7 +153,8 @@ static int decode_tpm(struct gdec *d, struct json_object *t, const char *field, 
         return 0;
 }
 
-static const char *const kind_members[_VS_KEY_KIND_MAX] = { "KeyStatic", "KeyNodeID", "KeyKMS", "KeyTPM" };
+/* KeyRecovery is volseal's extension: Talos's decoder ignores it. */
+static const char *const kind_members[_VS_KEY_KIND_MAX] = { "KeyStatic", "KeyNodeID", "KeyKMS", "KeyTPM", "KeyRecovery" };
 
 /* One key: *kinds gets a bit per kind that is set (the first one wins, as Talos's ApplyEncryptionConfig). */
 static int decode_key(struct gdec *d, struct json_object *ko, size_t index, enum enc_shape shape,
@@ -334,7 +340,8 @@ static int resolve(const char *where, const struct gdec *d, bool luks2, int kind
         }
         if (kindless >= 0)
                 return log_error_errno(-EINVAL, "%s: field EncryptionKeys[%d]: no key kind is set (Talos: unsupported encryption "
-                                       "key type; allowed: KeyStatic, KeyNodeID, KeyKMS, KeyTPM)", where, kindless);
+                                       "key type; allowed: KeyStatic, KeyNodeID, KeyKMS, KeyTPM; volseal: KeyRecovery)",
+                                       where, kindless);
         if (d->bad_slot_set)
                 return log_error_errno(-EINVAL, "%s: field EncryptionKeys[%zu].KeySlot: slot %lld is out of range (allowed: 0-31, "
                                        "the keyslots of LUKS2)", where, d->bad_slot_index, (long long) d->bad_slot);
@@ -450,9 +457,10 @@ static struct json_object *key_model_from_fields(const struct vs_key_config *k) 
                 set(opts, "PCRs", pcrs);
                 set(km, "TPMOptions", opts);
                 set(km, "TPMCheckSecurebootStatusOnEnroll", json_object_new_boolean(k->tpm_check_secureboot));
+                if (k->tpm_updatable)
+                        set(km, "TPMUpdatable", json_object_new_boolean(true));
         }
-        static const char *const members[_VS_KEY_KIND_MAX] = { "KeyStatic", "KeyNodeID", "KeyKMS", "KeyTPM" };
-        set(m, members[k->kind], km);
+        set(m, kind_members[k->kind], km);
         set(m, "KeyLockToSTATE", json_object_new_boolean(k->lock_to_state));
         return m;
 }

@@ -6,7 +6,7 @@
 
 #include <errno.h>
 
-const char *kind_name(const struct vs_key_config *k) { return vs_key_kind_name(k->kind); }
+const char *kind_name(const struct vs_key_config *k) { return vs_key_config_name(k); }
 
 uint32_t configured_mask(const struct vs_volume_config *v) {
         uint32_t m = 0;
@@ -23,7 +23,7 @@ const char *token_type_of(struct json_object *tok) {
 /* A tokened kind (tpm, kms) needs its own token at id = slot; without it the slot is stale. Returns NULL
  * when the token fits, else the reason. */
 static const char *token_misfit(const struct vs_key_config *k, struct json_object *tok) {
-        const struct vs_key_ops *kind = vs_key_ops_get(k->kind);
+        const struct vs_key_ops *kind = vs_key_ops_for(k);
         if (!kind || !kind->token_type)
                 return NULL;
         if (!tok)
@@ -46,7 +46,7 @@ int key_for_slot(struct vs_key_run *run, struct vs_luks *l, const struct vs_key_
 }
 
 bool has_stale_token(struct vs_luks *l, const struct vs_key_config *k, char type[16]) {
-        const struct vs_key_ops *kind = vs_key_ops_get(k->kind);
+        const struct vs_key_ops *kind = vs_key_ops_for(k);
         struct json_object *tok = NULL;
         if (!kind || kind->token_type || vs_luks_token_get(l, k->slot, &tok) < 0)
                 return false;
@@ -58,7 +58,7 @@ bool has_stale_token(struct vs_luks *l, const struct vs_key_config *k, char type
 
 struct vs_pbkdf pbkdf_for(const struct vs_pbkdf *base, const struct vs_key_config *k) {
         struct vs_pbkdf p = *base;
-        const struct vs_key_ops *kind = vs_key_ops_get(k->kind);
+        const struct vs_key_ops *kind = vs_key_ops_for(k);
         p.minimal = kind && kind->minimal_pbkdf;
         return p;
 }

@@ -30,8 +30,8 @@ static int fingerprint_keys(const struct volume_sync *s, struct vs_secret *d) {
                 r = vs_secret_append(d, head, (size_t) n);
                 if (r >= 0 && k->kms_endpoint)
                         r = vs_secret_append(d, k->kms_endpoint, strlen(k->kms_endpoint) + 1);
-                const struct vs_key_ops *kind = vs_key_ops_get(k->kind);
-                if (r >= 0 && kind && !kind->token_type) {
+                const struct vs_key_ops *kind = vs_key_ops_for(k);
+                if (r >= 0 && kind && !kind->token_type && !kind->human_held) {
                         _cleanup_secret_ struct vs_secret *pass = NULL;
                         r = vs_key_get(s->run, s->kv, k, k->slot, NULL, &pass);
                         if (r >= 0)
@@ -154,6 +154,11 @@ static int check_slot(const struct volume_sync *s, const struct vs_key_config *k
                 reason = e && e->detail ? e->detail : "";
         } else
                 r = key_for_slot(run, s->l, s->kv, k, &pass);
+        if (r == -ENOMEDIUM) {
+                /* a key the operator holds and did not give (recovery): not checked, which is no failure */
+                report_slot_set(s->rep, k->slot, kind_name(k), VS_SLOT_NOT_CHECKED, "%s", reason);
+                return 0;
+        }
         if (r == -ENOKEY) {
                 /* copied: enrolling overwrites run->reason */
                 snprintf(why, why_size, "%s", reason[0] ? reason : "its token is missing");
@@ -169,6 +174,12 @@ static int check_slot(const struct volume_sync *s, const struct vs_key_config *k
                  * Re-sealing would lose the slot; leave it. */
                 report_slot_fail(s->rep, k->slot, kind_name(k), "the KMS returned a secret that does not open "
                                  "keyslot %u (left as it is)", k->slot);
+                return r;
+        }
+        const struct vs_key_ops *kind = vs_key_ops_for(k);
+        if (r == -EPERM && kind && kind->human_held) {
+                report_slot_fail(s->rep, k->slot, kind_name(k), "the %s key given does not open keyslot %u (left as it "
+                                 "is: volseal never replaces a key the operator holds)", kind_name(k), k->slot);
                 return r;
         }
         if (r == -EPERM) {
@@ -235,7 +246,7 @@ static bool sync_slot(const struct volume_sync *s, const struct vs_key_config *k
                         report_slot_set(s->rep, k->slot, kind_name(k), VS_SLOT_OPENED, "removed a stale token");
                 return true;
         }
-        if (!vs_key_ops_get(k->kind)) {
+        if (!vs_key_ops_for(k)) {
                 report_slot_fail(s->rep, k->slot, kind_name(k), "key kind %s is not built into this volseal yet",
                                  kind_name(k));
                 return false;

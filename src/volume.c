@@ -97,6 +97,43 @@ static bool needs_state(const struct vs_volume_config *v) {
         return false;
 }
 
+static bool has_key(const struct vs_volume_config *v, bool updatable, bool recovery) {
+        for (size_t i = 0; i < v->enc.n_keys; i++) {
+                const struct vs_key_config *k = &v->enc.keys[i];
+                if ((updatable && k->kind == VS_KEY_TPM && k->tpm_updatable) || (recovery && k->kind == VS_KEY_RECOVERY))
+                        return true;
+        }
+        return false;
+}
+
+/* Work on an open volume that only a run with --state-dir or the operator's recovery key can do (the second
+ * unlock of a boot, STATE mounted; docs/tpm-updatable.md "Enrolment"): an updatable tpm slot to enrol, a
+ * recovery slot to enrol (--recovery-key-out) or to check (--recovery-key-file). */
+static bool may_have_work_when_open(const struct vs_volume_config *v, const struct vs_key_run *run) {
+        return (run->state_dir && has_key(v, true, false)) ||
+               ((run->recovery_key_out || run->recovery_key_file) && has_key(v, false, true));
+}
+
+static bool has_work_when_open(struct vs_luks *l, const struct vs_volume_config *v, const struct vs_key_run *run) {
+        if (run->recovery_key_file && has_key(v, false, true))
+                return true;
+        for (size_t i = 0; i < v->enc.n_keys; i++) {
+                const struct vs_key_config *k = &v->enc.keys[i];
+                bool can = (k->kind == VS_KEY_TPM && k->tpm_updatable && run->state_dir) ||
+                           (k->kind == VS_KEY_RECOVERY && run->recovery_key_out);
+                if (can && !vs_luks_slot_active(l, k->slot))
+                        return true;
+        }
+        return false;
+}
+
+/* An empty volume with an updatable tpm key, other than STATE, is formatted once STATE is mounted, with all
+ * its keys at once (the updatable slot needs the authority on STATE). STATE itself cannot wait for itself:
+ * its updatable slot is enrolled by a later run with --state-dir (may_have_work_when_open). */
+static bool format_waits_for_state(const struct vs_volume_config *v, const struct vs_volume_options *o) {
+        return !o->run->state_dir && !streq(v->id, "STATE") && has_key(v, true, false);
+}
+
 /* Locates and probes. Returns 1 when the caller should continue with *ret_content, 0 when the report is
  * final. */
 static int locate(const struct vs_volume_config *v, const struct vs_volume_options *o, struct vs_volume_report *rep,
@@ -261,30 +298,36 @@ static int format_volume(const struct vs_volume_config *v, const struct vs_volum
         return 0;
 }
 
+/* What unlock_needs_nothing() found. */
+enum { GO_ON, DONE, OPEN_ALREADY };
+
 /* Before any I/O: an unencrypted volume, one that waits for STATE's salt, one that is open already.
- * Returns 1 when the report is final, 0 to go on, -ENOMEM. */
+ * Returns DONE when the report is final, GO_ON, OPEN_ALREADY (open, but may have work: its header decides),
+ * or -ENOMEM. */
 static int unlock_needs_nothing(const struct vs_volume_config *v, const struct vs_volume_options *o,
                                 struct vs_volume_report *rep) {
         if (!v->encrypted) {
                 rep->state = VS_VOLUME_UNENCRYPTED;
-                return 1;
+                return DONE;
         }
         if (needs_state(v) && !o->run->state_dir) {
                 rep->state = VS_VOLUME_WAITING_FOR_STATE;
                 (void) find_device(v, o, rep);
-                return 1;
+                return DONE;
         }
         if (o->check)
-                return 0;
+                return GO_ON;
         _cleanup_free_ char *mapper = NULL;
         if (asprintf(&mapper, "luks2-%s", v->id) < 0)
                 return -ENOMEM;
         if (!vs_luks_mapping_active(mapper))
-                return 0;
+                return GO_ON;
+        if (may_have_work_when_open(v, o->run))
+                return OPEN_ALREADY;
         (void) find_device(v, o, rep);
         rep->state = VS_VOLUME_ALREADY_OPEN;
         rep->mapper = TAKE_PTR(mapper);
-        return 1;
+        return DONE;
 }
 
 /* Rescue (--disk) is read-only: a volume without a LUKS2 header, or without a complete key, is not formatted. */
@@ -337,7 +380,9 @@ static const struct vs_key_config *open_by_slot_order(struct vs_luks *l, const s
                 _cleanup_secret_ struct vs_secret *pass = NULL;
                 int r = key_for_slot(run, l, kv, k, &pass);
                 if (r < 0) {
-                        report_slot_set(rep, k->slot, kind_name(k), VS_SLOT_FAILED, "%s", run->reason[0] ? run->reason : strerror(-r));
+                        /* -ENOMEDIUM: a key the operator holds and did not give is not tried, which is no failure */
+                        report_slot_set(rep, k->slot, kind_name(k), r == -ENOMEDIUM ? VS_SLOT_NOT_CHECKED : VS_SLOT_FAILED,
+                                        "%s", run->reason[0] ? run->reason : strerror(-r));
                         key_errors[k->slot] = r;
                         continue;
                 }
@@ -378,13 +423,18 @@ static void mark_not_checked(const struct vs_volume_config *v, const struct vs_v
         }
 }
 
-/* Everything but the volumes that need nothing: found, formatted or opened, then synced. */
+/* Everything but the volumes that need nothing: found, formatted or opened, then synced. A volume open
+ * already (`open`) is opened again without activation when it has work (has_work_when_open). */
 static void unlock_volume(const struct vs_volume_config *v, const struct vs_volume_options *o,
-                          struct vs_volume_report *rep) {
+                          struct vs_volume_report *rep, bool open) {
         enum vs_blk_content content;
         if (!locate(v, o, rep, &content))
                 return;
         struct vs_key_volume kv = { .id = v->id, .device = rep->device };
+        if (content == VS_BLK_EMPTY && format_waits_for_state(v, o)) {
+                rep->state = VS_VOLUME_WAITING_FOR_STATE;
+                return;
+        }
         if (content == VS_BLK_EMPTY) {
                 if (o->disk)
                         refuse_rescue_format(v, rep, false);
@@ -401,6 +451,12 @@ static void unlock_volume(const struct vs_volume_config *v, const struct vs_volu
                 return;
         if (never_activated(l) && o->disk) {
                 refuse_rescue_format(v, rep, true);
+                return;
+        }
+        if (open && !has_work_when_open(l, v, o->run)) {
+                rep->state = VS_VOLUME_ALREADY_OPEN;
+                if (asprintf(&rep->mapper, "luks2-%s", v->id) < 0)
+                        rep->mapper = NULL;
                 return;
         }
         if (never_activated(l)) {
@@ -427,9 +483,9 @@ static void unlock_volume(const struct vs_volume_config *v, const struct vs_volu
 int vs_volume_unlock(const struct vs_volume_config *v, const struct vs_volume_options *o, struct vs_volume_report *rep) {
         report_init(rep, v);
         int r = unlock_needs_nothing(v, o, rep);
-        if (r != 0)
+        if (r < 0 || r == DONE)
                 return r < 0 ? r : 0;
-        unlock_volume(v, o, rep);
+        unlock_volume(v, o, rep, r == OPEN_ALREADY);
         report_log_failed_slots(rep);
         return 0;
 }

@@ -47,3 +47,5 @@ int cmd_token(int argc, char **argv);
  * side), while cmd-pcr.c (pcr/'s side) dispatches to them. argv[0] is "read" / "extend-phase". */
 int cmd_pcr_read(int argc, char **argv);
 int cmd_pcr_extend_phase(int argc, char **argv);
+/* `volseal tpm prepare` (cmd-tpm-prepare.c); argv[0] is "prepare". */
+int cmd_tpm_prepare(int argc, char **argv);

@@ -258,58 +258,57 @@ static int load_replacement(const char *path, const char *var, uint8_t **ret, si
         return pcr_esl_from_file_data(buf, size, what, ret, ret_size, NULL);
 }
 
-static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool replace, bool json) {
+/* One variable of vars replaced by the ESL in `path`, or that ESL appended to it (EDK2's append write). */
+static int replace_var(struct pcr_sb_vars *vars, enum pcr_sb_var k, const char *path, bool append) {
+        uint8_t *esl = NULL;
+        size_t esl_size;
+        int r = load_replacement(path, pcr_sb_var_name(k), &esl, &esl_size);
+        if (r < 0)
+                return -EINVAL;
+        if (append && vars->v[k].present) {
+                uint8_t *merged = NULL;
+                size_t merged_size;
+                r = pcr_esl_append(vars->v[k].data, vars->v[k].size, esl, esl_size, &merged, &merged_size);
+                free(esl);
+                if (r < 0)
+                        return log_error_errno(EINVAL, "cannot append %s to the current %s: %s", path,
+                                               pcr_sb_var_name(k), strerror(-r));
+                esl = merged;
+                esl_size = merged_size;
+        }
+        free(vars->v[k].data);
+        vars->v[k].data = esl;
+        vars->v[k].size = esl_size;
+        vars->v[k].present = esl_size > 0;
+        return 0;
+}
+
+int vs_predict_pcr7(const char *eventlog, const char *const files[_PCR_SB_MAX], unsigned append, struct pcr_values *cur,
+                    struct pcr_values *pred, char **reason) {
         struct pcr_eventlog log = {};
         struct pcr_sb_vars vars = {};
+        int r = vs_load_eventlogs(eventlog, NULL, false, &log);
+        if (r >= 0)
+                r = vs_efi_read_secureboot_vars(&vars);
+        for (int k = PCR_SB_PK; r >= 0 && k < _PCR_SB_MAX; k++)
+                if (files[k])
+                        r = replace_var(&vars, (enum pcr_sb_var) k, files[k], append & (1u << k));
+        if (r >= 0)
+                r = pcr_eventlog_replay(&log, cur);
+        if (r >= 0)
+                r = pcr_predict_pcr7(&log, &vars, pred, reason);
+        pcr_sb_vars_free(&vars);
+        pcr_eventlog_free(&log);
+        return r;
+}
+
+static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool replace, bool json) {
         struct pcr_values cur, pred;
         _cleanup_free_ char *reason = NULL;
-        int r, ret = EXIT_OK;
-
-        r = vs_load_eventlogs(eventlog, NULL, false, &log);
-        if (r < 0) {
-                ret = r == -EBADMSG ? EXIT_USAGE : cli_exit_from_errno(r);
-                goto out;
-        }
-        r = vs_efi_read_secureboot_vars(&vars);
-        if (r < 0) {
-                ret = cli_exit_from_errno(r);
-                goto out;
-        }
-        for (int k = PCR_SB_PK; k < _PCR_SB_MAX; k++) {
-                if (!files[k])
-                        continue;
-                uint8_t *esl = NULL;
-                size_t esl_size;
-                r = load_replacement(files[k], pcr_sb_var_name((enum pcr_sb_var) k), &esl, &esl_size);
-                if (r < 0) {
-                        ret = EXIT_USAGE;
-                        goto out;
-                }
-                if (k == PCR_SB_DBX && !replace && vars.v[k].present) {
-                        uint8_t *merged = NULL;
-                        size_t merged_size;
-                        r = pcr_esl_append(vars.v[k].data, vars.v[k].size, esl, esl_size, &merged, &merged_size);
-                        free(esl);
-                        if (r < 0) {
-                                log_error_errno(r, "cannot append %s to the current dbx: %s", files[k], strerror(-r));
-                                ret = EXIT_USAGE;
-                                goto out;
-                        }
-                        esl = merged;
-                        esl_size = merged_size;
-                }
-                free(vars.v[k].data);
-                vars.v[k].data = esl;
-                vars.v[k].size = esl_size;
-                vars.v[k].present = esl_size > 0;
-        }
-        r = pcr_eventlog_replay(&log, &cur);
-        if (r >= 0)
-                r = pcr_predict_pcr7(&log, &vars, &pred, &reason);
-        if (r < 0) {
-                ret = r == -EBADMSG ? EXIT_USAGE : cli_exit_from_errno(r);
-                goto out;
-        }
+        int ret = EXIT_OK;
+        int r = vs_predict_pcr7(eventlog, files, replace ? 0 : 1u << PCR_SB_DBX, &cur, &pred, &reason);
+        if (r < 0)
+                return r == -EBADMSG || r == -EINVAL ? EXIT_USAGE : cli_exit_from_errno(r);
         if (json) {
                 struct json_object *o = json_object_new_object(), *jc = json_object_new_object();
                 json_object_object_add(o, "pcr", json_object_new_int(7));
@@ -345,9 +344,6 @@ static int do_predict(const char *eventlog, const char *files[_PCR_SB_MAX], bool
         }
         if (r == 1)
                 ret = EXIT_SYNC;
-out:
-        pcr_sb_vars_free(&vars);
-        pcr_eventlog_free(&log);
         return ret;
 }
 

@@ -18,6 +18,7 @@ static const char usage[] =
         "Usage: volseal tpm info [--tcti T] [--json] [--debug-tpm]\n"
         "       volseal tpm setup [--tcti T] [--handle H] [--json] [--debug-tpm]\n"
         "       volseal tpm reseal --force -c CONFIG.yaml [--volume ID=DEVICE]... [unlock's key options]\n"
+        "       volseal tpm prepare -c CONFIG.yaml --state-dir DIR [--pcr 7=HEX | --dbx FILE ...] [...]\n"
         "\n"
         "info   the TPM's manufacturer, firmware, PCR banks and PCR count, AES-128-CFB support, dictionary-\n"
         "       attack lockout state, and the persistent handle holding volseal's SRK (ECC P-256, the\n"
@@ -29,6 +30,8 @@ static const char usage[] =
         "       opens each volume with its other keys (no activation) and replaces every tpm slot that does not\n"
         "       unseal with a fresh seal to the current PCR 7 and signed policy. Needs --force. Exit codes as\n"
         "       for 'volseal unlock'.\n"
+        "prepare authorize the next boot's PCR state and UKI PCR-policy keys for the updatable tpm slots, before\n"
+        "       an update changes them ('volseal tpm prepare --help'; docs/tpm-updatable.md).\n"
         "\n"
         "Options:\n"
         "      --tcti T      TPM to use (tctildr string, e.g. device:/dev/tpmrm0 or swtpm:host=H,port=P);\n"
@@ -131,12 +134,14 @@ int cmd_tpm(int argc, char **argv) {
         if (cli_wants_help(argc, argv, usage))
                 return EXIT_OK;
         if (argc < 2)
-                return cli_usage_error("tpm", "missing subcommand (info or setup)");
+                return cli_usage_error("tpm", "missing subcommand (info, setup, reseal or prepare)");
         const char *sub = argv[1];
         if (streq(sub, "reseal"))
                 return cmd_reseal(argc - 1, argv + 1);
+        if (streq(sub, "prepare"))
+                return cmd_tpm_prepare(argc - 1, argv + 1);
         if (!streq(sub, "info") && !streq(sub, "setup"))
-                return cli_usage_error("tpm", "unknown subcommand '%s' (info, setup or reseal)", sub);
+                return cli_usage_error("tpm", "unknown subcommand '%s' (info, setup, reseal or prepare)", sub);
         static const struct option opts[] = {
                 CLI_TPM_LONG_OPTIONS,
                 CLI_JSON_LONG_OPTION,

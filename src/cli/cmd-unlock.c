@@ -1,5 +1,6 @@
 /* cmd-unlock.c: `volseal unlock`, and the option parsing it shares with `volseal status`. */
 #include "cli.h"
+#include "cli-authorized.h"
 #include "cmd-volume.h"
 #include "encoding.h"
 #include "fileio.h"
@@ -18,7 +19,7 @@ static const char usage[] =
         "Usage: volseal unlock -c CONFIG.yaml [-c MORE.yaml] [--disk DISK] [--volume ID=DEVICE]... [--meta DEVICE]\n"
         "              [--state-dir DIR] [--tcti TCTI] [--pcr-signature FILE] [--pcr-public-key FILE]\n"
         "              [--product-uuid-file FILE] [--kms-ca FILE] [--kms-timeout SECONDS] [--check] [--no-sync] [--full-sync]\n"
-        "              [--cap-phase WORD] [--json] [--debug-tpm]\n"
+        "              [--cap-phase WORD] [--recovery-key-out PATH] [--recovery-key-file PATH] [--json] [--debug-tpm]\n"
         "\n"
         "For each configured volume (STATE first, then EPHEMERAL and the other system volumes, then user\n"
         "volumes u-NAME, raw r-NAME, swap s-NAME): find it by PARTLABEL (or --volume), format it as LUKS2 when\n"
@@ -42,7 +43,14 @@ static const char usage[] =
         "                             the machine config has no STATE VolumeConfig, and is updated after STATE\n"
         "                             opened with the machine config's; copies that differ are rewritten\n"
         "                             (docs/meta.md)\n"
-        "      --state-dir DIR        STATE is mounted at DIR: lockToSTATE volumes open (salt created once)\n"
+        "      --state-dir DIR        STATE is mounted at DIR: lockToSTATE volumes open (salt created once);\n"
+        "                             updatable tpm slots are enrolled (the authority on STATE) and the states\n"
+        "                             their NV index authorized before the booted one are retired\n"
+        "      --recovery-key-out PATH  recovery keys: make one (once per run) for every recovery slot to enrol and\n"
+        "                             write it to PATH, a new file (mode 0600; an existing file is never\n"
+        "                             overwritten); never printed or logged. Without it recovery slots wait\n"
+        "      --recovery-key-file PATH the recovery key, as written out or typed (dashes optional); tried for\n"
+        "                             recovery slots (without it they are not tried)\n"
         "      --tcti TCTI            TPM access (default $VOLSEAL_TCTI, then device:/dev/tpmrm0)\n"
         "      --pcr-signature FILE   signed PCR policy (default /.extra/tpm2-pcr-signature.json)\n"
         "      --pcr-public-key FILE  its key (default /.extra/tpm2-pcr-public-key.pem)\n"
@@ -65,8 +73,9 @@ static const char usage[] =
         "      --pbkdf-time MS        benchmark target instead of 2000 ms\n"
         "  -h, --help                 this text\n"
         "\n"
-        "Volume states: opened, formatted, already-open, waiting-for-state (lockToSTATE without --state-dir:\n"
-        "not a failure), not-opened, foreign, not-found, unencrypted, error.\n"
+        "Volume states: opened, formatted, already-open, waiting-for-state (lockToSTATE without --state-dir,\n"
+        "or an empty volume with an updatable tpm key: not a failure), not-opened, foreign, not-found,\n"
+        "unencrypted, error.\n"
         "Exit codes: 0 all volumes open and in sync; 1 usage or config error, nothing touched; 2 a volume\n"
         "could not be opened by any key (or holds something else); 3 opened, but some slots failed to sync\n"
         "(listed); 4 environment missing (no device, no device-mapper).\n";
@@ -108,7 +117,7 @@ static int parse_seconds_ms(const char *cmd, const char *opt, const char *s, uns
 int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         const char *cmd = argv[0];
         enum { O_VOLUME = 256, O_META, O_STATE_DIR, O_TCTI, O_PCRSIG, O_PCRKEY, O_UUID, O_KMS_CA, O_KMS_TIMEOUT, O_CHECK, O_NO_SYNC, O_FULL_SYNC,
-               O_CAP, O_JSON, O_MEM, O_ITER, O_TIME, O_DEBUG_TPM, O_FORCE, O_DISK };
+               O_CAP, O_JSON, O_MEM, O_ITER, O_TIME, O_DEBUG_TPM, O_FORCE, O_DISK, O_RECOVERY_OUT, O_RECOVERY_FILE };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "volume", required_argument, NULL, O_VOLUME },
@@ -131,6 +140,8 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 { "debug-tpm", no_argument, NULL, O_DEBUG_TPM },
                 { "force", no_argument, NULL, O_FORCE },
                 { "disk", required_argument, NULL, O_DISK },
+                { "recovery-key-out", required_argument, NULL, O_RECOVERY_OUT },
+                { "recovery-key-file", required_argument, NULL, O_RECOVERY_FILE },
                 {}
         };
         *c = (struct volume_cli) {};
@@ -140,7 +151,7 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
         opterr = 0;
         while ((o = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
                 bool unlock_only = o == O_CHECK || o == O_NO_SYNC || o == O_FULL_SYNC || o == O_CAP ||
-                                   o == O_MEM || o == O_ITER || o == O_TIME || o == O_FORCE;
+                                   o == O_MEM || o == O_ITER || o == O_TIME || o == O_FORCE || o == O_RECOVERY_OUT;
                 if (unlock_only && !unlock)
                         return cli_usage_error(cmd, "option %s is for 'volseal unlock' only", argv[optind - 1]);
                 switch (o) {
@@ -178,6 +189,8 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 case O_JSON: c->json = true; break;
                 case O_DEBUG_TPM: c->run.debug_tpm = true; break;
                 case O_FORCE: c->force = true; break;
+                case O_RECOVERY_OUT: c->run.recovery_key_out = optarg; break;
+                case O_RECOVERY_FILE: c->run.recovery_key_file = optarg; break;
                 case O_MEM:
                         if ((r = parse_u32(cmd, "--pbkdf-memory", optarg, &c->opts.pbkdf.memory_kib)) != EXIT_OK)
                                 return r;
@@ -206,11 +219,26 @@ int volume_cli_parse(struct volume_cli *c, int argc, char **argv, bool unlock) {
                 return cli_usage_error(cmd, "--cap-phase and --check exclude each other");
         if (c->opts.disk && c->cap_phase)
                 return cli_usage_error(cmd, "--cap-phase is for booting, not for --disk (rescue)");
+        if (c->opts.disk && c->run.recovery_key_out)
+                return cli_usage_error(cmd, "--recovery-key-out enrols keys: --disk (rescue) is read-only");
         c->run.create_salt = unlock && !c->opts.disk;
         c->opts.run = &c->run;
         c->opts.overrides = c->overrides;
         c->opts.n_overrides = c->n_overrides;
         return EXIT_OK;
+}
+
+/* A volume with an updatable tpm key: the node's authorized set as this run read it ("authorized" in JSON). */
+static void show_authorized(struct volume_cli *c, const struct vs_volume_config *v, struct json_object *o) {
+        struct vs_config one = { .volumes = (struct vs_volume_config *) v, .n_volumes = 1 };
+        struct authnv_set set;
+        uint32_t handle;
+        if (!v->encrypted || !vs_config_has_updatable(&one, NULL) || vs_key_updatable_view(&c->run, &handle, &set) < 0)
+                return;
+        if (o)
+                json_object_object_add(o, "authorized", cli_authorized_to_json(handle, &set));
+        else
+                cli_authorized_print(handle, &set, NULL, 0);
 }
 
 int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config *, const struct vs_volume_options *,
@@ -254,14 +282,20 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
                 if (c->json) {
                         struct json_object *o = volume_report_to_json(&rep);
                         volume_meta_annotate(&vm, list[i], o);
+                        show_authorized(c, list[i], o);
                         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                         json_object_put(o);
-                } else
+                } else {
                         volume_report_print(&rep);
+                        show_authorized(c, list[i], NULL);
+                }
                 fflush(stdout);
                 vs_volume_report_done(&rep);
         }
         free(list);
+        if (unlock && !c->opts.disk && c->run.state_dir && vs_config_has_updatable(&cfg, NULL) &&
+            vs_key_updatable_settle(&c->run) < 0)
+                rc = cli_exit_merge(rc, EXIT_SYNC);
         vs_key_run_done(&c->run);
         volume_meta_done(&vm);
         vs_config_free(&cfg);

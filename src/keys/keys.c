@@ -14,10 +14,17 @@ static const struct vs_key_ops *const kinds[_VS_KEY_KIND_MAX] = {
         [VS_KEY_NODEID] = &vs_key_ops_nodeid,
         [VS_KEY_TPM] = &vs_key_ops_tpm,
         [VS_KEY_KMS] = &vs_key_ops_kms,
+        [VS_KEY_RECOVERY] = &vs_key_ops_recovery,
 };
 
 const struct vs_key_ops *vs_key_ops_get(enum vs_key_kind kind) {
         return kind < _VS_KEY_KIND_MAX ? kinds[kind] : NULL;
+}
+
+const struct vs_key_ops *vs_key_ops_for(const struct vs_key_config *key) {
+        if (key->kind == VS_KEY_TPM && key->tpm_updatable)
+                return &vs_key_ops_tpm_updatable;
+        return vs_key_ops_get(key->kind);
 }
 
 int vs_key_reason(struct vs_key_run *run, int err, const char *fmt, ...) {
@@ -30,7 +37,7 @@ int vs_key_reason(struct vs_key_run *run, int err, const char *fmt, ...) {
 }
 
 static const struct vs_key_ops *kind_or_reason(struct vs_key_run *run, const struct vs_key_config *key) {
-        const struct vs_key_ops *k = vs_key_ops_get(key->kind);
+        const struct vs_key_ops *k = vs_key_ops_for(key);
         if (!k)
                 vs_key_reason(run, ENOSYS, "key kind %s is not built into this volseal yet", vs_key_kind_name(key->kind));
         return k;
@@ -110,6 +117,8 @@ int vs_key_get(struct vs_key_run *run, const struct vs_key_volume *vol, const st
 }
 
 void vs_key_run_done(struct vs_key_run *run) {
+        /* first: it holds an NV index open in the tpm kind's TPM context */
+        vs_key_ops_tpm_updatable.run_done(run);
         for (size_t i = 0; i < _VS_KEY_KIND_MAX; i++)
                 if (kinds[i] && kinds[i]->run_done)
                         kinds[i]->run_done(run);

@@ -1,4 +1,5 @@
-/* keys.h: one vtable for every key kind (static, nodeID, tpm, kms) and the per-run context they share.
+/* keys.h: one vtable for every key kind (static, nodeID, tpm, kms; volseal's updatable tpm and recovery) and
+ * the per-run context they share.
  * Promise: volume.c never knows how a passphrase is made; a kind never touches the LUKS header. A kind
  * returns the passphrase in a struct vs_secret; lockToSTATE's salt is appended by vs_key_new()/vs_key_get()
  * (the kinds never see it). Expected failures (wrong UUID, PCRs changed, KMS down) are not logged by the
@@ -29,7 +30,10 @@ struct vs_key_run {
                                           * gate's verdict (there is no sync to act on it) */
         unsigned kms_timeout_ms;         /* 0 = 10 s */
         const char *kms_ca_file;         /* --kms-ca: PEM CA bundle for TLS KMS endpoints; NULL = system store */
+        const char *recovery_key_out;    /* --recovery-key-out: where a new recovery key is written (once) */
+        const char *recovery_key_file;   /* --recovery-key-file: the recovery key as the operator holds it */
         void *kind_state[_VS_KEY_KIND_MAX];
+        void *updatable_state;           /* the updatable tpm kind's (it shares kind_state[VS_KEY_TPM]) */
         struct vs_secret *salt;          /* loaded on first use by vs_key_run_salt() */
         char reason[512];                /* the last vs_key_reason() */
 };
@@ -47,6 +51,10 @@ struct vs_key_ops {
                                           * NULL = none (a token found at its slot is stale and removed) */
         bool minimal_pbkdf;              /* true: a random high-entropy secret -> argon2id minimum;
                                           * false: low entropy -> benchmarked argon2id */
+        bool human_held;                 /* the operator holds the key (recovery): get_key without it is
+                                          * -ENOMEDIUM (the slot is not checked, which is no failure); a slot
+                                          * its key does not open is never replaced; the key is never part
+                                          * of the sync fingerprint */
         /* Whether a key of this kind can be enrolled now: 1 yes; 0 pending (reason in run->reason, e.g.
          * "no signed PCR policy: enrolment waits for a boot of a signed UKI"); <0 error. NULL = always 1. */
         int (*can_enroll)(struct vs_key_run *run, const struct vs_key_volume *vol, const struct vs_key_config *key);
@@ -70,6 +78,8 @@ extern const struct vs_key_ops vs_key_ops_static;
 extern const struct vs_key_ops vs_key_ops_nodeid;
 extern const struct vs_key_ops vs_key_ops_tpm;
 extern const struct vs_key_ops vs_key_ops_kms;
+extern const struct vs_key_ops vs_key_ops_tpm_updatable;
+extern const struct vs_key_ops vs_key_ops_recovery;
 
 /* tpm: `volseal tpm reseal --force`: every failed unseal in this run asks sync to re-seal the slot (-ENOKEY),
  * bypassing the SecureBoot/PK/KEK/db gate. */
@@ -89,6 +99,17 @@ int vs_smbios_uuid(const uint8_t *table, size_t len, unsigned major, unsigned mi
 
 /* The kind's ops, or NULL when that kind is not built yet. */
 const struct vs_key_ops *vs_key_ops_get(enum vs_key_kind kind);
+/* The ops of a configured key: its kind's, the updatable tpm kind's for `tpm: {updatable: true}`. */
+const struct vs_key_ops *vs_key_ops_for(const struct vs_key_config *key);
+
+/* updatable tpm: after an unlock with --state-dir, retires the states of the node's NV index that are older
+ * than the one the machine booted in (docs/tpm-updatable.md "Revocation"): 0 (also when there is no
+ * authority yet, or the booted state is not authorized), the count retired, or -errno (logged). */
+int vs_key_updatable_settle(struct vs_key_run *run);
+/* updatable tpm: the node's authorized set as this run read it (from a slot's token or the authority), for
+ * `status` and `unlock` to show; -ENOENT when no index was read in this run. */
+struct authnv_set;
+int vs_key_updatable_view(struct vs_key_run *run, uint32_t *ret_handle, struct authnv_set *ret);
 
 /* Records why a key could not be made or recovered (one sentence, no secrets), logs it at debug level and
  * returns -abs(err). */

@@ -154,3 +154,30 @@ int vs_tpm_extend_word(struct vs_tpm *t, uint32_t pcr, const char *word, const c
                 *ret_digests = d;
         return 0;
 }
+
+void tpm_format_pcr_list(uint32_t mask, char *buf, size_t size) {
+        size_t off = 0;
+        buf[0] = 0;
+        for (uint32_t i = 0; i < VS_TPM_PCR_COUNT && off < size; i++)
+                if (mask & (1u << i))
+                        off += (size_t) snprintf(buf + off, size - off, "%s%u", off ? "," : "", i);
+}
+
+/* 1 if the PCRs moved since they were read (TPM_RC_VALUE), 0 if PolicyPCR was accepted. */
+int tpm_policy_pcr(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask) {
+        TPM2B_DIGEST digest = { .size = TPM2_SHA256_DIGEST_SIZE };
+        int r = tpm_pcr_digest(p, mask, digest.buffer);
+        if (r < 0)
+                return tpm_error(t, r, "cannot hash the PCR values");
+        TPML_PCR_SELECTION sel;
+        tpm_pcr_selection(TPM2_ALG_SHA256, mask, &sel);
+        TSS2_RC rc = TPM_CALL(t, Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &sel));
+        if (rc == TSS2_RC_SUCCESS)
+                return 0;
+        if (tpm_rc_base(rc) == TPM2_RC_VALUE)
+                return 1;
+        char list[96];
+        tpm_format_pcr_list(mask, list, sizeof(list));
+        return tpm_fail(t, rc, "TPM2_PolicyPCR", "the TPM refused PolicyPCR over PCR %s", list);
+}
+

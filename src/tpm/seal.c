@@ -1,6 +1,9 @@
-/* seal.c: seal a fresh secret to PolicyAuthorize(PCR key) + PolicyPCR(configured), and the one unseal
- * sequence (docs/tpm.md, docs/policy.md). Policy digests come from policy/ (software); the TPM only enforces them. */
+/* seal.c: seal a fresh secret to PolicyAuthorize(PCR key) + PolicyPCR(configured), or to
+ * PolicyAuthorizeNV(volseal's NV index) for an updatable slot, and the one unseal sequence for
+ * both (docs/tpm.md, docs/tpm-updatable.md). Policy digests come from policy/ (software); the TPM only
+ * enforces them. */
 #include "tpm-internal.h"
+#include "updatable.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,14 +18,6 @@
 
 #define PCR11 (1u << 11)
 #define EXPONENT_DEFAULT 65537u
-
-static void format_pcr_list(uint32_t mask, char *buf, size_t size) {
-        size_t off = 0;
-        buf[0] = 0;
-        for (uint32_t i = 0; i < VS_TPM_PCR_COUNT && off < size; i++)
-                if (mask & (1u << i))
-                        off += (size_t) snprintf(buf + off, size - off, "%s%u", off ? "," : "", i);
-}
 
 static int pcr_key_public(struct vs_tpm *t, EVP_PKEY *pkey, uint32_t exponent, TPM2B_PUBLIC *pub, TPM2B_NAME *name) {
         int r = policy_rsa_public(pkey, exponent, pub);
@@ -160,6 +155,29 @@ out:
         return r;
 }
 
+/* A fresh secret sealed with authPolicy `policy`, as the token records it. */
+static int seal_to(struct vs_tpm *t, const uint8_t policy[POLICY_SHA256_SIZE], const TPM2B_NAME *srk_name,
+                   uint32_t pcr_mask, struct vs_secret **ret_secret, struct vs_tpm_sealed *ret) {
+        _cleanup_secret_ struct vs_secret *secret = NULL;
+        _cleanup_free_ TPM2B_PRIVATE *out_priv = NULL;
+        _cleanup_free_ TPM2B_PUBLIC *out_pub = NULL;
+        int r = create_sealed(t, policy, &secret, &out_priv, &out_pub);
+        if (r < 0)
+                return r;
+        if (out_pub->publicArea.authPolicy.size != POLICY_SHA256_SIZE ||
+            memcmp(out_pub->publicArea.authPolicy.buffer, policy, POLICY_SHA256_SIZE) != 0)
+                return tpm_error(t, -EIO, "the TPM created the sealed object with another policy than requested");
+        *ret = (struct vs_tpm_sealed) {
+                .priv = *out_priv,
+                .pub = *out_pub,
+                .srk_name = *srk_name,
+                .pcr_mask = pcr_mask,
+        };
+        memcpy(ret->policy_hash, policy, POLICY_SHA256_SIZE);
+        *ret_secret = TAKE_PTR(secret);
+        return 0;
+}
+
 int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct vs_secret **ret_secret,
                 struct vs_tpm_sealed *ret) {
         tpm_clear_error(t);
@@ -175,24 +193,22 @@ int vs_tpm_seal(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t pcr_mask, struct v
         r = seal_policy(t, pcr_key, pcr_mask, policy);
         if (r < 0)
                 return r;
-        _cleanup_secret_ struct vs_secret *secret = NULL;
-        _cleanup_free_ TPM2B_PRIVATE *out_priv = NULL;
-        _cleanup_free_ TPM2B_PUBLIC *out_pub = NULL;
-        r = create_sealed(t, policy, &secret, &out_priv, &out_pub);
+        return seal_to(t, policy, &srk_name, pcr_mask, ret_secret, ret);
+}
+
+int vs_tpm_seal_updatable(struct vs_tpm *t, const TPM2B_NAME *nv_name, uint32_t pcr_mask,
+                          struct vs_secret **ret_secret, struct vs_tpm_sealed *ret) {
+        tpm_clear_error(t);
+        uint8_t policy[POLICY_SHA256_SIZE];
+        int r = policy_authorize_nv(policy, nv_name);
+        if (r < 0)
+                return tpm_error(t, r, "cannot compute the PolicyAuthorizeNV digest");
+        TPM2B_NAME srk_name;
+        r = vs_tpm_srk(t, NULL, &srk_name, NULL);
         if (r < 0)
                 return r;
-        if (out_pub->publicArea.authPolicy.size != POLICY_SHA256_SIZE ||
-            memcmp(out_pub->publicArea.authPolicy.buffer, policy, POLICY_SHA256_SIZE) != 0)
-                return tpm_error(t, -EIO, "the TPM created the sealed object with another policy than requested");
-        *ret = (struct vs_tpm_sealed) {
-                .priv = *out_priv,
-                .pub = *out_pub,
-                .srk_name = srk_name,
-                .pcr_mask = pcr_mask,
-        };
-        memcpy(ret->policy_hash, policy, POLICY_SHA256_SIZE);
-        *ret_secret = TAKE_PTR(secret);
-        return 0;
+        (void) tpm_srk_persist_default(t);
+        return seal_to(t, policy, &srk_name, pcr_mask, ret_secret, ret);
 }
 
 /* Loads the PCR public key in the owner hierarchy (a NULL-hierarchy ticket is refused by PolicyAuthorize),
@@ -224,15 +240,17 @@ static int load_pcr_key(struct vs_tpm *t, const TPM2B_PUBLIC *pub, const TPM2B_N
 /* One unseal of one slot: what vs_tpm_unseal() prepares once, and what an attempt learns step by step. */
 struct unseal {
         const struct vs_tpm_sealed *sealed;
+        const struct vs_tpm_authnv *nv;         /* an updatable slot: the authorized set read from its index */
+        uint32_t literal;                       /* the literal PCRs: sealed->pcr_mask, or the set's */
         EVP_PKEY *pcr_key;
         const struct pcrsig *sig;
         uint8_t pkfp[POLICY_SHA256_SIZE];       /* the PCR key's fingerprint, as .pcrsig entries name it */
         TPM2B_PUBLIC kpub[2];                   /* the PCR key with exponent 65537, and as the key states it */
         TPM2B_NAME kname[2];
-        char list[96];                          /* sealed->pcr_mask as "7,14", for messages */
+        char list[96];                          /* literal as "7,14", for messages */
         ESYS_TR obj;                            /* the loaded sealed object, kept across attempts */
 
-        struct vs_tpm_pcrs pcrs;                /* PCR 11 + sealed->pcr_mask */
+        struct vs_tpm_pcrs pcrs;                /* PCR 11 + literal */
         bool cached;                            /* pcrs were kept from an earlier volume */
         uint8_t pol[POLICY_SHA256_SIZE];        /* PolicyPCR(11) over the value read: the approved policy */
         const struct pcrsig_entry *entry;       /* its signed .pcrsig entry */
@@ -245,27 +263,9 @@ static int read_pcrs_again(struct vs_tpm *t) {
         return UNSEAL_AGAIN;
 }
 
-/* 1 if the PCRs moved since they were read (TPM_RC_VALUE), 0 if PolicyPCR was accepted. */
-static int policy_pcr_cmd(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask) {
-        TPM2B_DIGEST digest = { .size = POLICY_SHA256_SIZE };
-        int r = tpm_pcr_digest(p, mask, digest.buffer);
-        if (r < 0)
-                return tpm_error(t, r, "cannot hash the PCR values");
-        TPML_PCR_SELECTION sel;
-        tpm_pcr_selection(TPM2_ALG_SHA256, mask, &sel);
-        TSS2_RC rc = TPM_CALL(t, Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &sel));
-        if (rc == TSS2_RC_SUCCESS)
-                return 0;
-        if (tpm_rc_base(rc) == TPM2_RC_VALUE)
-                return 1;
-        char list[96];
-        format_pcr_list(mask, list, sizeof(list));
-        return tpm_fail(t, rc, "TPM2_PolicyPCR", "the TPM refused PolicyPCR over PCR %s", list);
-}
-
 /* 1. PCR_Read(11 + configured) once per run: the previous volume's values while nothing was extended. */
 static int read_pcrs(struct vs_tpm *t, struct unseal *u) {
-        return vs_tpm_pcr_read_kept(t, PCR11 | u->sealed->pcr_mask, &u->pcrs, &u->cached);
+        return vs_tpm_pcr_read_kept(t, PCR11 | u->literal, &u->pcrs, &u->cached);
 }
 
 /* 2. The .pcrsig entry for PCR 11 = the value read, chosen and verified in software. */
@@ -319,6 +319,35 @@ static int match_sealed_policy(struct vs_tpm *t, struct unseal *u) {
                                  "to another PCR public key): the policy cannot be satisfied", u->list);
         return tpm_error(t, -EKEYREJECTED, "the slot was sealed to another PCR public key: the policy "
                          "cannot be satisfied");
+}
+
+/* 3, updatable slot. The booted PCR key and the literal PCRs' state must be in the index's set (the TPM
+ * checks the same through PolicyAuthorizeNV): what is missing is said before any policy command. */
+static int match_authorized_set(struct vs_tpm *t, struct unseal *u) {
+        const struct authnv_set *set = &u->nv->set;
+        u->which = -1;
+        for (int i = 0; i < 2 && u->which < 0; i++)
+                if (authnv_find_key(set, &u->kname[i]) >= 0)
+                        u->which = i;
+        if (u->which < 0)
+                return tpm_error(t, -EKEYREJECTED, "the PCR public key is not one of the %zu keys authorized for "
+                                 "updatable slots (a key that was never added, or was removed)", set->n_keys);
+        if (!u->literal)
+                return 0;
+        uint8_t values[AUTHNV_STATE_BYTES];
+        size_t n = 0;
+        for (uint32_t i = 0; i < VS_TPM_PCR_COUNT && n < AUTHNV_STATE_BYTES / POLICY_SHA256_SIZE; i++)
+                if (u->literal & (1u << i))
+                        memcpy(values + POLICY_SHA256_SIZE * n++, u->pcrs.value[i], POLICY_SHA256_SIZE);
+        if (authnv_find_state(set, values, n * POLICY_SHA256_SIZE) >= 0)
+                return 0;
+        if (u->cached) {
+                log_debug("the PCR values read for an earlier volume are no authorized state: reading them again");
+                return read_pcrs_again(t);
+        }
+        return tpm_error(t, -EKEYREJECTED, "the literal PCRs (%s) hold none of the %zu authorized states: an "
+                         "update that was not prepared (volseal tpm prepare), or a state retired since", u->list,
+                         set->n_states);
 }
 
 /* 4a. The sealed object under the SRK, once for all attempts. */
@@ -401,12 +430,13 @@ static void log_session_digest(struct vs_tpm *t, ESYS_TR session) {
         free(d);
 }
 
-/* 4b and 5. The PCR key; PolicyPCR(11), VerifySignature, PolicyAuthorize, PolicyPCR(configured). */
+/* 4b and 5. The PCR key; PolicyPCR(11), VerifySignature, PolicyAuthorize, then PolicyPCR(configured), or
+ * for an updatable slot the authorized set's PolicyORs and PolicyAuthorizeNV. */
 static int satisfy_policy(struct vs_tpm *t, struct unseal *u, ESYS_TR session) {
         int r = load_pcr_key(t, &u->kpub[u->which], &u->kname[u->which]);
         if (r < 0)
                 return r;
-        r = policy_pcr_cmd(t, session, &u->pcrs, PCR11);
+        r = tpm_policy_pcr(t, session, &u->pcrs, PCR11);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -416,8 +446,9 @@ static int satisfy_policy(struct vs_tpm *t, struct unseal *u, ESYS_TR session) {
         r = authorize_signed_policy(t, u, session);
         if (r != 0)
                 return r;
-        if (u->sealed->pcr_mask) {
-                r = policy_pcr_cmd(t, session, &u->pcrs, u->sealed->pcr_mask);
+        if (u->nv || u->literal) {
+                r = u->nv ? tpm_authnv_satisfy(t, session, u->nv, &u->pcrs) :
+                            tpm_policy_pcr(t, session, &u->pcrs, u->literal);
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -463,7 +494,7 @@ static int predict_slot(struct vs_tpm *t, struct unseal *u) {
         r = find_signed_policy(t, u);
         if (r != 0)
                 return r;
-        return match_sealed_policy(t, u);
+        return u->nv ? match_authorized_set(t, u) : match_sealed_policy(t, u);
 }
 
 /* One attempt: 0 with the secret, UNSEAL_AGAIN, or -errno. Any end other than a successful Unseal leaves the
@@ -509,8 +540,26 @@ static int prepare_unseal(struct vs_tpm *t, struct unseal *u) {
                 t->pkfp_for = u->kname[0];
         }
         memcpy(u->pkfp, t->pkfp, sizeof(u->pkfp));
-        format_pcr_list(u->sealed->pcr_mask, u->list, sizeof(u->list));
+        tpm_format_pcr_list(u->literal, u->list, sizeof(u->list));
         return 0;
+}
+
+/* Up to 3 attempts: a value kept or read a moment ago that no longer holds starts the next one. */
+static int unseal_run(struct vs_tpm *t, struct unseal *u, struct vs_secret **ret_secret) {
+        if (u->sig->n_entries == 0)
+                return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no sha256 entries");
+        int r = prepare_unseal(t, u);
+        if (r < 0)
+                return r;
+        for (int attempt = 0; attempt < 3; attempt++) {
+                r = unseal_once(t, u, ret_secret);
+                if (r != UNSEAL_AGAIN)
+                        break;
+        }
+        if (r == UNSEAL_AGAIN)
+                r = tpm_error(t, -EAGAIN, "the PCRs kept changing while unsealing; giving up after 3 attempts");
+        tpm_flush(t, &u->obj);
+        return r;
 }
 
 int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY *pcr_key,
@@ -521,21 +570,26 @@ int vs_tpm_unseal(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, EVP_PKEY
         int r = check_literal_pcrs(t, sealed->pcr_mask);
         if (r < 0)
                 return r;
-        if (sig->n_entries == 0)
-                return tpm_error(t, -EKEYREJECTED, "the signed PCR policy has no sha256 entries");
-        struct unseal u = { .sealed = sealed, .pcr_key = pcr_key, .sig = sig, .obj = ESYS_TR_NONE };
-        r = prepare_unseal(t, &u);
-        if (r < 0)
-                return r;
-        for (int attempt = 0; attempt < 3; attempt++) {
-                r = unseal_once(t, &u, ret_secret);
-                if (r != UNSEAL_AGAIN)
-                        break;
-        }
-        if (r == UNSEAL_AGAIN)
-                r = tpm_error(t, -EAGAIN, "the PCRs kept changing while unsealing; giving up after 3 attempts");
-        tpm_flush(t, &u.obj);
-        return r;
+        struct unseal u = {
+                .sealed = sealed, .literal = sealed->pcr_mask, .pcr_key = pcr_key, .sig = sig, .obj = ESYS_TR_NONE,
+        };
+        return unseal_run(t, &u, ret_secret);
+}
+
+int vs_tpm_unseal_updatable(struct vs_tpm *t, const struct vs_tpm_sealed *sealed, const struct vs_tpm_authnv *nv,
+                            EVP_PKEY *pcr_key, const struct pcrsig *sig, struct vs_secret **ret_secret) {
+        tpm_clear_error(t);
+        if (!sealed || !nv || !pcr_key || !sig)
+                return tpm_error(t, -EINVAL, "unseal needs the sealed object, the authorized set, the PCR public key "
+                                 "and the signed PCR policy");
+        uint8_t s[POLICY_SHA256_SIZE];
+        if (policy_authorize_nv(s, &nv->name) < 0 || memcmp(s, sealed->policy_hash, sizeof(s)) != 0)
+                return tpm_error(t, -EKEYREJECTED, "the slot is bound to another NV index than 0x%08x", nv->handle);
+        struct unseal u = {
+                .sealed = sealed, .nv = nv, .literal = nv->set.pcr_mask, .pcr_key = pcr_key, .sig = sig,
+                .obj = ESYS_TR_NONE,
+        };
+        return unseal_run(t, &u, ret_secret);
 }
 
 int vs_tpm_policy_trial(struct vs_tpm *t, EVP_PKEY *pcr_key, uint32_t exponent, uint32_t pcr_mask,

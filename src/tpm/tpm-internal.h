@@ -92,9 +92,21 @@ int tpm_load_banks(struct vs_tpm *t);
 void tpm_pcr_selection(uint16_t bank, uint32_t mask, TPML_PCR_SELECTION *ret);
 /* SHA-256 of the concatenation of the values of `mask` in ascending order (TPM2_PolicyPCR's pcrDigest). */
 int tpm_pcr_digest(const struct vs_tpm_pcrs *p, uint32_t mask, uint8_t ret[32]);
+/* `mask` as "7,14", for messages. */
+void tpm_format_pcr_list(uint32_t mask, char *buf, size_t size);
+/* PolicyPCR(SHA-256, mask, digest of p's values): 0 accepted, 1 the PCRs moved since they were read
+ * (TPM_RC_VALUE: the caller reads them again), -errno. */
+int tpm_policy_pcr(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_pcrs *p, uint32_t mask);
 /* Enrolment: a transient SRK goes to VS_TPM_SRK_HANDLE_DEFAULT when that handle is free (EvictControl, owner
  * with empty auth); when it holds another key or the owner refuses, the SRK stays transient and a warning
  * says so once per context. Nothing is ever evicted. Always 0: a transient SRK works, only slower. */
 int tpm_srk_persist_default(struct vs_tpm *t);
 /* Lists persistent handles (first `max`); returns the count or -errno. */
 int tpm_persistent_handles(struct vs_tpm *t, TPM2_HANDLE *ret, size_t max);
+
+/* ---- the updatable slot's policy commands (nv-policy.c) ---- */
+struct vs_tpm_authnv;
+/* After PolicyAuthorize(key): [PolicyOR over the keys' branches], PolicyPCR(the set's literal PCRs = p's
+ * values), [PolicyOR over the states' branches], PolicyAuthorizeNV(the index). 0, 1 (the PCRs moved: read
+ * them again), or -errno. */
+int tpm_authnv_satisfy(struct vs_tpm *t, ESYS_TR session, const struct vs_tpm_authnv *nv, const struct vs_tpm_pcrs *p);

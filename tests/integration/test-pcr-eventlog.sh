@@ -5,6 +5,7 @@
 # JSON-seq log (PCR 11) on top. Then predict-then-extend: `volseal pcr predict --dbx update.auth` (append,
 # one duplicate hash) must equal PCR 7 after a reboot into the changed synthetic boot.
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/esl.sh"
 : "${VS_MKEVENTLOG:?}" "${SWTPM_STATE:?}"
 export TPM2TOOLS_TCTI=$VOLSEAL_TCTI
 GLOBAL=8be4df61-93ca-11d2-aa0d-00e098032b8c
@@ -19,17 +20,6 @@ for n in PK KEK db; do
   cert-to-efi-sig-list -g "$OWNER" "$T/$n.crt" "$T/$n.esl" >/dev/null
 done
 openssl x509 -in "$T/db.crt" -outform DER -out "$T/db.der"
-# hash_esl OUT HEXHASH...: one EFI_CERT_SHA256 list owned by $OWNER (EFI_SIGNATURE_LIST layout).
-hash_esl() {
-  python3 - "$@" <<'EOF'
-import struct, sys, uuid
-out, hashes = sys.argv[1], sys.argv[2:]
-owner = uuid.UUID("11111111-2222-3333-4444-555555555555").bytes_le
-sha256 = uuid.UUID("c1c41626-504c-4092-aca9-41f936934328").bytes_le
-sigs = b"".join(owner + bytes.fromhex(h) for h in hashes)
-open(out, "wb").write(sha256 + struct.pack("<III", 28 + len(sigs), 0, 48) + sigs)
-EOF
-}
 H1=$(printf one | sha256sum | cut -c1-64); H2=$(printf two | sha256sum | cut -c1-64)
 hash_esl "$T/dbx.esl" "$H1"
 

@@ -19,45 +19,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helper-files.h"
 #include "log.h"
 #include "policy.h"
 #include "secret.h"
 #include "tpm/tpm.h"
 #include "util.h"
 
-static int read_file(const char *path, char **ret, size_t *ret_len) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        char tmp[4096];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-                fwrite(tmp, 1, n, m);
-        fclose(f);
-        fclose(m);
-        *ret = buf;
-        *ret_len = len;
-        return 0;
-}
-
-static int write_file(const char *dir, const char *name, const void *p, size_t len) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        ssize_t w = write(fd, p, len);
-        close(fd);
-        return w == (ssize_t) len ? 0 : -EIO;
-}
-
 static int read_in(const char *dir, const char *name, char **ret, size_t *ret_len) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
-        return read_file(path, ret, ret_len);
+        return helper_read_file(path, ret, ret_len);
 }
 
 static uint32_t parse_mask(const char *s) {
@@ -131,7 +103,7 @@ int main(int argc, char **argv) {
         if (key_path) {
                 char *pem = NULL;
                 size_t len = 0;
-                if (read_file(key_path, &pem, &len) < 0 || policy_load_public_pem(pem, len, &pkey) < 0) {
+                if (helper_read_file(key_path, &pem, &len) < 0 || policy_load_public_pem(pem, len, &pkey) < 0) {
                         fprintf(stderr, "cannot read %s\n", key_path);
                         return 2;
                 }
@@ -171,9 +143,9 @@ int main(int argc, char **argv) {
                 for (int i = 0; i < 32; i++)
                         snprintf(hex + 2 * i, 3, "%02x", s.policy_hash[i]);
                 snprintf(m, sizeof(m), "%u", s.pcr_mask);
-                if (write_file(dir, "priv", priv, priv_len) < 0 || write_file(dir, "pub", pub, pub_len) < 0 ||
-                    write_file(dir, "srkname", name, name_len) < 0 || write_file(dir, "policy", hex, 64) < 0 ||
-                    write_file(dir, "pcrs", m, strlen(m)) < 0 || write_file(dir, "secret", secret->data, secret->len) < 0)
+                if (helper_write_file(dir, "priv", priv, priv_len) < 0 || helper_write_file(dir, "pub", pub, pub_len) < 0 ||
+                    helper_write_file(dir, "srkname", name, name_len) < 0 || helper_write_file(dir, "policy", hex, 64) < 0 ||
+                    helper_write_file(dir, "pcrs", m, strlen(m)) < 0 || helper_write_file(dir, "secret", secret->data, secret->len) < 0)
                         return 1;
                 printf("sealed policy %s\n", hex);
         } else if (streq(cmd, "unseal")) {
@@ -182,7 +154,7 @@ int main(int argc, char **argv) {
                 size_t priv_len, pub_len, name_len, pol_len, pcrs_len, sig_len;
                 if (read_in(dir, "priv", &priv, &priv_len) < 0 || read_in(dir, "pub", &pub, &pub_len) < 0 ||
                     read_in(dir, "srkname", &name, &name_len) < 0 || read_in(dir, "policy", &pol, &pol_len) < 0 ||
-                    read_in(dir, "pcrs", &pcrs, &pcrs_len) < 0 || read_file(sig_path, &sigjs, &sig_len) < 0)
+                    read_in(dir, "pcrs", &pcrs, &pcrs_len) < 0 || helper_read_file(sig_path, &sigjs, &sig_len) < 0)
                         return 2;
                 if (vs_tpm_parse_private((uint8_t *) priv, priv_len, &s.priv) < 0 ||
                     vs_tpm_parse_public((uint8_t *) pub, pub_len, &s.pub) < 0 ||
@@ -201,7 +173,7 @@ int main(int argc, char **argv) {
                         r = vs_tpm_unseal(t, &s, pkey, &sig, &out);
                         if (r < 0)
                                 break;
-                        if (write_file(dir, "unsealed", out->data, out->len) < 0)
+                        if (helper_write_file(dir, "unsealed", out->data, out->len) < 0)
                                 return 1;
                         ok++;
                 }

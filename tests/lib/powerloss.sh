@@ -87,25 +87,110 @@ powerloss() {
       failed+=("point $i (${calls[i - 1]}): the crashed run did not stop there (${#got[@]} calls, the last '${got[${#got[@]} - 1]:-none}'): not deterministic")
       continue
     fi
-    # not an `if` condition: errexit stays on inside the subshell, so any failing command fails the point
-    set +e
-    (set -e; pl_check "$i") >"$T/pl-check.log" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" = 0 ]; then
-      survived=$((survived + 1))
-    else
-      failed+=("point $i (before ${calls[i - 1]} #$i): $(grep -m1 '^FAIL: ' "$T/pl-check.log" | cut -c7- || tail -n1 "$T/pl-check.log")")
-    fi
+    _pl_check_point "point $i (before ${calls[i - 1]} #$i)" "$i"
   done
   local kinds
   kinds=$(printf '%s\n' "${calls[@]}" | sort | uniq -c | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }')
-  local line="$name: $k crash points, $survived survived ($kinds; $((SECONDS - started)) s)"
-  echo "# $line"
-  echo "$line" >>"$PL_SUMMARY"
-  if [ "$survived" != "$k" ]; then
-    printf '# not survived: %s\n' "${failed[@]}"
-    fail "$line; not survived: ${failed[*]}"
+  _pl_report "$name: $k crash points, $survived survived ($kinds; $((SECONDS - started)) s)" "$k"
+}
+
+# _pl_check_point LABEL ARG: pl_check ARG in a subshell; counts the point in the caller's `survived`, or
+# adds LABEL and the first failure to its `failed`.
+_pl_check_point() {
+  local rc
+  # not an `if` condition: errexit stays on inside the subshell, so any failing command fails the point
+  set +e
+  (set -e; pl_check "$2") >"$T/pl-check.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" = 0 ]; then
+    survived=$((survived + 1))
+  else
+    failed+=("$1: $(grep -m1 '^FAIL: ' "$T/pl-check.log" | cut -c7- || tail -n1 "$T/pl-check.log")")
   fi
-  ok "$line"
+}
+# _pl_report LINE K: the result line (stdout, $PL_SUMMARY); fails unless the caller's `survived` is K.
+_pl_report() {
+  echo "# $1"
+  echo "$1" >>"$PL_SUMMARY"
+  if [ "$survived" != "$2" ]; then
+    printf '# not survived: %s\n' "${failed[@]}"
+    fail "$1; not survived: ${failed[*]}"
+  fi
+  ok "$1"
+}
+
+# --- Power loss around the TPM's own writes (needs relay.sh and boot.sh) ---
+# A TPM command that changes the TPM's non-volatile memory (NV_DefineSpace, NV_Write, NV_UndefineSpace,
+# EvictControl, ...) is one write: the TPM does it whole or not at all. The cut is right before it (not
+# sent) and right after it (executed, the answer lost), through the relay (tests/lib/tpm-relay.py "cut");
+# volseal is killed with SIGKILL once the relay holds the cut, while it waits for the answer.
+#   tpm_save DIR / tpm_restore DIR   the swtpm's state (its NV) saved and put back (the swtpm restarts)
+#   tpm_powerloss NAME [--want RC] -- COMMAND...
+#       the uninterrupted run's TPM commands (through the relay) give the points: every occurrence of a
+#       command in PL_TPM_WRITES, before and after; for each, pl_reset (files and, with tpm_restore, the
+#       TPM), the cut run, then pl_check "CC:N before|after" (which reboots: the TPM lost power too).
+PL_TPM_WRITES="0x0000011f 0x00000120 0x00000122 0x0000012a 0x00000134 0x00000135 0x00000136 0x00000137"
+tpm_save() {
+  "$TOP/swtpm/stop" "$SWTPM_STATE"
+  rm -rf "$1"; cp -a "$SWTPM_STATE" "$1"
+  eval "$("$TOP/swtpm/start" "$SWTPM_STATE" --env)"
+  export VOLSEAL_TCTI TPM2TOOLS_TCTI=$VOLSEAL_TCTI SWTPM_PIDFILE SWTPM_PORT
+}
+tpm_restore() {
+  "$TOP/swtpm/stop" "$SWTPM_STATE"
+  find "$SWTPM_STATE" -mindepth 1 -delete; cp -a "$1/." "$SWTPM_STATE/"
+  eval "$("$TOP/swtpm/start" "$SWTPM_STATE" --env)"
+  export VOLSEAL_TCTI TPM2TOOLS_TCTI=$VOLSEAL_TCTI SWTPM_PIDFILE SWTPM_PORT
+}
+# _tpm_cut_run POINT MODE COMMAND...: COMMAND through a relay that cuts at POINT (CC:N); killed at the cut.
+# Returns 0 when the cut was hit, 1 when COMMAND ended without reaching it.
+_tpm_cut_run() {
+  local point=$1 mode=$2 pid i; shift 2
+  rm -f "$T/pl-inject.hit"
+  echo "cut:${point%%:*} ${point#*:} $mode" > "$T/pl-inject"
+  relay_start "$T/pl-capture.bin" "$T/pl-commands.txt" "$T/pl-inject"
+  "$@" >/dev/null 2>&1 &
+  pid=$!
+  for ((i = 0; i < 1500; i++)); do
+    [ -e "$T/pl-inject.hit" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  if [ -e "$T/pl-inject.hit" ]; then
+    { kill -9 "$pid"; wait "$pid"; } 2>/dev/null || true
+    return 0
+  fi
+  { kill -9 "$pid"; wait "$pid"; } 2>/dev/null || true
+  return 1
+}
+tpm_powerloss() {
+  local name=$1 want=0 rc=0 started=$SECONDS; shift
+  [ "${1:-}" = --want ] && { want=$2; shift 2; }
+  [ "${1:-}" = -- ] && shift
+  pl_reset
+  relay_start "$T/pl-capture.bin" "$T/pl-commands.txt"
+  "$@" >/dev/null 2>&1 || rc=$?
+  [ "$rc" = "$want" ] || fail "tpm_powerloss $name: the uninterrupted run exited $rc, wanted $want"
+  local points=() cc p mode k=0 survived=0 failed=() label
+  local -A seen=()
+  while read -r cc; do
+    case " $PL_TPM_WRITES " in
+      *" $cc "*) seen[$cc]=$((${seen[$cc]:-0} + 1)); points+=("$cc:${seen[$cc]}") ;;
+    esac
+  done <"$T/pl-commands.txt"
+  [ ${#points[@]} -gt 0 ] || fail "tpm_powerloss $name: the run wrote nothing to the TPM"
+  for p in "${points[@]}"; do
+    for mode in before after; do
+      k=$((k + 1))
+      label="$("$TOP/tests/lib/tpm-names" <<<"${p%%:*}") #${p#*:} $mode"
+      pl_reset
+      if ! _tpm_cut_run "$p" "$mode" "$@"; then
+        failed+=("$label: the run did not reach the cut")
+        continue
+      fi
+      _pl_check_point "$label" "$p $mode"
+    done
+  done
+  _pl_report "$name: $k TPM crash points ($(printf '%s\n' "${points[@]%%:*}" | "$TOP/tests/lib/tpm-names" | tr '\n' ' ')before and after), $survived survived ($((SECONDS - started)) s)" "$k"
 }

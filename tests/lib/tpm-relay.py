@@ -18,6 +18,10 @@ A file reading "ticket [N]" instead corrupts the N-th TPM2_PolicyAuthorize from 
 one): the last byte of its checkTicket digest is flipped, so the TPM refuses the ticket; the file is then
 removed. A file reading "refuse:CC:RC [N]" (hex) answers the N-th command with code CC itself, with the
 error RC, and does not forward it (e.g. "refuse:0x120:0x9a2": an EvictControl the owner's password refuses).
+A file reading "cut:CC N before|after" (hex CC) is a power cut at the N-th command with code CC: "before"
+does not forward it, "after" forwards it and swallows the TPM's answer; from then on nothing passes on that
+connection (the client waits), and the relay creates INJECT_FLAG_FILE.hit (after the TPM answered, for
+"after"), so the test kills the client there (tests/lib/powerloss.sh tpm_powerloss).
 The commands file records each command as the client sent it.
 """
 import os
@@ -51,6 +55,7 @@ class Connection:
     def __init__(self):
         self.drop = 0
         self.dropped = threading.Event()
+        self.cut = None  # "before" or "after": a power cut, nothing passes any more
 
 
 def record(data, command=None):
@@ -92,7 +97,7 @@ def injection_target(word):
     """The command code an inject file's first word acts at."""
     if word == "ticket":
         return CC_POLICY_AUTHORIZE
-    if word.startswith("refuse:"):
+    if word.startswith("refuse:") or word.startswith("cut:"):
         return int(word.split(":")[1], 16)
     return CC_POLICY_PCR
 
@@ -108,7 +113,7 @@ def pending_injection(cc):
         return []
     if len(words) > 1 and int(words[1]) > 1:
         with open(inject_path, "w") as f:
-            f.write("%s %d\n" % (words[0], int(words[1]) - 1))
+            f.write(" ".join([words[0], str(int(words[1]) - 1)] + words[2:]) + "\n")
         return []
     os.unlink(inject_path)
     return words
@@ -121,6 +126,8 @@ def command_forwarder(dst, conn, client):
 
     def forward(data):
         nonlocal buf
+        if conn.cut:
+            return
         buf += data
         while len(buf) >= 10:
             size = int.from_bytes(buf[2:6], "big")
@@ -130,6 +137,13 @@ def command_forwarder(dst, conn, client):
             cc = int.from_bytes(cmd[6:10], "big")
             record(b"", cmd)
             words = pending_injection(cc)
+            if words and words[0].startswith("cut:"):
+                conn.cut = words[2] if len(words) > 2 else "before"
+                if conn.cut == "before":
+                    open(inject_path + ".hit", "w").close()
+                    return
+                dst.sendall(cmd)
+                return
             if words[:1] == ["ticket"]:
                 cmd = cmd[:-1] + bytes([cmd[-1] ^ 0xFF])  # checkTicket's digest ends the command
             elif words and words[0].startswith("refuse:"):
@@ -153,6 +167,13 @@ def byte_forwarder(dst, conn):
 
     def forward(data):
         nonlocal buf
+        if conn and conn.cut:
+            # the answer to the cut command reached the relay: the TPM executed it; the client never sees it
+            buf += data
+            if len(buf) >= 10 and len(buf) >= int.from_bytes(buf[2:6], "big") and conn.cut == "after":
+                conn.cut = "done"
+                open(inject_path + ".hit", "w").close()
+            return
         if conn and conn.drop:
             buf += data
             if len(buf) < 10 or len(buf) < int.from_bytes(buf[2:6], "big"):

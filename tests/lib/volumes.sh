@@ -14,7 +14,8 @@ state_eph_images() {
 # encryption, in the order given (provider=luks2, cipher=xchacha12,aes-adiantum-plain64, keySize=256,
 # blockSize=512). The provider is luks2 unless a provider= word is given (an empty `provider=` writes
 # none: Talos refuses keys without one). KEY is SLOT:nodeID, SLOT:static:PASSPHRASE, SLOT:kms:ENDPOINT or
-# SLOT:tpm[:OPTION=VALUE,...] (tpm: {OPTION: VALUE, ...}), each with an optional :lockToSTATE at its end.
+# SLOT:tpm[:OPTION=VALUE,...] (tpm: {OPTION: VALUE, ...}) or SLOT:recovery, each with an optional
+# :lockToSTATE at its end.
 # Words are split on blanks, so no value may hold one.
 volumes_config() {
   local file=$1 doc sep="" word slot kind arg lock; shift
@@ -45,6 +46,7 @@ volumes_config() {
         static) printf '    - static:\n        passphrase: %s\n' "$arg" ;;
         kms) printf '    - kms:\n        endpoint: %s\n' "$arg" ;;
         tpm) arg=${arg//=/: }; printf '    - tpm: {%s}\n' "${arg//,/, }" ;;
+        recovery) printf '    - recovery: {}\n' ;;
         *) fail "volumes_config: unknown key kind '$kind'" >&2 ;;
       esac
       printf '      slot: %s\n' "$slot"

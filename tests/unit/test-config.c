@@ -82,7 +82,7 @@ static const struct bad_case bad_cases[] = {
         { "lockToState on STATE", H "STATE\n" E "  keys:\n    - slot: 0\n      nodeID: {}\n      lockToState: true\n", "t.yaml:7:7",
           "state-locked key is not allowed for the \"STATE\" volume" },
         { "unknown key field", H "EPHEMERAL\n" E "  keys:\n    - slot: 0\n      nodeID: {}\n      lockToStat: true\n", "t.yaml:9:7",
-          "unknown field (allowed: slot, static, nodeID, kms, tpm, lockToState, lockToSTATE)" },
+          "unknown field (allowed: slot, static, nodeID, kms, tpm, lockToState, lockToSTATE, recovery)" },
         { "unknown cipher", H "EPHEMERAL\n" E "  cipher: aes-cbc-essiv\n  keys: [{slot: 0, nodeID: {}}]\n", "t.yaml:5:3", "unknown cipher \"aes-cbc-essiv\"" },
         { "short adiantum cipher", H "EPHEMERAL\n" E "  cipher: xchacha12\n  keys: [{slot: 0, nodeID: {}}]\n", "t.yaml:5:3",
           "unknown cipher \"xchacha12\" (allowed: aes-xts-plain64, xchacha12,aes-adiantum-plain64, xchacha20,aes-adiantum-plain64; Talos does not know the short form" },
@@ -109,9 +109,21 @@ static const struct bad_case bad_cases[] = {
           "t.yaml:4", "system disk encryption for \"STATE\" is configured in both v1alpha1.Config and VolumeConfig" },
         { "v1alpha1 no keys", "machine:\n  systemDiskEncryption:\n    ephemeral:\n      provider: luks2\n", "t.yaml:4:7", "no encryption keys provided" },
         { "v1alpha1 tpm options", "machine:\n  systemDiskEncryption:\n    state:\n      keys: [{slot: 0, tpm: {options: {pcrs: []}}}]\n", "t.yaml:4:30",
-          "unknown field (allowed: checkSecurebootStatusOnEnroll)" },
+          "unknown field (allowed: checkSecurebootStatusOnEnroll, updatable)" },
+        { "recovery locked to STATE", H "EPHEMERAL\n" E "  keys:\n    - slot: 1\n      recovery: {}\n      lockToState: true\n", "t.yaml:7:7",
+          "a recovery key is typed by a human as it was written out: it cannot be locked to STATE" },
+        { "recovery with fields", H "EPHEMERAL\n" E "  keys:\n    - slot: 1\n      recovery: {words: 8}\n", "t.yaml:8:18",
+          "unknown field (encryption.keys[0].recovery takes no fields" },
+        { "updatable with PCR 11", H "EPHEMERAL\n" E "  keys:\n    - slot: 0\n      tpm: {updatable: true, options: {pcrs: [7, 11]}}\n", "t.yaml:7:7",
+          "an updatable tpm key binds PCR 11 through the signed policy only" },
+        { "updatable with 5 PCRs", H "EPHEMERAL\n" E "  keys:\n    - slot: 0\n      tpm: {updatable: true, options: {pcrs: [0, 1, 2, 3, 7]}}\n", "t.yaml:7:7",
+          "an updatable tpm key binds at most 4 literal PCRs" },
+        { "updatable not a bool", H "EPHEMERAL\n" E "  keys:\n    - slot: 0\n      tpm: {updatable: sometimes}\n", "t.yaml:8:24", "expected a boolean" },
+        { "updatable PCRs differ", H "STATE\n" E "  keys:\n    - slot: 0\n      tpm: {updatable: true}\n---\n" H "EPHEMERAL\n" E
+          "  keys:\n    - slot: 0\n      tpm: {updatable: true, options: {pcrs: [7, 14]}}\n", "volume EPHEMERAL: slot 0",
+          "the updatable slots of a node share one NV index and one set of literal PCRs" },
         { "v1alpha1 lockToState", "machine:\n  systemDiskEncryption:\n    ephemeral:\n      keys: [{slot: 0, nodeID: {}, lockToState: true}]\n", "t.yaml:4:36",
-          "unknown field (allowed: static, nodeID, kms, slot, tpm)" },
+          "unknown field (allowed: static, nodeID, kms, slot, tpm, recovery)" },
 };
 
 static void test_bad(void **state) {
@@ -215,6 +227,37 @@ static void test_tpm_pcrs(void **state) {
         vs_config_free(&cfg);
 }
 
+static void test_updatable_and_recovery(void **state) {
+        /* volseal's extensions: read (updatable PCRs as for tpm keys), named by --talos at their position */
+        static const char yaml[] = H "STATE\n" E "  keys:\n    - slot: 0\n      tpm: {updatable: true}\n    - slot: 1\n      recovery: {}\n"
+                "---\n" U "data\nprovisioning: {diskSelector: {match: 'true'}, minSize: 1GiB}\n" E "  keys:\n    - slot: 0\n"
+                "      tpm: {updatable: yes, checkSecurebootStatusOnEnroll: true}\n";
+        struct vs_config cfg = load_ok(yaml);
+        const struct vs_key_config *k = cfg.volumes[0].enc.keys;
+        assert_int_equal(k[0].kind, VS_KEY_TPM);
+        assert_true(k[0].tpm_updatable);
+        assert_int_equal(k[0].tpm_pcrs, 1u << 7);
+        assert_string_equal(vs_key_config_name(&k[0]), "tpm-updatable");
+        assert_int_equal(k[1].kind, VS_KEY_RECOVERY);
+        assert_string_equal(vs_key_kind_name(k[1].kind), "recovery");
+        assert_true(cfg.volumes[1].enc.keys[0].tpm_updatable);
+        uint32_t pcrs = 0;
+        assert_true(vs_config_has_updatable(&cfg, &pcrs));
+        assert_int_equal(pcrs, 1u << 7);
+        /* the Go value (META tag 9) keeps them in members Talos's decoder ignores */
+        const char *tag9 = json_object_to_json_string_ext(cfg.volumes[0].enc.talos_value, JSON_C_TO_STRING_PLAIN);
+        assert_non_null(strstr(tag9, "\"TPMUpdatable\":true"));
+        assert_non_null(strstr(tag9, "\"KeyRecovery\":{}"));
+        struct json_object *show = vs_volume_config_to_json(&cfg.volumes[0]);
+        assert_non_null(strstr(json_object_to_json_string(show), "\"updatable\": true"));
+        json_object_put(show);
+        vs_config_free(&cfg);
+        cfg = load_flags(yaml, VS_CONFIG_TALOS, -EINVAL);
+        assert_non_null(strstr(logbuf, "t.yaml:8:13: document VolumeConfig STATE: field encryption.keys[0].tpm.updatable: volseal's updatable tpm slot"));
+        assert_non_null(strstr(logbuf, "t.yaml:10:7: document VolumeConfig STATE: field encryption.keys[1].recovery: volseal's recovery key"));
+        assert_non_null(strstr(logbuf, "t.yaml:20:13: document UserVolumeConfig data: field encryption.keys[0].tpm.updatable"));
+}
+
 static void test_several_kinds_resolved(void **state) {
         struct vs_config cfg = load_ok(H "EPHEMERAL\n" E "  keys:\n    - slot: 0\n      tpm: {}\n      nodeID: {}\n      kms: {endpoint: \"kms:4050\"}\n");
         assert_int_equal(cfg.volumes[0].enc.keys[0].kind, VS_KEY_NODEID);
@@ -311,6 +354,7 @@ int main(void) {
         tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_seed_examples);
         tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_tpm_pcrs);
         tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_several_kinds_resolved);
+        tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_updatable_and_recovery);
         tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_talos_machine_config);
         tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_order_and_sorting);
         tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_show_redacts);

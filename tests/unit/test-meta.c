@@ -607,6 +607,31 @@ static void test_config_built(void **state) {
         vs_secret_free(pw);
 }
 
+/* volseal's extensions survive tag 9: an updatable tpm key and a recovery key, written and read back. */
+static void test_config_extensions(void **state) {
+        (void) state;
+        struct vs_key_config keys[2] = { { .slot = 0, .kind = VS_KEY_TPM, .tpm_pcrs = 1u << 7, .tpm_updatable = true },
+                                         { .slot = 1, .kind = VS_KEY_RECOVERY } };
+        struct vs_encryption_config enc = { .provider = (char *) "luks2", .keys = keys, .n_keys = 2,
+                                            .cipher = (char *) VS_CIPHER_XTS, .key_size = 512 };
+        expect_format(&enc, VS_META_CONFIG_TALOS_1_14,
+                      "{\"EncryptionProvider\":\"luks2\",\"EncryptionKeys\":[{\"KeySlot\":0,\"KeyStatic\":null,\"KeyNodeID\":null,"
+                      "\"KeyKMS\":null,\"KeyTPM\":{\"TPMOptions\":{\"PCRs\":[7]},\"TPMCheckSecurebootStatusOnEnroll\":false,"
+                      "\"TPMUpdatable\":true},\"KeyLockToSTATE\":false},{\"KeySlot\":1,\"KeyStatic\":null,\"KeyNodeID\":null,"
+                      "\"KeyKMS\":null,\"KeyTPM\":null,\"KeyLockToSTATE\":false,\"KeyRecovery\":{}}],"
+                      "\"EncryptionCipher\":\"aes-xts-plain64\",\"EncryptionKeySize\":512,\"EncryptionBlockSize\":0,"
+                      "\"EncryptionPerfOptions\":null,\"EncryptionAllowDiscards\":false}");
+        _cleanup_secret_ struct vs_secret *text = NULL;
+        assert_int_equal(vs_meta_config_format(&enc, VS_META_CONFIG_TALOS_1_14, &text), 0);
+        struct vs_encryption_config back = {};
+        assert_int_equal(vs_meta_config_parse(text->data, text->len, "tag 9", &back), 1);
+        assert_int_equal(back.n_keys, 2);
+        assert_int_equal(back.keys[0].kind, VS_KEY_TPM);
+        assert_true(back.keys[0].tpm_updatable);
+        assert_int_equal(back.keys[1].kind, VS_KEY_RECOVERY);
+        vs_encryption_config_done(&back);
+}
+
 struct bad_json { const char *json; const char *fragment; };
 
 static void test_config_errors(void **state) {
@@ -755,6 +780,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_config_talos_pinned, setup),
                 cmocka_unit_test_setup(test_config_meaning, setup),
                 cmocka_unit_test_setup(test_config_built, setup),
+                cmocka_unit_test_setup(test_config_extensions, setup),
                 cmocka_unit_test_setup(test_config_errors, setup),
                 cmocka_unit_test_setup(test_state_config_in_meta, setup),
                 cmocka_unit_test_setup(test_unlock_helpers, setup),
