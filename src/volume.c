@@ -361,13 +361,35 @@ static int attach_rescue_loop(const struct vs_volume_config *v, const struct vs_
         return r;
 }
 
+/* No key of this run opened the volume. A volume that was open already (`reopen`: opened again only for
+ * work that needs its volume key, has_work_when_open) stays open and in use: the work waits for a run with
+ * a key, which is a sync problem, not a volume that failed to open (the boot goes on). */
+static void report_none_opened(const struct vs_volume_config *v, struct vs_volume_report *rep, bool config_changed,
+                               bool reopen) {
+        if (reopen) {
+                rep->state = VS_VOLUME_ALREADY_OPEN;
+                if (asprintf(&rep->mapper, "luks2-%s", v->id) < 0)
+                        rep->mapper = NULL;
+                report_error(rep, VS_PROBLEM_SYNC, "volume %s is open, but no key of this run opens its keyslots: "
+                             "its pending slots wait (give --recovery-key-file PATH, or run again once a tpm slot "
+                             "opens it)", v->id);
+                return;
+        }
+        rep->state = VS_VOLUME_NOT_OPENED;
+        for (size_t i = 0; i < rep->n_slots; i++)
+                report_error(rep, VS_PROBLEM_NOT_OPENED, "volume %s slot %u (%s): %s", v->id, rep->slots[i].slot,
+                             rep->slots[i].kind, rep->slots[i].detail ?: vs_slot_status_name(rep->slots[i].status));
+        report_error(rep, VS_PROBLEM_NOT_OPENED, "no configured key opens volume %s on %s%s", v->id, rep->device,
+                     config_changed ? "; if every key changed at once, put one old key back: keep at least one unchanged key and rotate in two steps" : "");
+}
+
 /* Open: keys in ascending slot order, each against its own slot only; the first success wins. Returns the
  * key that opened it (the volume key in *ret_vk), or NULL with the report saying why none did. A key that
  * could not be made leaves its -errno in key_errors[slot], for sync to decide from. */
 static const struct vs_key_config *open_by_slot_order(struct vs_luks *l, const struct vs_volume_config *v,
                                                       const struct vs_volume_options *o, const struct vs_key_volume *kv,
-                                                      struct vs_volume_report *rep, struct vs_secret **ret_vk,
-                                                      int key_errors[VS_MAX_SLOTS]) {
+                                                      bool reopen, struct vs_volume_report *rep,
+                                                      struct vs_secret **ret_vk, int key_errors[VS_MAX_SLOTS]) {
         struct vs_key_run *run = o->run;
         bool config_changed = false;
         for (size_t i = 0; i < v->enc.n_keys; i++) {
@@ -403,12 +425,7 @@ static const struct vs_key_config *open_by_slot_order(struct vs_luks *l, const s
                 report_slot_set(rep, k->slot, kind_name(k), VS_SLOT_OPENED, NULL);
                 return k;
         }
-        rep->state = VS_VOLUME_NOT_OPENED;
-        for (size_t i = 0; i < rep->n_slots; i++)
-                report_error(rep, VS_PROBLEM_NOT_OPENED, "volume %s slot %u (%s): %s", v->id, rep->slots[i].slot,
-                             rep->slots[i].kind, rep->slots[i].detail ?: vs_slot_status_name(rep->slots[i].status));
-        report_error(rep, VS_PROBLEM_NOT_OPENED, "no configured key opens volume %s on %s%s", v->id, rep->device,
-                     config_changed ? "; if every key changed at once, put one old key back: keep at least one unchanged key and rotate in two steps" : "");
+        report_none_opened(v, rep, config_changed, reopen);
         return NULL;
 }
 
@@ -467,7 +484,7 @@ static void unlock_volume(const struct vs_volume_config *v, const struct vs_volu
         }
         _cleanup_secret_ struct vs_secret *vk = NULL;
         int key_errors[VS_MAX_SLOTS] = {};
-        const struct vs_key_config *opened = open_by_slot_order(l, v, o, &kv, rep, &vk, key_errors);
+        const struct vs_key_config *opened = open_by_slot_order(l, v, o, &kv, open, rep, &vk, key_errors);
         if (!opened)
                 return;
         rep->opened_by_slot = (int) opened->slot;
