@@ -149,7 +149,12 @@ int vs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                 (void) unlink(tmp);
         if (r < 0)
                 return r;
-        return sync_folder_of(path);
+        r = sync_folder_of(path);
+        /* A new name whose folder did not reach the disk may vanish in a power cut: nothing may rely on it
+         * (a keyslot made with a lockToSTATE salt), so the new file goes, and a later call writes it again. */
+        if (r < 0 && (flags & VS_WRITE_NO_REPLACE))
+                (void) unlink(path);
+        return r;
 }
 
 int vs_write_file(const char *path, const void *data, size_t len, mode_t mode) {

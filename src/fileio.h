@@ -25,7 +25,8 @@ enum {
 };
 
 /* Writes len bytes to path with exactly `mode` (not masked by the umask), atomically as promised above.
- * 0 or -errno; on failure before the rename the old file is untouched. */
+ * 0 or -errno; on failure before the rename the old file is untouched. With VS_WRITE_NO_REPLACE a failed
+ * fsync of the folder removes the new file again: it was never durable. */
 int vs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags);
 /* Writes in place instead (created or truncated, symlinks followed, so /dev/stdout works), with exactly
  * `mode`: for outputs a user names on the command line, which are not replaced. 0 or -errno. */

@@ -159,7 +159,7 @@ int vs_luks_format(const char *device, const struct vs_luks_format_params *p, co
         r = crypt_set_pbkdf_type(l->cd, &digest);
         if (r < 0)
                 goto fail;
-        struct crypt_params_luks2 params = { .sector_size = p->sector_size };
+        struct crypt_params_luks2 params = { .sector_size = p->sector_size, .subsystem = VS_LUKS_FORMATTING };
         r = crypt_format(l->cd, CRYPT_LUKS2, c, mode, NULL, (const char *) vk->data, vk->len, &params);
         if (r < 0)
                 goto fail;

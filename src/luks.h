@@ -44,8 +44,6 @@ int vs_luks_load_validated(const char *device, uint64_t offset, uint64_t size, c
 int vs_luks_load_for_write(const struct vs_luks *validated, struct vs_luks **ret);
 /* True for a handle from vs_luks_load_validated() (reads go to the detached copy). */
 bool vs_luks_validated(const struct vs_luks *l);
-/* Formats `device` as LUKS2 with volume key `vk` (its length must match key_bits/8) and a 1000-iteration
- * PBKDF2 volume-key digest. No keyslot yet. */
 /* 1 when DEVICE holds what a power cut inside crypt_format leaves before its first header write completed:
  * a primary LUKS2 binary header whose checksum does not verify, no secondary header at any offset LUKS2
  * allows, and no keyslot in the primary JSON area. No key was ever added, so nothing can be stored on the
@@ -53,6 +51,13 @@ bool vs_luks_validated(const struct vs_luks *l);
  * DEVICE cannot be read. */
 int vs_luks_format_interrupted(const char *device);
 
+/* The subsystem field vs_luks_format() writes. The caller clears it once the first keyslot and its token
+ * are on disk, before the volume is first activated: a header that still holds it never held data, so a
+ * power cut between the first keyslot and its token (a tpm or kms key without its sealed secret) leaves a
+ * volume that counts as empty, not one no key opens. */
+#define VS_LUKS_FORMATTING "volseal-formatting"
+/* Formats `device` as LUKS2 with volume key `vk` (its length must match key_bits/8), a 1000-iteration
+ * PBKDF2 volume-key digest and subsystem VS_LUKS_FORMATTING. No keyslot yet. */
 int vs_luks_format(const char *device, const struct vs_luks_format_params *p, const struct vs_secret *vk,
                    struct vs_luks **ret);
 void vs_luks_free(struct vs_luks *l);

@@ -577,15 +577,10 @@ int vs_meta_config_persist_state(const char *meta_path, const struct vs_volume_c
                 return log_error_errno(-EUCLEAN, "%s: META is invalid; STATE's encryption config was not saved in tag 9", meta_path);
         }
         /* Talos stores the value it holds: the config of an encrypted STATE, a v1alpha1 config even when its
-         * provider leaves STATE unencrypted, else null. */
+         * provider leaves STATE unencrypted, else null. Copies that differ were already rewritten when
+         * `volseal unlock` began (docs/meta.md). */
         bool value = state->encrypted || state->enc.talos_value;
         r = vs_meta_state_config_set(&m, meta_path, value ? &state->enc : NULL);
-        /* Also when tag 9 is already right but the copies are not both good: power was lost between the
-         * writes of copy 1 and copy 2 (found by the power-loss test); this write restores the second copy. */
-        if (r == 0 && (m.state == VS_META_COPY2 || m.copy2_stale)) {
-                log_info("%s: META tag 9 is current but its copies differ; rewriting both", meta_path);
-                r = 1;
-        }
         if (r > 0) {
                 r = vs_meta_store(&m, meta_path, false);
                 if (r == 0) {

@@ -3,8 +3,9 @@
  *       - 12
  *       - 200
  *       ... (32 decimal byte values)
- * Promise: the salt is created once (32 random bytes, mode 0600, written to a temporary file, fsynced and
- * renamed into place) and never rewritten; it is held in struct vs_secret only. */
+ * Promise: the salt is created once (32 random bytes, mode 0600, written to a temporary file, fsynced,
+ * linked into place, the folder fsynced: a failed fsync fails the creation, so no keyslot is made with a
+ * salt a power cut could take) and never rewritten; it is held in struct vs_secret only. */
 #pragma once
 #include <stdbool.h>
 

@@ -167,7 +167,7 @@ static int locate(const struct vs_volume_config *v, const struct vs_volume_optio
         rep->what = NULL;
         if (*ret_content == VS_BLK_LUKS2 && vs_luks_format_interrupted(rep->device) > 0) {
                 /* Power was lost inside crypt_format (the power-loss test found it): libcryptsetup cannot load
-                 * the header and no keyslot was ever written, so it is empty, as luks_without_keyslots() below. */
+                 * the header and no keyslot was ever written, so it is empty, as never_activated() below. */
                 log_notice("volume %s: %s holds only an unfinished LUKS2 header without keyslots (an interrupted format): formatting again",
                            v->id, rep->device);
                 *ret_content = VS_BLK_EMPTY;
@@ -175,9 +175,12 @@ static int locate(const struct vs_volume_config *v, const struct vs_volume_optio
         return 1;
 }
 
-/* A LUKS2 header without any keyslot cannot hold reachable data (power was lost between format and the
- * first keyslot): it counts as empty. */
-static bool luks_without_keyslots(struct vs_luks *l) {
+/* A LUKS2 header without any keyslot, or one still marked VS_LUKS_FORMATTING, cannot hold reachable data
+ * (power was lost between format and the first complete key): it counts as empty. */
+static bool never_activated(struct vs_luks *l) {
+        const char *sub = vs_luks_subsystem(l);
+        if (sub && streq(sub, VS_LUKS_FORMATTING))
+                return true;
         for (unsigned s = 0; s < VS_MAX_SLOTS; s++)
                 if (vs_luks_slot_active(l, s))
                         return false;
@@ -273,6 +276,8 @@ static int format_volume(const struct vs_volume_config *v, const struct vs_volum
                 struct vs_pbkdf pbkdf = pbkdf_for(&o->pbkdf, first);
                 r = add_slot_with_token(l, first->slot, vk, pass, &pbkdf, token);
         }
+        if (r >= 0) /* the first key is complete: from here on the volume may hold data */
+                r = vs_luks_set_subsystem(l, "");
         json_object_put(token);
         if (r < 0) {
                 rep->state = VS_VOLUME_NOT_OPENED;
@@ -325,11 +330,12 @@ static int unlock_needs_nothing(const struct vs_volume_config *v, const struct v
         return DONE;
 }
 
-/* Rescue (--disk) is read-only: a volume without a LUKS2 header, or without a keyslot, is not formatted. */
+/* Rescue (--disk) is read-only: a volume without a LUKS2 header, or without a complete key, is not formatted. */
 static void refuse_rescue_format(const struct vs_volume_config *v, struct vs_volume_report *rep, bool has_header) {
         rep->state = VS_VOLUME_NOT_OPENED;
         if (has_header)
-                report_error(rep, VS_PROBLEM_NOT_OPENED, "volume %s: the LUKS2 header on %s has no keyslot; --disk never formats",
+                report_error(rep, VS_PROBLEM_NOT_OPENED,
+                             "volume %s: the LUKS2 header on %s has no complete key (an interrupted format); --disk never formats",
                              v->id, rep->device);
         else if (rep->partition)
                 report_error(rep, VS_PROBLEM_NOT_OPENED, "volume %s: partition %u of %s holds no LUKS2 header; --disk never formats",
@@ -443,7 +449,7 @@ static void unlock_volume(const struct vs_volume_config *v, const struct vs_volu
         _cleanup_luks_ struct vs_luks *l = NULL;
         if (load_header(v, rep, loop, &l) < 0)
                 return;
-        if (luks_without_keyslots(l) && o->disk) {
+        if (never_activated(l) && o->disk) {
                 refuse_rescue_format(v, rep, true);
                 return;
         }
@@ -453,8 +459,8 @@ static void unlock_volume(const struct vs_volume_config *v, const struct vs_volu
                         rep->mapper = NULL;
                 return;
         }
-        if (luks_without_keyslots(l)) {
-                log_notice("volume %s: the LUKS2 header on %s has no keyslot (an interrupted format): formatting again", v->id, rep->device);
+        if (never_activated(l)) {
+                log_notice("volume %s: the LUKS2 header on %s has no complete key (an interrupted format): formatting again", v->id, rep->device);
                 vs_luks_free(TAKE_PTR(l));
                 format_volume(v, o, &kv, rep);
                 return;
@@ -598,6 +604,11 @@ int vs_volume_status(const struct vs_volume_config *v, const struct vs_volume_op
         _cleanup_luks_ struct vs_luks *l = NULL;
         if (load_header(v, rep, NULL, &l) < 0)
                 return 0;
+        if (never_activated(l)) {
+                rep->state = VS_VOLUME_EMPTY;
+                report_pending(rep, o->disk ? "nothing: --disk never formats" : "format LUKS2 again (the header has no complete key: an interrupted format)");
+                return 0;
+        }
         rep->state = VS_VOLUME_LUKS2;
         _cleanup_free_ char *mapper = NULL;
         if (asprintf(&mapper, "luks2-%s", v->id) >= 0 && vs_luks_mapping_active(mapper)) {

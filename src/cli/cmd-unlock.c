@@ -41,7 +41,8 @@ static const char usage[] =
         "      --meta DEVICE          the META partition (default: the partition labelled META, if any): tag 15\n"
         "                             replaces the machine UUID of nodeID keys; tag 9 gives STATE's config when\n"
         "                             the machine config has no STATE VolumeConfig, and is updated after STATE\n"
-        "                             opened with the machine config's (docs/meta.md)\n"
+        "                             opened with the machine config's; copies that differ are rewritten\n"
+        "                             (docs/meta.md)\n"
         "      --state-dir DIR        STATE is mounted at DIR: lockToSTATE volumes open (salt created once);\n"
         "                             updatable tpm slots are enrolled (the authority on STATE) and the states\n"
         "                             their NV index authorized before the booted one are retired\n"
@@ -250,7 +251,9 @@ int volume_cli_run(struct volume_cli *c, int (*fn)(const struct vs_volume_config
         bool unlock = fn == vs_volume_unlock;
         struct volume_meta vm;
         int rc = volume_meta_begin(&vm, c->meta, &cfg, &c->run, &c->opts);
-        if (rc != EXIT_OK) {
+        if (rc == EXIT_OK && unlock)
+                rc = volume_meta_repair(&vm);
+        if (rc != EXIT_OK && rc != EXIT_SYNC) {
                 volume_meta_done(&vm);
                 vs_config_free(&cfg);
                 return rc;

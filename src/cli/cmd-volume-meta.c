@@ -92,6 +92,13 @@ static int volume_meta_use(struct volume_meta *vm, const struct vs_config *cfg, 
         return EXIT_OK;
 }
 
+int volume_meta_repair(struct volume_meta *vm) {
+        if (!vm->loaded || vm->read_only || !(vm->meta.state == VS_META_COPY2 || vm->meta.copy2_stale))
+                return EXIT_OK;
+        log_info("%s: the two META copies differ (a write was interrupted); rewriting both", vm->path);
+        return vs_meta_store(&vm->meta, vm->path, false) < 0 ? EXIT_SYNC : EXIT_OK;
+}
+
 int volume_meta_after(struct volume_meta *vm, const struct vs_config *cfg, const struct vs_volume_config *v,
                       const struct vs_volume_report *rep, bool unlock) {
         if (!unlock || !vm->loaded || vm->read_only || !streq(v->id, "STATE"))

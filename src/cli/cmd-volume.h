@@ -53,6 +53,10 @@ struct volume_meta {
  * opts->state_from_meta from tag 9 when `cfg` has no STATE. Returns EXIT_OK or the exit code to stop with. */
 int volume_meta_begin(struct volume_meta *vm, const char *meta_arg, const struct vs_config *cfg, struct vs_key_run *run,
                       struct vs_volume_options *opts);
+/* unlock, before the volumes: a META whose copies differ (power lost between the writes of copy 1 and
+ * copy 2, or one torn) gets both rewritten from the valid one, so the old value in a stale copy can never
+ * come back when the other is torn later. EXIT_OK, or EXIT_SYNC when that write failed (logged). */
+int volume_meta_repair(struct volume_meta *vm);
 /* After each volume: unlock saves the machine config's STATE in tag 9 once STATE is open. Returns an exit
  * code to merge (EXIT_SYNC when META could not be written). */
 int volume_meta_after(struct volume_meta *vm, const struct vs_config *cfg, const struct vs_volume_config *v,

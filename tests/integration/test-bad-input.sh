@@ -109,6 +109,6 @@ run_volseal 2 status -c "$T/tpm.yaml" --volume "STATE=$img" --json --pcr-signatu
 contains "$(vol STATE '.errors | join(";")')" "uses cipher_null"
 ok "status refuses the cipher_null header too"
 # the libcryptsetup-alone control: the real cryptsetup loads the cipher_null header (so the check is volseal's)
-cryptsetup luksDump "$img" | grep -q 'cipher: cipher_null-ecb' || fail "cryptsetup did not load the cipher_null header"
+grep -q 'cipher: cipher_null-ecb' <<< "$(cryptsetup luksDump "$img")" || fail "cryptsetup did not load the cipher_null header"
 ok "control: cryptsetup itself loads the cipher_null header"
 done_testing

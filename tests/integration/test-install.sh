@@ -245,8 +245,8 @@ fi
 
 # ---- parts other helpers install (listed above; checked when their sources are in the tree) ----
 if [ -f "$SRC/dist/meson.build" ]; then
-  find "$D" -path '*initramfs-tools*' -type f | grep -q . || fail "dist/ is in the tree but no initramfs-tools file was installed"
-  find "$D" -name '*.service' | grep -q . || fail "dist/ is in the tree but no systemd unit was installed"
+  find "$D" -path '*initramfs-tools*' -type f -print -quit | grep -q . || fail "dist/ is in the tree but no initramfs-tools file was installed"
+  find "$D" -name '*.service' -print -quit | grep -q . || fail "dist/ is in the tree but no systemd unit was installed"
   m=$D/usr/lib/dracut/modules.d/90volseal/module-setup.sh
   [ -x "$m" ] || fail "dist/ is in the tree but the dracut module is not installed at $m"
   ! grep -q '@[A-Z]*@' "$m" || fail "$m: placeholders left: $(grep -o '@[A-Z]*@' "$m" | sort -u | tr '\n' ' ')"
@@ -254,7 +254,7 @@ if [ -f "$SRC/dist/meson.build" ]; then
   ok "dist/: initramfs-tools hook, systemd units and dracut module installed"
 fi
 if grep -rqs 'libcryptsetup-token' "$SRC"/meson.build "$SRC"/*/meson.build "$SRC"/src/*/meson.build; then
-  find "$D" -name 'libcryptsetup-token-*.so' | grep -q . || fail "the token plugin is built but not installed"
+  find "$D" -name 'libcryptsetup-token-*.so' -print -quit | grep -q . || fail "the token plugin is built but not installed"
   ok "cryptsetup token plugin installed: $(cd "$D" && find . -name 'libcryptsetup-token-*.so' | tr '\n' ' ')"
 fi
 done_testing

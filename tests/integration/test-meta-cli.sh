@@ -2,6 +2,7 @@
 # test-meta-cli.sh: `volseal meta` on 1 MiB image files. Every refused write leaves the image byte-for-byte
 # unchanged; what volseal writes is checked by an independent Python reader of the Talos ADV format.
 . "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/meta.sh"
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 M=$T/meta.img
@@ -114,18 +115,7 @@ ok "delete"
 # A META written by an old Talos: only the syslinux ADV (last 1 KiB) holds tags.
 L=$T/legacy.img
 truncate -s 1M "$L"
-python3 - "$L" <<'PY'
-import struct, sys
-c = bytearray(512)
-struct.pack_into('<I', c, 0, 0x5a2d2fa5)
-data = bytes([15, 4]) + b'uuid' + bytes([6, 3]) + b'yes'
-c[8:8 + len(data)] = data
-struct.pack_into('<I', c, 508, 0xdd28bf64)
-s = sum(struct.unpack_from('<I', c, i)[0] for i in range(8, 508, 4))
-struct.pack_into('<I', c, 4, (0xa3041767 - s) & 0xffffffff)
-with open(sys.argv[1], 'r+b') as f:
-    f.seek(-1024, 2); f.write(bytes(c) * 2)
-PY
+legacy_adv "$L" 15=uuid 6=yes
 expect 0 "$VOLSEAL" meta list --meta "$L" --json
 contains "$OUT" '"legacy":true'
 contains "$OUT" '{"tag":6,"name":"Upgrade","size":3,"source":"legacy"}'

@@ -8,30 +8,10 @@
 . "$TOP/tests/lib/luks.sh"
 . "$TOP/tests/lib/volumes.sh"
 . "$TOP/tests/lib/powerloss.sh"
+. "$TOP/tests/lib/meta.sh"
 M=$T/meta.img
 truncate -s 1M "$M"
 
-# adv_state IMAGE: "copy1=ok|bad copy2=ok|bad same=yes|no legacy=ok|bad|none", read straight from the bytes.
-adv_state() {
-  python3 - "$1" <<'PY'
-import hashlib, struct, sys
-img = open(sys.argv[1], 'rb').read()
-L = 256 * 1024
-def valid(c):
-    c = bytearray(c)
-    if struct.unpack('>I', c[:4])[0] != 0x5a4b3c2d or struct.unpack('>I', c[-4:])[0] != 0xa5b4c3d2: return False
-    want = bytes(c[-36:-4]); c[-36:-4] = bytes(32)
-    return hashlib.sha256(c).digest() == want
-def legacy(b):
-    if struct.unpack('<I', b[:4])[0] != 0x5a2d2fa5 or struct.unpack('<I', b[508:512])[0] != 0xdd28bf64: return False
-    return sum(struct.unpack_from('<I', b, i)[0] for i in range(4, 508, 4)) & 0xffffffff == 0xa3041767
-c1, c2 = img[:L], img[L:2 * L]
-tail = img[-1024:]
-lg = 'none' if not any(tail) else 'ok' if legacy(tail[:512]) and legacy(tail[512:]) else 'bad'
-print('copy1=%s copy2=%s same=%s legacy=%s' % ('ok' if valid(c1) else 'bad', 'ok' if valid(c2) else 'bad',
-      'yes' if c1 == c2 else 'no', lg))
-PY
-}
 get() { "$VOLSEAL" meta get "$1" --meta "$M" 2>/dev/null; }
 # good_copy: at least one valid copy, and volseal reads META without --force
 good_copy() {
@@ -44,18 +24,7 @@ complete() { # after the next run: both copies valid and identical, the legacy b
 }
 
 # A META as an old Talos left it (legacy tags 6 and 14) plus Talos ADV tags 12 and 13.
-python3 - "$M" <<'PY'
-import struct, sys
-c = bytearray(512)
-struct.pack_into('<I', c, 0, 0x5a2d2fa5)
-data = bytes([6, 3]) + b'yes' + bytes([14, 6]) + b'legacy'
-c[8:8 + len(data)] = data
-struct.pack_into('<I', c, 508, 0xdd28bf64)
-s = sum(struct.unpack_from('<I', c, i)[0] for i in range(8, 508, 4))
-struct.pack_into('<I', c, 4, (0xa3041767 - s) & 0xffffffff)
-with open(sys.argv[1], 'r+b') as f:
-    f.seek(-1024, 2); f.write(bytes(c) * 2)
-PY
+legacy_adv "$M" 6=yes 14=legacy
 run_volseal 0 meta set 12 old --meta "$M"
 run_volseal 0 meta set 13 keep --meta "$M"
 complete

@@ -113,7 +113,7 @@ printf 'BM-not-really-a-bitmap' > splash.bmp
 printf '\xd0\x0d\xfe\xed-dtb' > board.dtb
 $VOLSEAL uki build --stub "$STUB" --linux vmlinuz --initrd initrd --cmdline cmdline --os-release os-release \
   --splash splash.bmp --dtb board.dtb --pcr-sign-key pcr.key -o big.efi > /dev/null
-objdump -h big.efi | grep -q ' .pcrsig ' || fail "objdump -h on the grown image"
+grep -q ' .pcrsig ' <<< "$(objdump -h big.efi)" || fail "objdump -h on the grown image"
 sbverify --list big.efi >/dev/null 2>&1 || fail "sbverify --list rejects the grown image"
 python3 - <<'PY' || fail "SizeOfHeaders did not grow"
 import struct

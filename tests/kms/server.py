@@ -30,6 +30,7 @@ Modes (misbehaviour on request; --mode-file is re-read on every call, so a test 
 import argparse
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -56,6 +57,8 @@ def load_messages(proto):
         sys.exit(f"server.py: protoc failed on {proto}")
     sys.path.insert(0, out)
     import kms_pb2  # noqa: E402
+    sys.path.remove(out)
+    shutil.rmtree(out, ignore_errors=True)  # imported: the scratch directory would be left in /tmp
     return kms_pb2
 
 

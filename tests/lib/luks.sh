@@ -42,6 +42,16 @@ slots() { cryptsetup luksDump --dump-json-metadata "$1" | jq -r '.keyslots | key
 tokens() { cryptsetup luksDump --dump-json-metadata "$1" | jq -r '.tokens | keys | map(tonumber) | sort | map(tostring) | join(" ")'; }
 kdfs() { cryptsetup luksDump --dump-json-metadata "$1" | jq -r '[.keyslots[].kdf.type] | unique | join(" ")'; }
 digest_iterations() { cryptsetup luksDump --dump-json-metadata "$1" | jq -r '.digests["0"].iterations'; }
+# header_facts DEVICE: "keyslots=0 1 tokens=0 digest=..." from one luksDump of the real cryptsetup (the
+# digest is the volume key's: unchanged means the data key, and so the data, is the same).
+header_facts() {
+  cryptsetup luksDump --dump-json-metadata "$1" | jq -r '"keyslots=" + (.keyslots | keys | map(tonumber) | sort |
+    map(tostring) | join(" ")) + " tokens=" + (.tokens | keys | map(tonumber) | sort | map(tostring) | join(" ")) +
+    " digest=" + .digests["0"].digest'
+}
+# header_subsystem DEVICE: the LUKS2 header's subsystem field (volseal's sync fingerprint, or
+# volseal-formatting until the first key is complete), from the real cryptsetup
+header_subsystem() { cryptsetup luksDump "$1" | sed -n 's/^Subsystem:[[:space:]]*//p'; }
 header_sum() { head -c 16M "$1" | sha256sum | cut -d' ' -f1; }
 image_sum() { sha256sum <"$1" | cut -d' ' -f1; }
 

@@ -120,14 +120,6 @@ _pl_report() {
   ok "$1"
 }
 
-# header_facts DEVICE: "keyslots=0 1 tokens=0 digest=..." from one luksDump of the real cryptsetup (the
-# digest is the volume key's: unchanged means the data key, and so the data, is the same).
-header_facts() {
-  cryptsetup luksDump --dump-json-metadata "$1" | jq -r '"keyslots=" + (.keyslots | keys | map(tonumber) | sort |
-    map(tostring) | join(" ")) + " tokens=" + (.tokens | keys | map(tonumber) | sort | map(tostring) | join(" ")) +
-    " digest=" + .digests["0"].digest'
-}
-
 # --- Power loss around the TPM's own writes (needs relay.sh and boot.sh) ---
 # A TPM command that changes the TPM's non-volatile memory (NV_DefineSpace, NV_Write, NV_UndefineSpace,
 # EvictControl, ...) is one write: the TPM does it whole or not at all. The cut is right before it (not
