@@ -222,6 +222,14 @@ updatable_consistent() {
   [ "$mine" = "$at " ] || fail "volseal's NV indexes in the TPM: '$mine', the authority names $at"
   [ "$(states)" = "$1" ] || fail "the index authorizes $(states), not $1"
 }
+# updatable_after_crash BEFORE AFTER: the index holds the set BEFORE (the crash came before the NV write) or
+# AFTER, and the next unlock (CR_ARGS) opens both volumes by tpm
+updatable_after_crash() {
+  local want=$1; [ "$CR_TPM_AT" = 0 ] || want=$2
+  updatable_consistent "$want"
+  cr_check_volumes
+  opened_by 0 || fail "the boot does not open both volumes by tpm: $OUT"
+}
 TARGS=(--pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem")
 updatable_between() { node_save installing; }
 updatable_install
@@ -275,10 +283,7 @@ cr_reference() {
   [ -n "$B" ] && [ "$B" != "$A" ] || fail "prepare authorized no new state: $(states)"
 }
 cr_check() {
-  cr_check_volumes
-  opened_by 0 || fail "the current boot does not open by tpm: $OUT"
-  local want="$A"; [ "$CR_TPM_AT" = 0 ] || want="$A $B"
-  updatable_consistent "$want"
+  updatable_after_crash "$A" "$A $B"
   run_volseal 0 "${PREPARE[@]:1}"
   updatable_consistent "$A $B"
   trap 'setvar dbx "$T/dbx.esl"' EXIT
@@ -299,10 +304,7 @@ node_save prepared
 CR_ARGS=(--state-dir "$T/state" "${TARGS[@]}")
 cr_reference() { cr_reference_volumes; [ "$(states)" = "$B" ] || fail "the unlock retired nothing: $(states)"; }
 cr_check() {
-  local want="$A $B"; [ "$CR_TPM_AT" = 0 ] || want="$B"
-  updatable_consistent "$want"
-  cr_check_volumes
-  opened_by 0 || fail "the boot in B does not open by tpm: $OUT"
+  updatable_after_crash "$A $B" "$B"
   updatable_consistent "$B"
   trap 'setvar dbx "$T/dbx2.esl"' EXIT
   setvar dbx "$T/dbx.esl"
@@ -322,10 +324,7 @@ PREPARE=("$VOLSEAL" tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/s
 CR_ARGS=("${TARGS[@]}")
 cr_reference() { cr_reference_volumes; [ "$(states)" = "$B $C" ] || fail "prepare: $(states)"; }
 cr_check() {
-  local want="$A $B"; [ "$CR_TPM_AT" = 0 ] || want="$B $C"
-  updatable_consistent "$want"
-  cr_check_volumes
-  opened_by 0 || fail "the boot in B does not open by tpm: $OUT"
+  updatable_after_crash "$A $B" "$B $C"
   run_volseal 0 "${PREPARE[@]:1}"
   updatable_consistent "$B $C"
 }

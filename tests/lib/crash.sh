@@ -26,8 +26,8 @@
 # states it fits (after 0..M of the NV writes), and each pair is one crash state: the TPM gets that NV state
 # and a power cycle (power_cycle UKI: PCRs reset, the boot measured), then cr_check runs with
 # "tpm=J of M" in its description ($CR_TPM_AT is J). The run under strace must make the same NV writes.
-# CR_TPM_SAMPLE=K checks a seeded sample of K pairs (the TPM scenarios' checks reboot and unseal, ~1 s
-# each), always including every pair of a TPM state no sampled pair had.
+# CR_TPM_SAMPLE=K checks every pair of a crash state that fits several TPM states and a seeded sample of K
+# of the others (the TPM scenarios' checks reboot and unseal, ~2 s each), and one pair of every TPM state.
 #
 # Checks for cr_check (a volume's image must be among CR_OBJECTS and in $VOLUMES):
 #   cr_check_volumes            the next `volseal unlock -c $CR_AFTER "${CR_ARGS[@]}"` exits 0 and every
@@ -216,15 +216,19 @@ _cr_check_one() {
 }
 
 # _cr_tpm_pick NAME PAIRS: the pairs "I:J" (crash state I, TPM state J) to check, of crashgen's PAIRS: all,
-# or with CR_TPM_SAMPLE=K a sample of K seeded by NAME plus the first pair of every TPM state no sampled
-# pair has; in crashgen's order.
+# or with CR_TPM_SAMPLE=K every pair of a crash state that fits more than one TPM state (where the crash
+# came around an NV write), a sample of K of the others seeded by NAME, and the first pair of every TPM
+# state none of those has; in crashgen's order.
 _cr_tpm_pick() {
   /usr/bin/python3 -c '
-import random, sys
+import collections, random, sys
 name, k, pairs = sys.argv[1], sys.argv[2], sys.argv[3].split()
 pick = set(pairs)
 if k and int(k) < len(pairs):
-    pick = set(random.Random(name).sample(pairs, int(k)))
+    per_state = collections.Counter(p.split(":")[0] for p in pairs)
+    pick = {p for p in pairs if per_state[p.split(":")[0]] > 1}
+    rest = [p for p in pairs if p not in pick]
+    pick |= set(random.Random(name).sample(rest, min(int(k), len(rest))))
     for j in sorted({p.split(":")[1] for p in pairs} - {p.split(":")[1] for p in pick}):
         pick.add(next(p for p in pairs if p.split(":")[1] == j))
 print(" ".join(p for p in pairs if p in pick))' "$1" "$CR_TPM_SAMPLE" "$2"
