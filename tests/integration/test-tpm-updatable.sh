@@ -9,6 +9,7 @@
 # never crosses the bus in clear; the commands of an unseal and of a prepare are counted.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tpm.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 : "${TPM_UPDATABLE_HELPER:?TPM_UPDATABLE_HELPER not set (run through meson)}"
 U=$TPM_UPDATABLE_HELPER
@@ -147,13 +148,8 @@ nothing_loaded
 ok "K2 added: a K2-signed PCR 11 policy unseals and K1 still does; K1 removed: refused; the last key stays"
 
 # --- 6. relay: the secret never crosses the bus in clear; commands of an unseal and of a prepare
-python3 "$TOP/tests/lib/tpm-relay.py" "$SWTPM_PORT" "$T/capture.bin" "$T/commands.txt" > "$T/relay.port" &
-relay_pid=$!
-add_cleanup "kill $relay_pid"
-for _ in $(seq 1 250); do [ -s "$T/relay.port" ] && break; sleep 0.02; done
-[ -s "$T/relay.port" ] || fail "relay did not start"
 direct=$VOLSEAL_TCTI
-export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
+relay_start "$T/capture.bin" "$T/commands.txt"
 : > "$T/commands.txt"
 expect_unseal k2
 first=$("$TOP/tests/lib/tpm-names" < "$T/commands.txt")
