@@ -1,5 +1,6 @@
 # crash.sh: crash consistency as disks lose power (docs/security.md "Power loss", docs/testing.md). Sourced
-# after common.sh and luks.sh by tests/crash/test-crash-consistency.sh. One scenario:
+# after common.sh and luks.sh (and boot.sh, relay.sh for the TPM scenarios) by
+# tests/crash/test-crash-consistency.sh. One scenario:
 #
 #   CR_OBJECTS=(NAME=PATH...)   what is watched: images (volumes, META) and directories (the STATE mount,
 #                               whose files are modelled at file level: lockToSTATE salt, tpm material)
@@ -27,7 +28,7 @@
 # and a power cycle (power_cycle UKI: PCRs reset, the boot measured), then cr_check runs with
 # "tpm=J of M" in its description ($CR_TPM_AT is J). The run under strace must make the same NV writes.
 # CR_TPM_SAMPLE=K checks every pair of a crash state that fits several TPM states and a seeded sample of K
-# of the others (the TPM scenarios' checks reboot and unseal, ~2 s each), and one pair of every TPM state.
+# of the others (the TPM scenarios' checks reboot and unseal, ~1.5 s each), and one pair of every TPM state.
 #
 # Checks for cr_check (a volume's image must be among CR_OBJECTS and in $VOLUMES):
 #   cr_check_volumes            the next `volseal unlock -c $CR_AFTER "${CR_ARGS[@]}"` exits 0 and every
