@@ -1,6 +1,7 @@
 /* authority.c: see authority.h. The text is parsed in place in its struct vs_secret (no JSON or YAML
  * library holds a copy); openssl decodes the key from a locked buffer. */
 #include "authority.h"
+#include "encoding.h"
 #include "fileio.h"
 #include "log.h"
 #include "policy.h"
@@ -31,24 +32,19 @@ static bool p256(EVP_PKEY *k) {
         return ok;
 }
 
-/* Standard padded base64 into a new secret; -EBADMSG unless it is exactly that. */
-static int unbase64(const uint8_t *s, size_t n, struct vs_secret **ret) {
-        _cleanup_secret_ struct vs_secret *out = NULL;
-        if (n == 0 || n % 4 || n > MAX_FILE)
+/* Standard padded base64 (src/encoding.c) of the n bytes at v into a new secret; the NUL-terminated copy
+ * the decoder reads is a secret too, so no part of the key lands in ordinary memory. */
+static int unbase64(const uint8_t *v, size_t n, struct vs_secret **ret) {
+        _cleanup_secret_ struct vs_secret *text = NULL;
+        if (n == 0 || n > MAX_FILE)
                 return -EBADMSG;
-        int r = vs_secret_new(n / 4 * 3 + 1, &out);
+        int r = vs_secret_new(n, &text);
         if (r < 0)
                 return r;
-        int k = EVP_DecodeBlock(out->data, s, (int) n);
-        if (k < 0)
-                return -EBADMSG;
-        size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
-        for (size_t i = 0; i < n - pad; i++)
-                if (s[i] == '=')
-                        return -EBADMSG;
-        out->len = (size_t) k - pad;
-        *ret = TAKE_PTR(out);
-        return 0;
+        memcpy(text->data, v, n);
+        text->data[n] = 0;
+        text->len = n;
+        return vs_base64_decode_secret((const char *) text->data, MAX_FILE, ret);
 }
 
 static int parse_key(const uint8_t *v, size_t n, EVP_PKEY **ret) {

@@ -14,21 +14,35 @@
 #             then rescue: the boot's mappings closed, `volseal unlock --disk /dev/vdX` (nodeID) activates STATE
 #             and u-adi through autoclear loop devices at their partition offsets, markers read back
 #   unsigned  SecureBoot on, UKI without Authenticode signature: systemd-boot refuses it, Linux never starts
+# then, on a second data disk whose STATE and EPHEMERAL have only an updatable tpm slot and a recovery key
+# (docs/tpm-updatable.md), SecureBoot on, the PCR-signed UKI:
+#   upd-install     STATE formatted with the recovery key (--recovery-key-out, kept by the host through the
+#                   control disk), STATE mounted, the second call enrols the updatable slot, EPHEMERAL formatted
+#   upd-tpm         opens by tpm; after the cap `volseal tpm prepare --dbx` authorizes the predicted PCR 7, then
+#                   a real KEK-signed dbx append is written through efivarfs (APPEND_WRITE)
+#   upd-dbx         PCR 7 moved to the prepared value: opens by tpm; a second dbx append, not prepared
+#   upd-unprepared  PCR 7 moved again: the updatable slot is refused, the recovery key opens; then dbx is
+#                   deleted (KEK-signed): rolled back to its state before the prepared update
+#   upd-rollback    PCR 7 = the retired pre-update value: the updatable slot is refused, recovery opens
 # Every boot: guest PCR 11 at /init = `volseal uki measure --phase :` on the host, after the cap =
 # `--phase enter-initrd:start-the-world`; the guest replays binary_bios_measurements + volseal's
 # measurement log with `volseal pcr eventlog` against its TPM. The guest prints VMTEST PASS/FAIL lines on
 # the serial console; this driver adds its own, prints a table of boots and exits 1 on any FAIL.
 # Environment: VOLSEAL_VM_CACHE (kernel .deb, default BUILD/vm-cache), VOLSEAL_VM_LOGS (serial logs and
-# work files, default BUILD/vm-logs), VOLSEAL_VM_TIMEOUT (seconds per boot, default 420).
+# work files, default BUILD/vm-logs), VOLSEAL_VM_TIMEOUT (seconds per boot, default 420),
+# VOLSEAL_VM_SCENARIOS (all, default; updatable: only enrol and the upd-* boots, for work on them).
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/volumes.sh"
+. "$TOP/tests/lib/esl.sh"
 . "$(dirname "$0")/lib.sh"
 BUILD=$(cd "$(dirname "$VOLSEAL")/.." && pwd)
 CACHE=${VOLSEAL_VM_CACHE:-$BUILD/vm-cache}
 W=${VOLSEAL_VM_LOGS:-$BUILD/vm-logs}
 BOOT_TIMEOUT=${VOLSEAL_VM_TIMEOUT:-420}
+SCENARIOS=${VOLSEAL_VM_SCENARIOS:-all}
+case $SCENARIOS in all|updatable) ;; *) fail "VOLSEAL_VM_SCENARIOS=$SCENARIOS: all or updatable" ;; esac
 vm_require qemu-system-x86_64 swtpm swtpm_setup busybox mkfs.vfat mcopy mmd sfdisk cpio sbsign \
-  cert-to-efi-sig-list sign-efi-sig-list objcopy objdump modprobe depmod cryptsetup jq
+  cert-to-efi-sig-list sign-efi-sig-list objcopy objdump modprobe depmod cryptsetup jq chattr
 rm -rf "$W"; mkdir -p "$W" "$CACHE"
 cd "$W"
 t_start=$SECONDS
@@ -55,6 +69,19 @@ K=$CACHE/kpkg-$KV
 
 # --- keys: SecureBoot PK/KEK/db (efitools .auth for systemd-boot's enrolment), the PCR policy key
 vm_keys keys
+# dbx updates for the upd-* boots: one SHA-256 hash each (no real binary's), KEK-signed for APPEND_WRITE;
+# .var = what efivarfs takes in one write: the attributes NV|BS|RT|time-based auth|APPEND (0x67), the .auth
+for n in 1 2; do
+  hash_esl dbx-update$n.esl "$(printf 'volseal vm dbx update %s' $n | sha256sum | cut -c1-64)"
+  sign-efi-sig-list -a -k keys/KEK.key -c keys/KEK.crt dbx dbx-update$n.esl dbx-update$n.auth >/dev/null
+  { printf '\x67\x00\x00\x00'; cat dbx-update$n.auth; } > dbx-update$n.var
+done
+# the rollback: an empty KEK-signed write (0x27, no APPEND) deletes dbx, as it was before the first update;
+# its timestamp must be later than the appends' (whole seconds)
+sleep 1.1
+: > dbx-empty.esl
+sign-efi-sig-list -k keys/KEK.key -c keys/KEK.crt dbx dbx-empty.esl dbx-delete.auth >/dev/null
+{ printf '\x27\x00\x00\x00'; cat dbx-delete.auth; } > dbx-delete.var
 
 # --- initramfs: busybox, volseal + libraries, modules, the users' local-top script, the test's /init
 R=$W/root
@@ -72,6 +99,7 @@ copy_bin() { # FILE DEST: the binary and every library ldd lists (paths as on th
 copy_bin "$VOLSEAL" /sbin/volseal
 copy_bin "$(command -v jq)" /bin/jq
 copy_bin "$(command -v dmsetup)" /sbin/dmsetup # the rescue check closes the boot's mappings
+copy_bin "$(command -v chattr)" /bin/chattr # upd-dbx appends to an existing dbx (immutable in efivarfs)
 for lib in libtss2-tctildr.so.0 libtss2-tcti-device.so.0; do # dlopen()ed: ldd does not list them
   copy_bin "/lib/x86_64-linux-gnu/$lib" "/lib/x86_64-linux-gnu/$lib"
 done
@@ -91,6 +119,12 @@ volumes_config $R/etc/volseal/volumes.yaml "STATE 0:tpm 1:nodeID" "EPHEMERAL 0:n
 volumes_config $R/test/after-cap.yaml "STATE 0:tpm 1:nodeID" "u-adi cipher=xchacha12,aes-adiantum-plain64 0:tpm 1:nodeID"
 # the rescue check (nosb): `volseal unlock --disk` with the keys a rescue system has (nodeID, no tpm)
 volumes_config $R/test/rescue.yaml "STATE 1:nodeID" "u-adi cipher=xchacha12,aes-adiantum-plain64 1:nodeID"
+# the upd-* boots: only an updatable tpm slot and a recovery key; the dbx updates they apply
+volumes_config $R/test/updatable.yaml "STATE 0:tpm:updatable=true 1:recovery" "EPHEMERAL 0:tpm:updatable=true 1:recovery"
+cp dbx-update1.esl $R/test/dbx-update.esl
+cp dbx-update1.var $R/test/dbx-update.var
+cp dbx-update2.var $R/test/dbx-update2.var
+cp dbx-delete.var $R/test/dbx-delete.var
 # test-only settings: cheap argon2id for nodeID slots under TCG (never on real machines), STATE ext2 made by
 # busybox and kept mounted so the test can write into it
 cat > $R/etc/volseal/initramfs.conf <<'C'
@@ -144,9 +178,17 @@ start=2048, size=32M, name="STATE"
 size=36M, name="EPHEMERAL"
 size=36M, name="u-adi"
 P
-part_start() { sfdisk --json data.img | jq -r ".partitiontable.partitions[] | select(.name == \"$1\") | .start"; }
+# the upd-* boots' data disk: STATE and EPHEMERAL
+truncate -s 80M data-upd.img
+sfdisk -q data-upd.img <<'P'
+label: gpt
+start=2048, size=32M, name="STATE"
+size=36M, name="EPHEMERAL"
+P
+DATA=data.img
+part_start() { sfdisk --json "$DATA" | jq -r ".partitiontable.partitions[] | select(.name == \"$1\") | .start"; }
 header() { # VOLUME OUT: the first 16 MiB (LUKS2 header) of the volume's partition
-  dd if=data.img of="$2" bs=512 skip="$(part_start "$1")" count=32768 status=none
+  dd if="$DATA" of="$2" bs=512 skip="$(part_start "$1")" count=32768 status=none
 }
 cp "$VM_OVMF_VARS" vars.fd
 cp "$VM_OVMF_VARS" vars-nosb.fd
@@ -162,9 +204,10 @@ boot() {
   use_uki "$uki"
   { printf 'VSCTL1 %s %s\n' "$name" "$RUNID"; head -c 4096 /dev/zero; } > ctl.img
   truncate -s 1M ctl.img
+  [ -s recovery.txt ] && dd if=recovery.txt of=ctl.img bs=4096 seek=1 conv=notrunc status=none
   vm_boot "$name" "$vars" tpm "$BOOT_TIMEOUT" "$stop" \
     -drive if=none,id=esp,file=esp.img,format=raw -device virtio-blk-pci,drive=esp,bootindex=1 \
-    -drive if=none,id=data,file=data.img,format=raw -device virtio-blk-pci,drive=data \
+    -drive if=none,id=data,file="$DATA",format=raw -device virtio-blk-pci,drive=data \
     -drive if=none,id=ctl,file=ctl.img,format=raw -device virtio-blk-pci,drive=ctl
   grep -a '^VMTEST ' "$name.txt" | sed "s/^/[$name] /" || true
   p=$(grep -ac '^VMTEST PASS' "$name.txt" || true)
@@ -193,12 +236,14 @@ linux_boot() { # NAME UKI VARS: a boot that must reach the end of the guest's ch
 token_blob() { header "$1" hdr.img; cryptsetup luksDump --dump-json-metadata hdr.img | jq -r '.tokens["0"].UserData.sealed_blob_private'; }
 
 record build
+measured() { [ "$SCENARIOS" = all ]; }
 # 1. SecureBoot enrolment
 boot enrol uki-first.efi vars.fd
 grep -aq 'Enrolling secure boot keys' enrol.txt && hpass "enrol: systemd-boot enrolled PK/KEK/db" || hfail "enrol: no enrolment message"
 [ -z "$BOOT_NOTE" ] && hpass "enrol: the firmware reset after enrolment" || hfail "enrol: $BOOT_NOTE"
 record enrol
 # 2. first boot: format, tpm pending
+if measured; then
 linux_boot first uki-first.efi vars.fd
 for v in STATE EPHEMERAL u-adi; do
   m="volseal-vm-$RUNID-$v"
@@ -236,13 +281,60 @@ boot unsigned uki-unsigned.efi vars.fd --stop-on 'Access Denied|VMTEST|Linux ver
 grep -aq 'Access Denied' unsigned.txt && hpass "unsigned: systemd-boot refused the image (Access Denied)" || hfail "unsigned: no 'Access Denied'"
 grep -aqE 'VMTEST|Linux version' unsigned.txt && hfail "unsigned: Linux started" || hpass "unsigned: Linux did not start"
 record unsigned
+fi
+
+# 8. updatable tpm + recovery on their own data disk (same vars, swtpm state and UKI)
+DATA=data-upd.img
+linux_boot upd-install uki.efi vars.fd
+dd if=ctl.img bs=4096 skip=1 count=1 status=none | tr -d '\000' > recovery.txt
+grep -Eqx '([cbdefghijklnrtuv]{8}-){7}[cbdefghijklnrtuv]{8}' recovery.txt \
+  && hpass "upd-install: the recovery key reached the host (modhex, 8 groups)" || hfail "upd-install: no recovery key on the control disk"
+for v in STATE EPHEMERAL; do
+  header $v hdr.img
+  ks=$(cryptsetup luksDump --dump-json-metadata hdr.img | jq -r '.keyslots | keys | join(",")')
+  tk=$(cryptsetup luksDump --dump-json-metadata hdr.img | jq -r '[.tokens[].type] | join(",")')
+  [ "$ks" = 0,1 ] && hpass "upd-install: $v has keyslots 0 (updatable tpm) and 1 (recovery) only, tokens $tk" \
+    || hfail "upd-install: $v keyslots '$ks', tokens '$tk'"
+  cryptsetup open --test-passphrase --key-slot 1 hdr.img < recovery.txt 2>/dev/null \
+    && hpass "upd-install: the recovery key opens $v's slot 1 (cryptsetup)" || hfail "upd-install: the recovery key does not open $v"
+done
+record upd-install
+linux_boot upd-tpm uki.efi vars.fd
+pcr7_before=$(ginfo upd-tpm pcr7) pcr7_prepared=$(ginfo upd-tpm pcr7-prepared)
+[ -n "$pcr7_prepared" ] && [ "$pcr7_prepared" != "$pcr7_before" ] \
+  && hpass "upd-tpm: prepare authorized PCR 7 $pcr7_prepared (booted $pcr7_before)" || hfail "upd-tpm: prepared PCR 7 '$pcr7_prepared', booted $pcr7_before"
+record upd-tpm
+linux_boot upd-dbx uki.efi vars.fd
+pcr7_dbx=$(ginfo upd-dbx pcr7)
+[ "$pcr7_dbx" != "$pcr7_before" ] && hpass "upd-dbx: the dbx append moved PCR 7 ($pcr7_before -> $pcr7_dbx)" || hfail "upd-dbx: PCR 7 unchanged ($pcr7_dbx)"
+[ "$pcr7_dbx" = "$pcr7_prepared" ] && hpass "upd-dbx: PCR 7 = the value tpm prepare predicted" || hfail "upd-dbx: PCR 7 $pcr7_dbx, prepared $pcr7_prepared"
+got=$(ginfo upd-dbx states-after-retire)
+[ "$got" = "$pcr7_dbx" ] && hpass "upd-dbx: the unlock with --state-dir retired the pre-update PCR 7 (authorized: $got)" \
+  || hfail "upd-dbx: authorized PCR 7 states '$got' after the retirement, want only $pcr7_dbx"
+header STATE hdr.img
+tokens_before=$(cryptsetup luksDump --dump-json-metadata hdr.img | jq -cS '[.keyslots, .tokens]')
+record upd-dbx
+linux_boot upd-unprepared uki.efi vars.fd
+pcr7_unprep=$(ginfo upd-unprepared pcr7)
+[ "$pcr7_unprep" != "$pcr7_dbx" ] && hpass "upd-unprepared: the unprepared append moved PCR 7 ($pcr7_dbx -> $pcr7_unprep)" \
+  || hfail "upd-unprepared: PCR 7 unchanged ($pcr7_unprep)"
+header STATE hdr.img
+[ "$(cryptsetup luksDump --dump-json-metadata hdr.img | jq -cS '[.keyslots, .tokens]')" = "$tokens_before" ] \
+  && hpass "upd-unprepared: STATE's keyslots and tokens are unchanged (the refused slot is left as it is)" \
+  || hfail "upd-unprepared: STATE's keyslots or tokens changed"
+record upd-unprepared
+linux_boot upd-rollback uki.efi vars.fd
+got=$(ginfo upd-rollback pcr7)
+[ "$got" = "$pcr7_before" ] && hpass "upd-rollback: dbx rolled back, PCR 7 = the retired pre-update value ($got)" \
+  || hfail "upd-rollback: PCR 7 $got, the pre-update value was $pcr7_before"
+record upd-rollback
 
 echo
-printf '%-10s %8s %6s %6s  %s\n' boot seconds pass fail note
-echo "---------- -------- ------ ------  ----"
+printf '%-14s %8s %6s %6s  %s\n' boot seconds pass fail note
+echo "-------------- -------- ------ ------  ----"
 for r in "${RESULTS[@]}"; do
   IFS='|' read -r n s p f note <<< "$r"
-  printf '%-10s %8s %6s %6s  %s\n' "$n" "$s" "$p" "$f" "$note"
+  printf '%-14s %8s %6s %6s  %s\n' "$n" "$s" "$p" "$f" "$note"
 done
 echo "total: $((SECONDS - t_start)) s (accelerator $VM_ACCEL), logs in $W"
 [ "$NFAIL" = 0 ] || fail "$NFAIL check(s) failed"
