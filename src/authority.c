@@ -2,6 +2,7 @@
  * library holds a copy); openssl decodes the key from a locked buffer. */
 #include "authority.h"
 #include "encoding.h"
+#include "fileio.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -173,31 +174,20 @@ static char *path_in(const char *dir, const char *name) {
         return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
 }
 
-static int sync_dir(const char *dir) {
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0)
-                return log_error_errno(errno, "cannot sync the folder %s: %s", dir, strerror(errno));
-        return 0;
-}
-
-/* A temporary file in DIR, written and fsynced, then linked (new) or renamed (replace) into place. */
-static int write_atomic(const char *dir, const struct vs_secret *text, bool replace) {
-        _cleanup_free_ char *path = path_in(dir, VS_AUTHORITY_FILE), *tmp = path_in(dir, "." VS_AUTHORITY_FILE ".tmp");
-        if (!path || !tmp)
+/* DIR/volseal-tpm-authority, replaced or (VS_WRITE_NO_REPLACE) new, durable when this returns 0: fileio's
+ * temporary file, fsync, rename or link, fsync of the folder. A new file whose folder fsync failed is
+ * removed again (vs_write_file_atomic): an index defined for an authority that a power cut can take away
+ * would be left behind for good, its slots bound to a key nobody holds. */
+static int write_atomic(const char *dir, const struct vs_secret *text, unsigned flags) {
+        _cleanup_free_ char *path = path_in(dir, VS_AUTHORITY_FILE);
+        if (!path)
                 return -ENOMEM;
-        (void) unlink(tmp);
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return log_error_errno(errno, "cannot create %s: %s", tmp, strerror(errno));
-        int r = 0;
-        if (fchmod(fd, 0600) < 0 || write(fd, text->data, text->len) != (ssize_t) text->len || fsync(fd) < 0)
-                r = log_error_errno(errno ? errno : EIO, "cannot write %s: %s", tmp, strerror(errno ? errno : EIO));
-        else if (replace ? rename(tmp, path) < 0 : link(tmp, path) < 0)
-                r = errno == EEXIST ? -EEXIST : log_error_errno(errno, "cannot put %s in place: %s", path, strerror(errno));
-        (void) unlink(tmp);
-        if (r < 0)
+        int r = vs_write_file_atomic(path, text->data, text->len, 0600, flags);
+        if (r == -EEXIST && (flags & VS_WRITE_NO_REPLACE))
                 return r;
-        return sync_dir(dir);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %s", path, strerror(-r));
+        return 0;
 }
 
 int vs_authority_load(const char *state_dir, struct vs_authority *ret) {
@@ -232,7 +222,7 @@ int vs_authority_create(const char *state_dir, uint32_t nv_index, struct vs_auth
         _cleanup_secret_ struct vs_secret *text = NULL;
         int r = vs_authority_format(&a, &text);
         if (r >= 0)
-                r = write_atomic(state_dir, text, false);
+                r = write_atomic(state_dir, text, VS_WRITE_NO_REPLACE);
         if (r < 0) {
                 vs_authority_done(&a);
                 return r;
@@ -246,7 +236,7 @@ int vs_authority_save(const char *state_dir, const struct vs_authority *a) {
         int r = vs_authority_format(a, &text);
         if (r < 0)
                 return r;
-        return write_atomic(state_dir, text, true);
+        return write_atomic(state_dir, text, 0);
 }
 
 int vs_authority_remove(const char *state_dir) {
@@ -255,7 +245,10 @@ int vs_authority_remove(const char *state_dir) {
                 return -ENOMEM;
         if (unlink(path) < 0 && errno != ENOENT)
                 return log_error_errno(errno, "cannot remove %s: %s", path, strerror(errno));
-        return sync_dir(state_dir);
+        int r = vs_sync_folder_of(path);
+        if (r < 0)
+                return log_error_errno(r, "cannot sync the folder %s: %s", state_dir, strerror(-r));
+        return 0;
 }
 
 void vs_authority_done(struct vs_authority *a) {

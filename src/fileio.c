@@ -106,9 +106,7 @@ static int write_all(int fd, const void *data, size_t len) {
         return 0;
 }
 
-/* fsync of the folder holding path, so the rename survives a power loss. Filesystems that cannot sync a
- * folder (EINVAL) have nothing more to write. */
-static int sync_folder_of(const char *path) {
+int vs_sync_folder_of(const char *path) {
         const char *slash = strrchr(path, '/');
         _cleanup_free_ char *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
         if (!dir)
@@ -149,7 +147,7 @@ int vs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                 (void) unlink(tmp);
         if (r < 0)
                 return r;
-        r = sync_folder_of(path);
+        r = vs_sync_folder_of(path);
         /* A new name whose folder did not reach the disk may vanish in a power cut: nothing may rely on it
          * (a keyslot made with a lockToSTATE salt), so the new file goes, and a later call writes it again. */
         if (r < 0 && (flags & VS_WRITE_NO_REPLACE))

@@ -28,6 +28,9 @@ enum {
  * 0 or -errno; on failure before the rename the old file is untouched. With VS_WRITE_NO_REPLACE a failed
  * fsync of the folder removes the new file again: it was never durable. */
 int vs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags);
+/* fsync of the folder holding path, so a new, renamed or removed name there survives a power loss.
+ * Filesystems that cannot sync a folder (EINVAL) have nothing more to write. 0 or -errno. */
+int vs_sync_folder_of(const char *path);
 /* Writes in place instead (created or truncated, symlinks followed, so /dev/stdout works), with exactly
  * `mode`: for outputs a user names on the command line, which are not replaced. 0 or -errno. */
 int vs_write_file(const char *path, const void *data, size_t len, mode_t mode);

@@ -20,11 +20,19 @@ sector lost (the writes before it landed, nothing after it), and a write of seve
 KiB, keyslot areas and META copies: at one seeded boundary; the 1 MiB chunks of a wipe are not cut). States
 are deduplicated by content (a hash over every object), so each distinct image is checked once.
 
+The TPM: "tpm CODE" lines (tests/lib/tpm-relay.py --mark) are the TPM's NV writes, in order among the disk
+operations; the TPM does each whole, durable when it answers. With M of them, a crash state goes with the
+TPM states 0..M (after that many NV writes) that fit it: the crash came after every operation the state
+holds was issued (at least the NV writes before the last of them) and before any operation it lacks was
+flushed (at most the NV writes before that flush). A state reached by several candidates gets the union.
+
 Usage: crashgen.py --log LOG --data DATA --base DIR --objects 'NAME=PATH;...' [--seed S] [--subsets R]
        crashgen.py --log LOG --objects ... --compare-strace TRACE   (the recorder missed nothing: exit 0)
 Reads commands on stdin, one a line, answers one line each on stdout:
   (at start)   "states N candidates C epochs E" and then one "# ..." line per object with its call counts
-  apply I      materializes state I (0 <= I < N) on the live objects; answers "ok I DESCRIPTION"
+  apply I      materializes state I (0 <= I < N) on the live objects; answers "ok I DESCRIPTION", with
+               " tpm=J,K,..." at its end when the log has TPM writes (the TPM states that go with it)
+  pairs        "I:J ..." every crash state I with each TPM state J it goes with (empty without TPM writes)
   facts IMAGE  "keyslots=0 1 tokens=0 digest=D talos=ok" (the real cryptsetup's luksDump; the Talos header
                check of tests/lib/talos-header-check), or "none talos=no-header"
   verdicts F   "ID=opens|keyless|none ..." from the `volseal status --json` output in file F
@@ -261,6 +269,11 @@ def parse_log(path, data):
             continue
         what = f[0]
         label = what + ('(%s)' % f[5] if what == 'write' and f[5] != '-' else '')
+        if what == 'tpm':
+            events.append(('tpm', n))
+            per_tpm = counts.setdefault('tpm', {})
+            per_tpm[f[1]] = per_tpm.get(f[1], 0) + 1
+            continue
         per_object = counts.setdefault(f[1] if len(f) > 1 else '*', {})
         per_object[label] = per_object.get(label, 0) + 1
         if what == 'unsupported':
@@ -304,7 +317,7 @@ def recorder_calls(path):
         lines = f.readlines()
     for text in lines:
         f = text.split()
-        if not f or f[0] in ('open', 'creat', 'fsync-failed') or (f[0] == 'truncate' and f[-1] == 'open'):
+        if not f or f[0] in ('open', 'creat', 'fsync-failed', 'tpm') or (f[0] == 'truncate' and f[-1] == 'open'):
             continue
         if f[0] == 'write':
             out.append('write ' + object_class(f[1]))
@@ -436,13 +449,16 @@ class Generator:
     """Walks the log: at each flush (and at its end) the pending operations make one epoch of candidates."""
 
     def __init__(self, base, events, seed, subsets):
-        self.snapshots, self.states, self.seen, self.kinds, self.ops_of = [], [], set(), {}, {}
+        self.snapshots, self.states, self.seen, self.kinds, self.ops_of = [], [], {}, {}, {}
         self.candidates = self.epochs = 0
         self.seed, self.subsets = seed, subsets
-        durable, pending = base, []
+        self.tpm_marks(events)
+        durable, pending, self.durable_ops = base, [], set()
         for ev in events + [('flush', None, None)]:
             if isinstance(ev, Op):
                 pending.append(ev)
+                continue
+            if ev[0] == 'tpm':
                 continue
             _, line, objs = ev
             self.epoch(durable, pending, 'at the end of the log' if line is None else 'before line %d' % line)
@@ -450,27 +466,68 @@ class Generator:
                 break
             durable = durable.copy()
             rest = []
+            self.durable_ops = set(self.durable_ops)
             for op in pending:
                 if flushed_by(op, objs):
                     durable.apply(op)
+                    self.durable_ops.add(op.line)
                 else:
                     rest.append(op)
             pending = rest
 
+    def tpm_marks(self, events):
+        """Each operation's `issued` (TPM writes before it) and `flushed` (TPM writes before the first flush
+        that covers it, or all of them)."""
+        self.ops, self.marks, unflushed = [], 0, []
+        for ev in events:
+            if isinstance(ev, Op):
+                ev.issued = self.marks
+                self.ops.append(ev)
+                unflushed.append(ev)
+            elif ev[0] == 'tpm':
+                self.marks += 1
+            else:
+                for op in unflushed:
+                    if flushed_by(op, ev[2]):
+                        op.flushed = self.marks
+                unflushed = [op for op in unflushed if not flushed_by(op, ev[2])]
+        for op in unflushed:
+            op.flushed = self.marks
+
+    def tpm_states(self, ops, recipe):
+        """The TPM states (NV writes done) a crash state of recipe over ops can go with; None without TPM."""
+        if not self.marks:
+            return None
+        whole = set(self.durable_ops) | {ops[k].line for k, part in recipe if part is None}
+        held = whole | {ops[k].line for k, part in recipe if part is not None}
+        lo = max((op.issued for op in self.ops if op.line in held), default=0)
+        hi = min((op.flushed for op in self.ops if op.line not in whole), default=self.marks)
+        if lo > hi:
+            raise Refused('a crash state that fits no TPM state (%d > %d): the model is broken' % (lo, hi))
+        return set(range(lo, hi + 1))
+
     def add(self, state, snap, recipe, what, kind):
         self.candidates += 1
         h = state.digest()
+        tpm = self.tpm_states(self.pending_ops, recipe)
         if h in self.seen:
+            if tpm:
+                self.states[self.seen[h]][3].update(tpm)
             return
-        self.seen.add(h)
-        self.states.append((snap, recipe, what))
+        self.seen[h] = len(self.states)
+        self.states.append((snap, recipe, what, tpm))
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+    def pairs(self):
+        """Crash states times the TPM states each goes with (the states without TPM writes)."""
+        return sum(len(st[3]) if st[3] is not None else 1 for st in self.states)
 
     def epoch(self, durable, ops, where):
         self.epochs += 1
         snap = len(self.snapshots)
         self.snapshots.append(durable)
         n = len(ops)
+        self.pending_ops = ops
         title = 'epoch %d (%s, %d pending)' % (self.epochs, where, n)
         lines = lambda idx: ','.join(str(ops[i].line) for i in idx) or 'none'
         prefix = [durable.copy()]
@@ -504,14 +561,14 @@ class Generator:
         self.ops_of[snap] = ops
 
     def materialize(self, i, paths):
-        snap, recipe, what = self.states[i]
+        snap, recipe, what, tpm = self.states[i]
         st = self.snapshots[snap].copy()
         ops = self.ops_of[snap]
         for k, part in recipe:
             st.apply(ops[k], part)
         for name, obj in st.objects.items():
             obj.materialize(paths[name])
-        return what
+        return what if tpm is None else '%s tpm=%s' % (what, ','.join(str(j) for j in sorted(tpm)))
 
 
 # ---- checks the shell asks for (one answer line each; no process start per crash state) ----
@@ -621,9 +678,14 @@ def main():
     except Refused as e:
         print('refused %s' % e, flush=True)
         return 1
-    gen = Generator(load_base(a.base, objects), events, a.seed, a.subsets)
-    print('states %d candidates %d epochs %d (%s)' % (len(gen.states), gen.candidates, gen.epochs,
-                                                       ', '.join('%d %s' % (v, k) for k, v in sorted(gen.kinds.items()))))
+    try:
+        gen = Generator(load_base(a.base, objects), events, a.seed, a.subsets)
+    except Refused as e:
+        print('refused %s' % e, flush=True)
+        return 1
+    print('states %d candidates %d epochs %d tpm-writes %d pairs %d (%s)' % (
+        len(gen.states), gen.candidates, gen.epochs, gen.marks, gen.pairs(),
+        ', '.join('%d %s' % (v, k) for k, v in sorted(gen.kinds.items()))))
     for obj in sorted(counts):
         print('# %s: %s' % (obj, ', '.join('%d %s' % (v, k) for k, v in sorted(counts[obj].items()))))
     print('.', flush=True)
@@ -633,6 +695,8 @@ def main():
             break
         if f[0] == 'apply':
             print('ok %s %s' % (f[1], gen.materialize(int(f[1]), objects)), flush=True)
+        elif f[0] == 'pairs':
+            print(' '.join('%d:%d' % (i, j) for i, st in enumerate(gen.states) for j in sorted(st[3] or ())), flush=True)
         elif f[0] == 'facts':
             print(luks_facts(f[1]), flush=True)
         elif f[0] == 'verdicts':

@@ -24,6 +24,9 @@ export TMPDIR=${CRASH_TMPDIR:-${TMPDIR:-/tmp}}
 . "$TOP/tests/lib/boot.sh"
 . "$TOP/tests/lib/meta.sh"
 . "$TOP/tests/kms/kms.sh"
+. "$TOP/tests/lib/relay.sh"
+. "$TOP/tests/lib/esl.sh"
+. "$TOP/tests/lib/updatable.sh"
 . "$TOP/tests/lib/crash.sh"
 [ -n "${VOLSEAL_TCTI:-}" ] || fail "run under tests/lib/with-swtpm"
 # cr_unlock CONFIG: CR_CMD is the recorded command, `volseal unlock` of $VOLUMES with CR_ARGS
@@ -194,6 +197,141 @@ cr_check() {
 cr_unlock "$CR_AFTER"
 crash_scenario reseal -- "${CR_CMD[@]}"
 CR_ARGS=()
+cr_check() { cr_check_volumes; }
+
+# ---- updatable tpm slots (docs/tpm-updatable.md): their enrolment, `tpm prepare` and the cleanup. These
+# write the TPM's NV (the index is defined and written): each crash state is paired with the TPM state at
+# the crash (CR_TPM_BOOT; crash.sh), and a sample of the pairs is checked (each check reboots and unseals).
+# node_save NAME / node_load NAME: images, the STATE folder and the TPM's NV
+node_save() {
+  rm -rf "$T/node-$1"; mkdir -p "$T/node-$1/tpm"
+  cp "$STATE" "$T/node-$1/state.img"; cp "$EPH" "$T/node-$1/eph.img"; cp -a "$T/state" "$T/node-$1/dir"
+  cp "$SWTPM_STATE"/*.permall "$T/node-$1/tpm/"
+}
+node_load() {
+  cp "$T/node-$1/state.img" "$STATE"; cp "$T/node-$1/eph.img" "$EPH"
+  find "$T/state" -mindepth 1 -delete; cp -a "$T/node-$1/dir/." "$T/state/"
+  power_cycle "$T/uki1.efi" "$T/node-$1/tpm"
+}
+# updatable_consistent WANT: the authority file on STATE names the one volseal index in the TPM (none left
+# behind), and the index authorizes exactly the PCR 7 states WANT
+updatable_consistent() {
+  local mine at
+  mine=$(tpm2_getcap handles-nv-index | sed -n 's/^- 0x\(18056..\)$/0x0\1/p' | tr '\n' ' ')
+  at=$(sed -n 's/^nv_index: //p' "$T/state/volseal-tpm-authority")
+  [ "$mine" = "$at " ] || fail "volseal's NV indexes in the TPM: '$mine', the authority names $at"
+  [ "$(states)" = "$1" ] || fail "the index authorizes $(states), not $1"
+}
+# updatable_after_crash BEFORE AFTER: the index holds the set BEFORE (the crash came before the NV write) or
+# AFTER, and the next unlock (CR_ARGS) opens both volumes by tpm
+updatable_after_crash() {
+  local want=$1; [ "$CR_TPM_AT" = 0 ] || want=$2
+  updatable_consistent "$want"
+  cr_check_volumes
+  opened_by 0 || fail "the boot does not open both volumes by tpm: $OUT"
+}
+TARGS=(--pcr-signature "$T/extra/tpm2-pcr-signature.json" --pcr-public-key "$T/extra/tpm2-pcr-public-key.pem")
+updatable_between() { node_save installing; }
+updatable_install
+node_save installed
+CR_TPM_SAMPLE=${CR_TPM_SAMPLE_UPDATABLE:-16}
+CR_TPM_BOOT=$T/uki1.efi
+CR_OBJECTS=("STATE=$STATE" "EPHEMERAL=$EPH" "STATEDIR=$T/state"); CR_VOLS=(STATE EPHEMERAL)
+CR_BEFORE=$T/c.yaml; CR_AFTER=$T/c.yaml
+
+# The second installation unlock (STATE mounted): the authority file created on STATE, the index defined and
+# written, STATE's updatable slot enrolled (opened by its recovery key), EPHEMERAL formatted (tpm first).
+node_load installing
+CR_MAY_BE_EMPTY=EPHEMERAL
+CR_ARGS=(--state-dir "$T/state" --recovery-key-file "$RK" "${TARGS[@]}")
+cr_check() {
+  cr_check_volumes
+  updatable_consistent "$A"
+  power_cycle "$T/uki1.efi"
+  CR_ARGS=("${TARGS[@]}")
+  cr_converge "$T/c.yaml"
+  [ "$CR_RC" = 0 ] && opened_by 0 || fail "the boot after it does not open both volumes by tpm: $OUT"
+}
+cr_unlock "$CR_AFTER"
+crash_scenario updatable-enrol -- "${CR_CMD[@]}"
+
+# The same when every fsync of the STATE folder fails (EIO, nothing flushed), run twice: the authority's name
+# may never reach the disk, so no index may be defined and no slot sealed with it, in this run or a later
+# one (the file stays in the page cache): the updatable slots stay pending (EPHEMERAL opens by its recovery
+# key) until an unlock on a working disk enrols them.
+node_load installing
+CR_FAIL_FSYNC=dir:STATEDIR
+printf '%q ' "${CR_CMD[@]}" >"$T/enrol-twice.sh"; printf '; ' >>"$T/enrol-twice.sh"; printf '%q ' "${CR_CMD[@]}" >>"$T/enrol-twice.sh"
+cr_reference() {
+  cr_reference_volumes
+  REF[STATE]="keyslots=0 1 tokens=0 digest=${REF[STATE]#*digest=}"
+  REF[EPHEMERAL]="keyslots=0 1 tokens=0 digest=${REF[EPHEMERAL]#*digest=}"
+}
+crash_scenario updatable-enrol-fsync-eio --want 3 -- bash "$T/enrol-twice.sh"
+CR_FAIL_FSYNC=""
+cr_reference() { cr_reference_volumes; }
+
+# `tpm prepare --dbx` on the booted system (state A): one NV write adds B, no file is written. The current
+# boot keeps opening by tpm; the index holds A, or A and B; a second prepare converges; the boot after the
+# update (B) opens by tpm.
+node_load installed
+CR_MAY_BE_EMPTY=""; CR_ARGS=("${TARGS[@]}")
+PREPARE=("$VOLSEAL" tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state" --dbx "$T/update.esl" --eventlog "$T/eventlog.bin")
+cr_reference() {
+  cr_reference_volumes
+  B=$(states); B=${B#"$A "}
+  [ -n "$B" ] && [ "$B" != "$A" ] || fail "prepare authorized no new state: $(states)"
+}
+cr_check() {
+  updatable_after_crash "$A" "$A $B"
+  run_volseal 0 "${PREPARE[@]:1}"
+  updatable_consistent "$A $B"
+  trap 'setvar dbx "$T/dbx.esl"' EXIT
+  setvar dbx "$T/dbx2.esl"
+  power_cycle "$T/uki1.efi"
+  cr_converge "$T/c.yaml"
+  [ "$CR_RC" = 0 ] && opened_by 0 || fail "the prepared boot does not open by tpm: $OUT"
+}
+crash_scenario tpm-prepare -- "${PREPARE[@]}"
+
+# The cleanup: booted in B, the unlock with --state-dir retires A (one NV write, no file). After it the
+# boot opens by tpm, A is gone, and dbx rolled back does not open by tpm.
+node_load installed
+run_volseal 0 "${PREPARE[@]:1}"
+setvar dbx "$T/dbx2.esl"
+power_cycle "$T/uki1.efi"
+node_save prepared
+CR_ARGS=(--state-dir "$T/state" "${TARGS[@]}")
+cr_reference() { cr_reference_volumes; [ "$(states)" = "$B" ] || fail "the unlock retired nothing: $(states)"; }
+cr_check() {
+  updatable_after_crash "$A $B" "$B"
+  updatable_consistent "$B"
+  trap 'setvar dbx "$T/dbx2.esl"' EXIT
+  setvar dbx "$T/dbx.esl"
+  power_cycle "$T/uki1.efi"
+  CR_ARGS=("${TARGS[@]}")
+  cr_converge "$T/c.yaml"
+  [ "$(vol STATE .state)" = not-opened ] || fail "dbx rolled back (A) still opens: $OUT"
+}
+cr_unlock "$CR_AFTER"
+crash_scenario tpm-cleanup -- "${CR_CMD[@]}"
+
+# The cleanup by the next prepare: booted in B with A and B authorized, `tpm prepare --pcr 7=C` retires A
+# and adds C in one NV write.
+node_load prepared
+C=$(printf c | sha256sum | cut -c1-64)
+PREPARE=("$VOLSEAL" tpm prepare -c "$T/c.yaml" "${VOLUMES[@]}" --state-dir "$T/state" --pcr "7=$C")
+CR_ARGS=("${TARGS[@]}")
+cr_reference() { cr_reference_volumes; [ "$(states)" = "$B $C" ] || fail "prepare: $(states)"; }
+cr_check() {
+  updatable_after_crash "$A $B" "$B $C"
+  run_volseal 0 "${PREPARE[@]:1}"
+  updatable_consistent "$B $C"
+}
+crash_scenario tpm-prepare-retire -- "${PREPARE[@]}"
+setvar dbx "$T/dbx.esl"
+CR_TPM_BOOT=""; CR_TPM_SAMPLE=""; CR_ARGS=()
+cr_reference() { cr_reference_volumes; }
 cr_check() { cr_check_volumes; }
 
 crash_summary

@@ -64,9 +64,26 @@ swtpm_restart() {
 reboot() {
   local uki=$1; shift
   swtpm_restart
+  measure_boot "$uki" "$@"
+}
+measure_boot() {
+  local uki=$1; shift
   rm -f "$VOLSEAL_MEASURE_LOG"
   "$TOP/swtpm/boot" --efivars "$T/efivars" --uki "$uki" --authority "$T/db.der" --log "$T/eventlog.bin" "$@" >/dev/null
   use_uki "$uki"
+}
+# power_cycle UKI [NV_DIR]: reboot without a new swtpm process (its port stays; ~0.1 s where a restart
+# waits ~2 s for the old one to exit): the TPM is stopped and initialised again through its control port
+# (PCRs reset, sessions and transient objects gone), with the NV state saved in NV_DIR (its *.permall,
+# e.g. a tests/lib/tpm-relay.py --snapshot) put in place first when given; then TPM2_Startup(CLEAR) and the
+# boot measured as reboot does.
+power_cycle() {
+  local uki=$1 nv=${2:-} ctrl=127.0.0.1:$((SWTPM_PORT + 1))
+  swtpm_ioctl --tcp "$ctrl" --stop
+  [ -z "$nv" ] || cp "$nv"/*.permall "$SWTPM_STATE/"
+  swtpm_ioctl --tcp "$ctrl" -i
+  TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT" tpm2_startup -c
+  measure_boot "$uki"
 }
 tpm_clear_state() {
   "$TOP/swtpm/stop" "$SWTPM_STATE"

@@ -1,5 +1,6 @@
 # crash.sh: crash consistency as disks lose power (docs/security.md "Power loss", docs/testing.md). Sourced
-# after common.sh and luks.sh by tests/crash/test-crash-consistency.sh. One scenario:
+# after common.sh and luks.sh (and boot.sh, relay.sh for the TPM scenarios) by
+# tests/crash/test-crash-consistency.sh. One scenario:
 #
 #   CR_OBJECTS=(NAME=PATH...)   what is watched: images (volumes, META) and directories (the STATE mount,
 #                               whose files are modelled at file level: lockToSTATE salt, tpm material)
@@ -20,6 +21,15 @@
 # one scenario, CRASH_ONLY="NAME..." runs only those (and the total is not enforced); CRASH_DRY=1 records
 # and counts the crash states but checks none.
 #
+# The TPM (CR_TPM_BOOT=UKI: the scenario writes the TPM's NV): the recorded run goes through the test relay
+# (tests/lib/tpm-relay.py --mark --snapshot), which puts each NV write into the recorder's log, in order
+# among the disk writes, and saves the TPM's NV state after it. crashgen gives each crash state the TPM
+# states it fits (after 0..M of the NV writes), and each pair is one crash state: the TPM gets that NV state
+# and a power cycle (power_cycle UKI: PCRs reset, the boot measured), then cr_check runs with
+# "tpm=J of M" in its description ($CR_TPM_AT is J). The run under strace must make the same NV writes.
+# CR_TPM_SAMPLE=K checks every pair of a crash state that fits several TPM states and a seeded sample of K
+# of the others (the TPM scenarios' checks reboot and unseal, ~1.5 s each), and one pair of every TPM state.
+#
 # Checks for cr_check (a volume's image must be among CR_OBJECTS and in $VOLUMES):
 #   cr_check_volumes            the next `volseal unlock -c $CR_AFTER "${CR_ARGS[@]}"` exits 0 and every
 #                               volume of CR_VOLS was opened by a configured key (it opens before it writes)
@@ -39,6 +49,8 @@ CR_ARGS=()
 CR_BEFORE=""
 CR_AFTER=""
 CR_MAY_BE_EMPTY=""
+CR_TPM_BOOT=""
+CR_TPM_SAMPLE=""
 declare -A REF=()
 : >"$CR_SUMMARY"
 # The write and flush calls strace is asked about, the directory calls, and the ways of writing the model
@@ -116,46 +128,70 @@ crash_scenario() {
   local started=$SECONDS rc=0 dir=$T/cr-$name
   mkdir -p "$dir"
   _cr_snapshot "$dir/base"
+  if [ -n "$CR_TPM_BOOT" ]; then
+    rm -rf "$dir/tpm"; mkdir -p "$dir/tpm/0"; cp "$SWTPM_STATE"/*.permall "$dir/tpm/0/"
+    relay_start "$dir/relay.capture" "$dir/relay.commands" --mark "$dir/log" --snapshot "$dir/tpm" "$SWTPM_STATE"
+  fi
   _cr_record "$dir/log" "$dir/data" "$@" || rc=$?
   [ "$rc" = "$want" ] || fail "crash $name: the recorded run exited $rc, wanted $want: $(tail -n 3 "$dir/log.out")"
   cr_reference
   _cr_restore "$dir/base"
+  if [ -n "$CR_TPM_BOOT" ]; then
+    power_cycle "$CR_TPM_BOOT" "$dir/tpm/0"
+    relay_start "$dir/relay.capture" "$dir/relay.commands" --mark "$dir/log2"
+  fi
   rc=0
   # again under strace (with the recorder, so an injected fsync failure happens there too)
   _cr_record "$dir/log2" "$dir/data2" strace -f -qq -y -o "$dir/trace" -e trace="$CR_STRACE_CALLS" -- "$@" || rc=$?
   [ "$rc" = "$want" ] || fail "crash $name: the run under strace exited $rc, wanted $want: $(tail -n 3 "$dir/log2.out")"
+  if [ -n "$CR_TPM_BOOT" ]; then
+    relay_stop
+    [ "$(grep '^tpm ' "$dir/log")" = "$(grep '^tpm ' "$dir/log2")" ] ||
+      fail "crash $name: the run under strace made other TPM NV writes: $(grep -c '^tpm ' "$dir/log") then $(grep -c '^tpm ' "$dir/log2")"
+  fi
   local same
   same=$("${CRASHGEN[@]}" --log "$dir/log" --objects "$(_cr_objects_env)" --compare-strace "$dir/trace") ||
     fail "crash $name: strace saw other write, flush or directory calls than the recorder: $same"
 
-  local n=0 lost=0 i what failed=()
+  local n=0 lost=0 i what failed=() disk=0 j pick=""
   coproc CG { "${CRASHGEN[@]}" --log "$dir/log" --data "$dir/data" --base "$dir/base" --objects "$(_cr_objects_env)" \
     --seed "$name" --subsets "$CR_SUBSETS" 2>&1; }
   # plain descriptors (a coprocess's own are not passed to subshells): the checks ask crashgen too
   exec {CR_IN}<&"${CG[0]}" {CR_OUT}>&"${CG[1]}"
   _cr_ask || fail "crash $name: crashgen did not start"
   [[ $REPLY == states* ]] || fail "crash $name: crashgen: $REPLY"
-  n=$(set -- $REPLY; echo "$2")
+  disk=$(set -- $REPLY; echo "$2")
   echo "# crash $name: $REPLY"
   while _cr_ask && [ "$REPLY" != . ]; do echo "$REPLY"; done
-  [ -z "${CRASH_DRY:-}" ] || n=0
-  for ((i = 0; i < n; i++)); do
-    _cr_ask "apply $i" || fail "crash $name: crashgen stopped at state $i"
-    [[ $REPLY == "ok $i "* ]] || fail "crash $name: crashgen: $REPLY"
-    what=${REPLY#ok $i }
-    set +e
-    (set -e; cr_check "$what") >"$dir/check.log" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" != 0 ]; then
-      lost=$((lost + 1))
-      failed+=("state $i ($what): $(grep -m1 '^FAIL: ' "$dir/check.log" | cut -c7- || tail -n1 "$dir/check.log")")
-    fi
-  done
+  [ -z "${CRASH_DRY:-}" ] || disk=0
+  if [ -n "$CR_TPM_BOOT" ]; then
+    local m p all_pairs
+    m=$(($(ls "$dir/tpm" | wc -l) - 1))
+    _cr_ask pairs
+    all_pairs=$REPLY
+    # no NV write at all: every state goes with the TPM as it was
+    [ -n "$all_pairs" ] || [ "$disk" = 0 ] || all_pairs=$(seq -f '%g:0' 0 $((disk - 1)) | tr '\n' ' ')
+    [ -n "${CRASH_DRY:-}" ] || pick=$(_cr_tpm_pick "$name" "$all_pairs")
+    for p in $pick; do
+      i=${p%%:*} j=${p#*:}
+      _cr_ask "apply $i" || fail "crash $name: crashgen stopped at state $i"
+      what=${REPLY#ok $i }
+      power_cycle "$CR_TPM_BOOT" "$dir/tpm/$j"
+      CR_TPM_AT=$j _cr_check_one "state $i TPM $j ($what)" "${what% tpm=*} tpm=$j of $m"
+    done
+  else
+    for ((i = 0; i < disk; i++)); do
+      _cr_ask "apply $i" || fail "crash $name: crashgen stopped at state $i"
+      [[ $REPLY == "ok $i "* ]] || fail "crash $name: crashgen: $REPLY"
+      what=${REPLY#ok $i }
+      _cr_check_one "state $i ($what)" "$what"
+    done
+  fi
   echo quit >&"$CR_OUT"
   exec {CR_IN}<&- {CR_OUT}>&-
   wait "$CG_PID" 2>/dev/null || true
   local result="crash $name: $n crash states, $lost lost ($((SECONDS - started)) s)"
+  [ -z "$CR_TPM_BOOT" ] || result="crash $name: $n crash states (of $(wc -w <<<"$all_pairs") pairs of $disk disk states and $((m + 1)) TPM states), $lost lost ($((SECONDS - started)) s)"
   echo "$name $n $lost $((SECONDS - started))" >>"$CR_SUMMARY"
   echo "# $result"
   if [ "$lost" != 0 ]; then
@@ -164,6 +200,39 @@ crash_scenario() {
   else
     ok "$result"
   fi
+}
+
+# _cr_check_one LABEL WHAT: cr_check WHAT in a subshell; counts the caller's n, lost and failed.
+_cr_check_one() {
+  local rc
+  n=$((n + 1))
+  set +e
+  (set -e; cr_check "$2") >"$dir/check.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" != 0 ]; then
+    lost=$((lost + 1))
+    failed+=("$1: $(grep -m1 '^FAIL: ' "$dir/check.log" | cut -c7- || tail -n1 "$dir/check.log")")
+  fi
+}
+
+# _cr_tpm_pick NAME PAIRS: the pairs "I:J" (crash state I, TPM state J) to check, of crashgen's PAIRS: all,
+# or with CR_TPM_SAMPLE=K every pair of a crash state that fits more than one TPM state (where the crash
+# came around an NV write), a sample of K of the others seeded by NAME, and the first pair of every TPM
+# state none of those has; in crashgen's order.
+_cr_tpm_pick() {
+  /usr/bin/python3 -c '
+import collections, random, sys
+name, k, pairs = sys.argv[1], sys.argv[2], sys.argv[3].split()
+pick = set(pairs)
+if k and int(k) < len(pairs):
+    per_state = collections.Counter(p.split(":")[0] for p in pairs)
+    pick = {p for p in pairs if per_state[p.split(":")[0]] > 1}
+    rest = [p for p in pairs if p not in pick]
+    pick |= set(random.Random(name).sample(rest, min(int(k), len(rest))))
+    for j in sorted({p.split(":")[1] for p in pairs} - {p.split(":")[1] for p in pick}):
+        pick.add(next(p for p in pairs if p.split(":")[1] == j))
+print(" ".join(p for p in pairs if p in pick))' "$1" "$CR_TPM_SAMPLE" "$2"
 }
 
 # crash_selftest: the strace cross-check must notice a write that bypasses the recorder (a raw

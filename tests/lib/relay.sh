@@ -4,6 +4,8 @@
 #                                           call it again after each swtpm restart, whose port changes) and
 #                                           points VOLSEAL_TCTI at it; tpm2-tools keep talking to the swtpm
 #                                           directly, so their commands stay out of COMMANDS
+#                                           (options of tpm-relay.py, e.g. --mark LOG, may come anywhere)
+#   relay_stop                              stops it; VOLSEAL_TCTI is the swtpm's again
 #   RELAY_TCTI                              the relay's TCTI string
 relay_pid=
 relay_start() {
@@ -16,4 +18,9 @@ relay_start() {
   [ -s "$T/relay.port" ] || fail "relay did not start"
   RELAY_TCTI="swtpm:host=127.0.0.1,port=$(cat "$T/relay.port")"
   export VOLSEAL_TCTI=$RELAY_TCTI
+}
+relay_stop() {
+  [ -n "$relay_pid" ] && { kill "$relay_pid" 2>/dev/null || true; wait "$relay_pid" 2>/dev/null || true; }
+  relay_pid=
+  export VOLSEAL_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
 }

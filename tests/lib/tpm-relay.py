@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""tpm-relay.py [--trace TRACE_FILE] TARGET_PORT CAPTURE_FILE COMMANDS_FILE [INJECT_FLAG_FILE]
+"""tpm-relay.py [--trace TRACE_FILE] [--mark LOG] [--snapshot DIR STATE_DIR] TARGET_PORT CAPTURE_FILE COMMANDS_FILE
+               [INJECT_FLAG_FILE]
 
 A capturing TCP relay in front of a swtpm: listens on 127.0.0.1 ports M (data) and M+1 (control), forwards
 each connection to TARGET_PORT and TARGET_PORT+1, and appends every byte in both directions to CAPTURE_FILE.
@@ -8,6 +9,13 @@ tests can count the commands of an operation. Prints M on stdout once listening,
 With --trace, each command is also appended to TRACE_FILE as "0x<command code> <the whole command, hex>"
 (one a line, same order), the input of tests/bench/tpm-model.py, which reads what decides a command's cost
 (salted or not, key types) from the bytes.
+With --mark, each command that changes the TPM's non-volatile memory (NV_WRITES below: NV_DefineSpace,
+NV_Write, NV_UndefineSpace, EvictControl, ...) is appended to LOG as "tpm 0x<code>" when it arrives, before
+it is forwarded: LOG is the crash recorder's log (tests/crash/recorder.c, tests/lib/crash.sh), so the line
+sits exactly between the writes the client made before that command and those it makes after (it waits
+for the answer). With --snapshot, once the TPM answered the N-th such command (and before the client sees
+the answer) the swtpm's NV file in STATE_DIR is copied to DIR/N/: the TPM's state after that write, which
+the swtpm stores before it answers.
 
 With INJECT_FLAG_FILE: when a TPM2_PolicyPCR command arrives while that file exists, the relay first sends
 the TPM its own TPM2_PCR_Extend(11, sha256 bank, <32 bytes of the file, hex>) and swallows the answer, then
@@ -26,20 +34,33 @@ The commands file records each command as the client sent it.
 """
 import os
 import random
+import shutil
 import socket
 import sys
 import threading
 
-args = sys.argv[1:]
-trace_path = None
-if args[:1] == ["--trace"]:
-    trace_path, args = args[1], args[2:]
+# options may come anywhere (tests/lib/relay.sh puts the port first)
+rest, args = sys.argv[1:], []
+trace_path = mark_path = snapshot_dir = state_dir = None
+while rest:
+    if rest[0] == "--trace":
+        trace_path, rest = rest[1], rest[2:]
+    elif rest[0] == "--mark":
+        mark_path, rest = rest[1], rest[2:]
+    elif rest[0] == "--snapshot":
+        snapshot_dir, state_dir, rest = rest[1], rest[2], rest[3:]
+    else:
+        args, rest = args + rest[:1], rest[1:]
 target = int(args[0])
 capture_path, commands_path = args[1], args[2]
 inject_path = args[3] if len(args) > 3 else None
 lock = threading.Lock()
 CC_POLICY_PCR = 0x17F
 CC_POLICY_AUTHORIZE = 0x16A
+# NV_UndefineSpaceSpecial, EvictControl, NV_UndefineSpace, NV_DefineSpace, NV_Increment, NV_Extend,
+# NV_SetBits, NV_Write
+NV_WRITES = {0x11F, 0x120, 0x122, 0x12A, 0x134, 0x135, 0x136, 0x137}
+snapshots = 0
 
 
 def extend_command(digest):
@@ -56,6 +77,7 @@ class Connection:
         self.drop = 0
         self.dropped = threading.Event()
         self.cut = None  # "before" or "after": a power cut, nothing passes any more
+        self.snapshot = False  # the answer awaited is one to an NV write: copy the TPM's state first
 
 
 def record(data, command=None):
@@ -71,6 +93,20 @@ def record(data, command=None):
             if trace_path:
                 with open(trace_path, "a") as f:
                     f.write("0x%08x %s\n" % (cc, command.hex()))
+            if mark_path and cc in NV_WRITES:
+                with open(mark_path, "a") as f:
+                    f.write("tpm 0x%08x\n" % cc)
+
+
+def snapshot_state():
+    """DIR/N/: the swtpm's NV file now (the N-th NV write answered)."""
+    global snapshots
+    snapshots += 1
+    target = os.path.join(snapshot_dir, str(snapshots))
+    os.makedirs(target, exist_ok=True)
+    for name in os.listdir(state_dir):
+        if name.endswith(".permall"):
+            shutil.copyfile(os.path.join(state_dir, name), os.path.join(target, name))
 
 
 def relay(src, dst, forward):
@@ -136,6 +172,7 @@ def command_forwarder(dst, conn, client):
             cmd, buf = buf[:size], buf[size:]
             cc = int.from_bytes(cmd[6:10], "big")
             record(b"", cmd)
+            conn.snapshot = bool(snapshot_dir) and cc in NV_WRITES
             words = pending_injection(cc)
             if words and words[0].startswith("cut:"):
                 conn.cut = words[2] if len(words) > 2 else "before"
@@ -174,6 +211,13 @@ def byte_forwarder(dst, conn):
                 conn.cut = "done"
                 open(inject_path + ".hit", "w").close()
             return
+        if conn and conn.snapshot:
+            buf += data
+            if len(buf) < 10 or len(buf) < int.from_bytes(buf[2:6], "big"):
+                return
+            conn.snapshot = False
+            snapshot_state()
+            data, buf = buf, b""
         if conn and conn.drop:
             buf += data
             if len(buf) < 10 or len(buf) < int.from_bytes(buf[2:6], "big"):
