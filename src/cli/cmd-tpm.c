@@ -131,6 +131,9 @@ static void print_info(const struct vs_tpm *t, const struct vs_tpm_info *i, bool
 }
 
 int cmd_tpm(int argc, char **argv) {
+        /* prepare has a help text of its own (reseal's options are unlock's: this group's text covers it) */
+        if (argc >= 2 && streq(argv[1], "prepare"))
+                return cmd_tpm_prepare(argc - 1, argv + 1);
         if (cli_wants_help(argc, argv, usage))
                 return EXIT_OK;
         if (argc < 2)
@@ -138,8 +141,6 @@ int cmd_tpm(int argc, char **argv) {
         const char *sub = argv[1];
         if (streq(sub, "reseal"))
                 return cmd_reseal(argc - 1, argv + 1);
-        if (streq(sub, "prepare"))
-                return cmd_tpm_prepare(argc - 1, argv + 1);
         if (!streq(sub, "info") && !streq(sub, "setup"))
                 return cli_usage_error("tpm", "unknown subcommand '%s' (info, setup, reseal or prepare)", sub);
         static const struct option opts[] = {

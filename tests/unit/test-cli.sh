@@ -19,6 +19,11 @@ for cmd in unlock status config wipe meta uki pcr policy tpm attest token; do
   contains "$OUT" "Usage: volseal $cmd"
 done
 ok "--help on every command"
+# a subcommand with options of its own answers --help with its own text, not its group's
+expect 0 "$VOLSEAL" tpm prepare --help
+contains "$OUT" "Usage: volseal tpm prepare"
+contains "$OUT" "--dbx FILE"
+ok "tpm prepare --help is prepare's own"
 
 expect 1 "$VOLSEAL" config
 contains "$ERR" "missing subcommand"
