@@ -29,7 +29,7 @@ static void vlog(enum vs_log_level level, int errno_value, const char *fmt, va_l
                 sink(level, buf, sink_userdata);
                 return;
         }
-        if (level > max_level || (quiet && level > VS_LOG_ERR))
+        if (level > max_level || (quiet && level > VS_LOG_WARN))
                 return;
         const char *prefix = level <= VS_LOG_ERR ? "error: " : level == VS_LOG_WARN ? "warning: " : "";
         fprintf(stderr, "volseal: %s", prefix);

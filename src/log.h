@@ -8,7 +8,7 @@ enum vs_log_level { VS_LOG_ERR = 3, VS_LOG_WARN = 4, VS_LOG_NOTICE = 5, VS_LOG_I
 
 void vs_log_set_level(enum vs_log_level level);
 enum vs_log_level vs_log_get_level(void);
-void vs_log_set_quiet(int quiet); /* --json: only errors reach stderr */
+void vs_log_set_quiet(int quiet); /* --json: only errors and warnings reach stderr (stdout is JSON) */
 /* Tests and embedders: receive each formatted message (without prefix) instead of stderr; NULL restores. */
 typedef void (*vs_log_sink)(enum vs_log_level level, const char *message, void *userdata);
 void vs_log_set_sink(vs_log_sink sink, void *userdata);

@@ -157,9 +157,11 @@ text_unlock 0
 [ "$(grep -c 'always opens the volume' <<<"$ERR")" = 1 ] || fail "unlock did not warn once: $ERR"
 : > "$T/commands.txt"
 tunlock 0 "$T/c4.yaml"
+# --json keeps stdout for the JSON; the warning still reaches stderr (an initramfs prints both)
+[ "$(grep -c 'always opens the volume' <<<"$ERR")" = 1 ] || fail "unlock --json did not warn once on stderr: $ERR"
 [ "$(slot_status STATE 1)" = not-tried ] || fail "the tpm slot reads as $(slot_status STATE 1): $OUT"
 contains "$(vol STATE '.slots[] | select(.slot == 1) | .detail')" "slot 0 opened the volume"
 [ -z "$(cmds)" ] || fail "a boot that never tried the tpm slot sent TPM commands: $(cmds)"
-ok "nodeID before tpm: config validate and unlock warn (once), the tpm slot is reported not tried"
+ok "nodeID before tpm: config validate and unlock warn (once, also with --json), the tpm slot is reported not tried"
 flush_all
 done_testing
