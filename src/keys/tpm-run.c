@@ -1,6 +1,7 @@
 /* tpm-run.c: see tpm-run.h. */
 #include "tpm-run.h"
 #include "efi.h"
+#include "encoding.h"
 #include "fileio.h"
 #include "log.h"
 #include "util.h"
@@ -184,4 +185,12 @@ int tpm_run_enrol_gate(struct vs_key_run *run, struct tpm_state *st, const char 
                         return vs_key_reason(run, 0, "the firmware is in SetupMode (%s): enrolment waits", need_secureboot), 0;
         }
         return 1;
+}
+
+int tpm_run_passphrase(struct vs_key_run *run, unsigned slot, const struct vs_secret *secret,
+                       struct vs_secret **ret_pass) {
+        if (secret->len != VS_TPM_SECRET_SIZE)
+                return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len,
+                                     VS_TPM_SECRET_SIZE);
+        return vs_base64_encode_secret(secret, ret_pass);
 }

@@ -43,4 +43,8 @@ int tpm_run_pcr11_signed(struct tpm_state *st, bool *ret_signed, bool *ret_blank
  * and with `need_secureboot` (the reason, for messages) SecureBoot on and not in SetupMode); 0 pending
  * (reason in run->reason); -errno. */
 int tpm_run_enrol_gate(struct vs_key_run *run, struct tpm_state *st, const char *need_secureboot);
+/* The LUKS2 passphrase of an unsealed tpm secret (base64, as Talos derives it); -EBADMSG with the reason
+ * when the TPM gave back other than VS_TPM_SECRET_SIZE bytes. */
+int tpm_run_passphrase(struct vs_key_run *run, unsigned slot, const struct vs_secret *secret,
+                       struct vs_secret **ret_pass);
 

@@ -212,10 +212,7 @@ static int updatable_get(struct vs_key_run *run, const struct vs_key_volume *vol
         }
         if (r < 0)
                 return refuse(run, slot, r);
-        if (secret->len != VS_TPM_SECRET_SIZE)
-                return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len,
-                                     VS_TPM_SECRET_SIZE);
-        return vs_base64_encode_secret(secret, ret_pass);
+        return tpm_run_passphrase(run, slot, secret, ret_pass);
 }
 
 int vs_key_updatable_settle(struct vs_key_run *run) {

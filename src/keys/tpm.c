@@ -286,9 +286,7 @@ static int tpm_get(struct vs_key_run *run, const struct vs_key_volume *vol, cons
         _cleanup_secret_ struct vs_secret *secret = NULL;
         r = vs_tpm_unseal(st->tpm, &pt.sealed, st->key, &st->sig, &secret);
         if (r >= 0) {
-                if (secret->len != VS_TPM_SECRET_SIZE)
-                        return vs_key_reason(run, EBADMSG, "keyslot %u: the TPM unsealed %zu bytes, not %d", slot, secret->len, VS_TPM_SECRET_SIZE);
-                return vs_base64_encode_secret(secret, ret_pass);
+                return tpm_run_passphrase(run, slot, secret, ret_pass);
         }
         char why[768];
         snprintf(why, sizeof(why), "%s", vs_tpm_last_error(st->tpm));
