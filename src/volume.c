@@ -361,15 +361,20 @@ static int attach_rescue_loop(const struct vs_volume_config *v, const struct vs_
         return r;
 }
 
+/* A volume open already (its mapping luks2-ID) that this run leaves as it is. */
+static void report_still_open(const struct vs_volume_config *v, struct vs_volume_report *rep) {
+        rep->state = VS_VOLUME_ALREADY_OPEN;
+        if (asprintf(&rep->mapper, "luks2-%s", v->id) < 0)
+                rep->mapper = NULL;
+}
+
 /* No key of this run opened the volume. A volume that was open already (`reopen`: opened again only for
  * work that needs its volume key, has_work_when_open) stays open and in use: the work waits for a run with
  * a key, which is a sync problem, not a volume that failed to open (the boot goes on). */
 static void report_none_opened(const struct vs_volume_config *v, struct vs_volume_report *rep, bool config_changed,
                                bool reopen) {
         if (reopen) {
-                rep->state = VS_VOLUME_ALREADY_OPEN;
-                if (asprintf(&rep->mapper, "luks2-%s", v->id) < 0)
-                        rep->mapper = NULL;
+                report_still_open(v, rep);
                 report_error(rep, VS_PROBLEM_SYNC, "volume %s is open, but no key of this run opens its keyslots: "
                              "its pending slots wait (give --recovery-key-file PATH, or run again once a tpm slot "
                              "opens it)", v->id);
@@ -471,9 +476,7 @@ static void unlock_volume(const struct vs_volume_config *v, const struct vs_volu
                 return;
         }
         if (open && !has_work_when_open(l, v, o->run)) {
-                rep->state = VS_VOLUME_ALREADY_OPEN;
-                if (asprintf(&rep->mapper, "luks2-%s", v->id) < 0)
-                        rep->mapper = NULL;
+                report_still_open(v, rep);
                 return;
         }
         if (never_activated(l)) {
