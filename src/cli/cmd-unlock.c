@@ -67,6 +67,7 @@ static const char usage[] =
         "      --debug-tpm            let tpm2-tss log as TSS2_LOG says (prints session keys: never in production)\n"
         "      --json                 one JSON object per volume and line: volume, device, state,\n"
         "                             opened_by_slot, mapper, slots [{slot, kind, status, detail}], errors, pending\n"
+        "                             (stdout holds only the JSON; errors and warnings still go to stderr)\n"
         "  For tests and demos only (never on real machines): argon2id of static/nodeID keyslots\n"
         "      --pbkdf-memory KIB     memory cost instead of the benchmarked ~1 GiB\n"
         "      --pbkdf-iterations N   iterations, skipping the benchmark (with --pbkdf-memory: e.g. 32 and 4)\n"
